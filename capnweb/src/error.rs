@@ -1,0 +1,193 @@
+//! Errors: [`RpcError`], the protocol's error value, and [`Error`], what a client sees.
+
+use crate::value::{Object, Value};
+
+/// An error as the protocol carries it: `["error", name, message, stack?, props?]`.
+///
+/// This is what a method returns to fail a call (any `E: Into<RpcError>` works), and what the
+/// caller receives inside [`Error::Remote`]. Stacks are not sent unless the session opts in with
+/// [`SessionOptions::on_send_error`](crate::SessionOptions::on_send_error).
+///
+/// ```
+/// use capnweb::RpcError;
+///
+/// let e = RpcError::range_error("test error").with_prop("code", 42);
+/// assert_eq!(e.name, "RangeError");
+/// assert_eq!(e.message, "test error");
+/// assert_eq!(e.prop("code"), Some(&capnweb::Value::Number(42.0)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    /// The JavaScript error class: `"Error"`, `"TypeError"`, `"RangeError"`, …
+    pub name: String,
+    /// The human-readable message.
+    pub message: String,
+    /// The stack trace, when the sender chose to reveal it.
+    pub stack: Option<String>,
+    /// Extra properties (`cause`, `code`, …), each any value.
+    pub props: Object,
+}
+
+impl RpcError {
+    /// An error of class `name` with `message`.
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> RpcError {
+        RpcError { name: name.into(), message: message.into(), stack: None, props: Object::new() }
+    }
+
+    /// A plain `Error`.
+    pub fn error(message: impl Into<String>) -> RpcError {
+        RpcError::new("Error", message)
+    }
+
+    /// A `TypeError`: a value of the wrong type, a missing method.
+    pub fn type_error(message: impl Into<String>) -> RpcError {
+        RpcError::new("TypeError", message)
+    }
+
+    /// A `RangeError`: a value out of its allowed range.
+    pub fn range_error(message: impl Into<String>) -> RpcError {
+        RpcError::new("RangeError", message)
+    }
+
+    /// Adds an extra property (sent in the error's `props`).
+    pub fn with_prop(mut self, key: impl Into<String>, value: impl Into<Value>) -> RpcError {
+        self.props.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the `cause` property.
+    pub fn with_cause(self, cause: impl Into<Value>) -> RpcError {
+        self.with_prop("cause", cause)
+    }
+
+    /// Sets the stack trace (sent only if the session's `on_send_error` keeps it).
+    pub fn with_stack(mut self, stack: impl Into<String>) -> RpcError {
+        self.stack = Some(stack.into());
+        self
+    }
+
+    /// An extra property, if present.
+    pub fn prop(&self, key: &str) -> Option<&Value> {
+        self.props.get(key)
+    }
+
+    /// The `cause` property, if present.
+    pub fn cause(&self) -> Option<&Value> {
+        self.prop("cause")
+    }
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+impl From<String> for RpcError {
+    fn from(message: String) -> RpcError {
+        RpcError::error(message)
+    }
+}
+
+impl From<&str> for RpcError {
+    fn from(message: &str) -> RpcError {
+        RpcError::error(message)
+    }
+}
+
+impl From<Error> for RpcError {
+    /// Lets a method forward a failed call's error with `?`: a remote error passes through as it
+    /// was; anything else becomes an `Error` whose message says what happened.
+    fn from(e: Error) -> RpcError {
+        match e {
+            Error::Remote(e) => e,
+            other => RpcError::error(other.to_string()),
+        }
+    }
+}
+
+/// What a caller sees when a call, a property read or a session fails.
+///
+/// Each variant says what happened; its message says what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer's code failed the call: the error it threw or returned.
+    #[error("the remote call failed: {0}")]
+    Remote(RpcError),
+    /// The session ended (the connection closed, it was shut down, or the peer aborted it), so
+    /// the call cannot complete. Open a new session to go on.
+    #[error("the RPC session is over: {reason}")]
+    Disconnected {
+        /// Why the session ended.
+        reason: String,
+        /// The peer's error, when it ended the session with an `abort` message.
+        peer_error: Option<RpcError>,
+    },
+    /// The peer sent something the protocol does not allow; the session was aborted.
+    #[error("protocol violation by the peer: {0}")]
+    Protocol(String),
+    /// A message exceeded one of the session's [`Limits`](crate::Limits); the session was
+    /// aborted. Raise the limit in [`SessionOptions`](crate::SessionOptions) if the traffic is
+    /// legitimate.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// The transport failed (connect, read or write).
+    #[error("transport failure: {0}")]
+    Transport(String),
+    /// A result arrived but does not decode into the type the caller expected.
+    #[error("could not decode the result as {expected}: {message}")]
+    Decode {
+        /// The Rust type that was expected.
+        expected: String,
+        /// What did not fit.
+        message: String,
+    },
+    /// A value could not be encoded for the wire.
+    #[error("could not encode a value for the wire: {0}")]
+    Encode(String),
+}
+
+impl Error {
+    /// A [`Error::Decode`] for `expected`.
+    pub fn decode(expected: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Decode { expected: expected.into(), message: message.into() }
+    }
+
+    /// A [`Error::Disconnected`] with a reason and no peer error.
+    pub fn disconnected(reason: impl Into<String>) -> Error {
+        Error::Disconnected { reason: reason.into(), peer_error: None }
+    }
+
+    /// The peer's error, for [`Error::Remote`].
+    pub fn as_remote(&self) -> Option<&RpcError> {
+        match self {
+            Error::Remote(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the session is over (as opposed to this one call failing).
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Error::Disconnected { .. })
+    }
+
+    /// The error as the protocol carries it, e.g. in an `abort` message or a rejection.
+    pub fn to_rpc_error(&self) -> RpcError {
+        match self {
+            Error::Remote(e) => e.clone(),
+            Error::Disconnected { peer_error: Some(e), .. } => e.clone(),
+            Error::Protocol(m) | Error::LimitExceeded(m) => RpcError::type_error(m.clone()),
+            Error::Decode { .. } => RpcError::type_error(self.to_string()),
+            other => RpcError::error(other.to_string()),
+        }
+    }
+}
+
+impl From<RpcError> for Error {
+    fn from(e: RpcError) -> Error {
+        Error::Remote(e)
+    }
+}

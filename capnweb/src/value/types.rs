@@ -1,0 +1,188 @@
+//! Rust types for the JavaScript values JSON lacks: [`BigInt`], [`Date`], [`Bytes`], [`Fetch`].
+
+use crate::wire::BytesKind;
+
+/// The largest integer a JavaScript number holds exactly: 2^53 − 1.
+pub(crate) const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A JavaScript bigint, held as its decimal text (an optional `-` and digits).
+///
+/// ```
+/// let b = capnweb::BigInt::from(-12345678901234567890i128);
+/// assert_eq!(b.as_str(), "-12345678901234567890");
+/// assert_eq!(b.to_i128(), Some(-12345678901234567890));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BigInt(String);
+
+impl BigInt {
+    /// Parses decimal text (an optional `-` and at least one digit); `None` if malformed.
+    pub fn parse(decimal: &str) -> Option<BigInt> {
+        let digits = decimal.strip_prefix('-').unwrap_or(decimal);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(BigInt(decimal.to_owned()))
+    }
+
+    /// The decimal text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value as an `i128`, if it fits.
+    pub fn to_i128(&self) -> Option<i128> {
+        self.0.parse().ok()
+    }
+
+    /// The value as a `u128`, if it fits.
+    pub fn to_u128(&self) -> Option<u128> {
+        self.0.parse().ok()
+    }
+}
+
+impl std::fmt::Display for BigInt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! bigint_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for BigInt {
+            fn from(v: $ty) -> BigInt { BigInt(v.to_string()) }
+        }
+    )*};
+}
+bigint_from!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, isize, usize);
+
+/// A JavaScript `Date`: milliseconds since the Unix epoch (NaN for an invalid date).
+///
+/// ```
+/// let d = capnweb::Date::from_millis(1_749_342_170_815.0);
+/// assert_eq!(d.millis(), 1_749_342_170_815.0);
+/// let t: std::time::SystemTime = d.try_into().unwrap();
+/// assert_eq!(capnweb::Date::from(t), d);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Date(f64);
+
+impl Date {
+    /// A date at `millis` milliseconds since the Unix epoch.
+    pub fn from_millis(millis: f64) -> Date {
+        Date(millis)
+    }
+
+    /// An invalid date (`new Date(NaN)`), sent as `["date", null]`.
+    pub fn invalid() -> Date {
+        Date(f64::NAN)
+    }
+
+    /// Milliseconds since the Unix epoch (NaN when invalid).
+    pub fn millis(self) -> f64 {
+        self.0
+    }
+
+    /// Whether this is a valid date.
+    pub fn is_valid(self) -> bool {
+        self.0.is_finite()
+    }
+
+    /// The current time.
+    pub fn now() -> Date {
+        std::time::SystemTime::now().into()
+    }
+}
+
+impl From<std::time::SystemTime> for Date {
+    fn from(t: std::time::SystemTime) -> Date {
+        match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Date(d.as_millis() as f64),
+            Err(e) => Date(-(e.duration().as_millis() as f64)),
+        }
+    }
+}
+
+impl TryFrom<Date> for std::time::SystemTime {
+    type Error = crate::Error;
+    fn try_from(d: Date) -> Result<std::time::SystemTime, crate::Error> {
+        if !d.is_valid() {
+            return Err(crate::Error::decode("SystemTime", "the date is invalid (NaN)"));
+        }
+        let offset = std::time::Duration::from_millis(d.0.abs() as u64);
+        let t = if d.0 >= 0.0 {
+            std::time::UNIX_EPOCH.checked_add(offset)
+        } else {
+            std::time::UNIX_EPOCH.checked_sub(offset)
+        };
+        t.ok_or_else(|| crate::Error::decode("SystemTime", "the date is out of range"))
+    }
+}
+
+/// A byte container: the bytes and the JavaScript type they travel as.
+///
+/// ```
+/// let b = capnweb::Bytes::from(vec![1u8, 2, 3]);
+/// assert_eq!(b.as_slice(), &[1, 2, 3]);
+/// assert_eq!(b.kind(), None); // a plain Uint8Array
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Bytes {
+    data: Vec<u8>,
+    kind: Option<BytesKind>,
+}
+
+impl Bytes {
+    /// Bytes that travel as the given kind (`None` = the default `Uint8Array`).
+    pub fn with_kind(data: Vec<u8>, kind: Option<BytesKind>) -> Bytes {
+        Bytes { data, kind }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The kind named on the wire, if any.
+    pub fn kind(&self) -> Option<BytesKind> {
+        self.kind
+    }
+
+    /// The bytes, by value.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(data: Vec<u8>) -> Bytes {
+        Bytes { data, kind: None }
+    }
+}
+
+impl From<&[u8]> for Bytes {
+    fn from(data: &[u8]) -> Bytes {
+        Bytes { data: data.to_vec(), kind: None }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// A Fetch API `Request` or `Response` as it travels: headers, an optional body, and the other
+/// constructor options as plain JSON.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fetch {
+    /// The URL (requests only; empty for responses).
+    pub url: String,
+    /// Header name/value pairs.
+    pub headers: Vec<(String, String)>,
+    /// The body: `null`, a string or bytes.
+    pub body: Option<super::Value>,
+    /// Other options (`method`, `status`, `statusText`, …), passed through untouched.
+    pub other: serde_json::Map<String, serde_json::Value>,
+}

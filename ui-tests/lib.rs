@@ -1,0 +1,1 @@
+//! Compile-time tests of the `#[rpc_target]` macro (see `tests/ui.rs`).
