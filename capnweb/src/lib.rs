@@ -3,12 +3,22 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod transport;
 pub mod value;
 pub mod wire;
 
+mod encode;
+mod evaluate;
+mod hook;
+mod record;
+mod session;
 mod stub;
+mod tables;
+mod target;
 
 pub use error::{Error, RpcError};
-pub use stub::{RpcPromise, Stub};
+pub use session::{Session, SessionOptions, SessionStats};
+pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};
+pub use target::{CallFuture, CallResult, RpcTarget};
 pub use value::{from_value, to_value, BigInt, Bytes, Date, Value};
 pub use wire::Limits;

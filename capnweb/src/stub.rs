@@ -1,35 +1,295 @@
-//! Placeholder: being written.
-use std::marker::PhantomData;
+//! The untyped client API: [`Stub`] and [`RpcPromise`].
 
-/// A capability.
-#[derive(Debug, Clone)]
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::hook::{self, Hook};
+use crate::record;
+use crate::target::{CallResult, FnTarget, RpcTarget};
+use crate::value::{from_value, Value};
+use crate::wire::PathKey;
+
+/// A capability: a reference to an object that can be called, local or remote.
+///
+/// `Stub::new(object)` wraps a local [`RpcTarget`]; a stub received from a peer has the same
+/// type. Cloning a stub duplicates the reference; dropping the last clone releases the object
+/// (for a remote one, the peer is told).
+///
+/// Every call returns an [`RpcPromise`] at once. Nothing is sent or awaited until needed: calls
+/// on a promise's result are pipelined.
+///
+/// ```
+/// use capnweb::{Stub, Value};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let double = Stub::from_fn(|args: Vec<Value>| async move {
+///     Ok(Value::from(args[0].as_f64().unwrap_or(0.0) * 2.0))
+/// });
+/// assert_eq!(double.call_self(vec![Value::from(21)]).await.unwrap(), Value::from(42));
+/// # }
+/// ```
+#[derive(Clone)]
 pub struct Stub {
-    id: std::sync::Arc<()>,
+    hook: Hook,
 }
 
-impl Stub {
-    /// Whether two stubs point at the same target.
-    pub fn same_target(&self, other: &Stub) -> bool {
-        std::sync::Arc::ptr_eq(&self.id, &other.id)
+impl std::fmt::Debug for Stub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stub({:?})", self.hook)
     }
 }
 
-/// A promise.
-#[derive(Debug)]
-pub struct RpcPromise<T = crate::Value> {
-    id: std::sync::Arc<()>,
+impl Stub {
+    /// Wraps a local object.
+    pub fn new<T: RpcTarget>(target: T) -> Stub {
+        Stub::from_target(Arc::new(target))
+    }
+
+    /// Wraps a local object that is already shared.
+    pub fn from_target(target: Arc<dyn RpcTarget>) -> Stub {
+        Stub { hook: Hook::Target(target) }
+    }
+
+    /// Wraps an async function as a callable capability (a callback a peer can call).
+    pub fn from_fn<F, Fut>(function: F) -> Stub
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CallResult> + Send + 'static,
+    {
+        Stub::new(FnTarget(function))
+    }
+
+    /// Calls `method` with `args`.
+    pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise<Value> {
+        RpcPromise::from_hook(self.hook.call(&[PathKey::from(method)], args))
+    }
+
+    /// Calls the object itself as a function (for function capabilities).
+    pub fn call_self(&self, args: Vec<Value>) -> RpcPromise<Value> {
+        RpcPromise::from_hook(self.hook.call(&[], args))
+    }
+
+    /// Reads `property`. Nothing is sent until the promise is awaited or used.
+    pub fn get(&self, property: &str) -> RpcPromise<Value> {
+        RpcPromise { hook: self.hook.clone(), path: vec![PathKey::from(property)], _t: PhantomData }
+    }
+
+    /// Runs `callback` if the connection this stub depends on breaks.
+    pub fn on_broken(&self, callback: impl FnOnce(&Error) + Send + 'static) {
+        self.hook.on_broken(Box::new(callback));
+    }
+
+    /// Whether both stubs refer to the same object through the same path.
+    pub fn same_target(&self, other: &Stub) -> bool {
+        self.hook.identity().is_some() && self.hook.identity() == other.hook.identity()
+    }
+
+    pub(crate) fn from_hook(hook: Hook) -> Stub {
+        Stub { hook }
+    }
+
+    pub(crate) fn hook(&self) -> &Hook {
+        &self.hook
+    }
+
+    pub(crate) fn into_hook(self) -> Hook {
+        self.hook
+    }
+}
+
+/// Types that wrap a [`Stub`]: `Stub` itself and the typed stubs `#[rpc_target]` generates.
+pub trait FromStub: Sized {
+    /// Wraps `stub`.
+    fn from_stub(stub: Stub) -> Self;
+}
+
+impl FromStub for Stub {
+    fn from_stub(stub: Stub) -> Stub {
+        stub
+    }
+}
+
+/// A promise for the result of a call or a property read, typed by what it resolves to.
+///
+/// Awaiting it sends a `pull` and waits for the result, decoded as `T`. Without awaiting, it
+/// can still be used: call methods on it or pass it as an argument, and the call is pipelined
+/// (sent at once, referring to the result the peer has not produced yet). Dropping a promise
+/// that was never awaited releases it without asking for the result.
+pub struct RpcPromise<T = Value> {
+    hook: Hook,
+    /// A property path not yet read (reading is lazy: `promise.get("x")` sends nothing).
+    path: Vec<PathKey>,
     _t: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for RpcPromise<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RpcPromise({:?}, path {:?})", self.hook, self.path)
+    }
 }
 
 impl<T> Clone for RpcPromise<T> {
     fn clone(&self) -> Self {
-        RpcPromise { id: self.id.clone(), _t: PhantomData }
+        RpcPromise { hook: self.hook.clone(), path: self.path.clone(), _t: PhantomData }
     }
 }
 
 impl<T> RpcPromise<T> {
-    /// Whether two promises are the same.
+    pub(crate) fn from_hook(hook: Hook) -> Self {
+        RpcPromise { hook, path: Vec::new(), _t: PhantomData }
+    }
+
+    pub(crate) fn hook(&self) -> &Hook {
+        &self.hook
+    }
+
+    pub(crate) fn path(&self) -> &[PathKey] {
+        &self.path
+    }
+
+    /// The hook of the value itself (the pending property read made real).
+    pub(crate) fn into_hook(self) -> Hook {
+        if self.path.is_empty() {
+            self.hook
+        } else {
+            self.hook.get(&self.path)
+        }
+    }
+
+    /// Calls `method` on the result (pipelined: sent now, without waiting for the result).
+    pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise<Value> {
+        let mut path = self.path.clone();
+        path.push(PathKey::from(method));
+        RpcPromise::from_hook(self.hook.call(&path, args))
+    }
+
+    /// Calls the result itself as a function (pipelined).
+    pub fn call_self(&self, args: Vec<Value>) -> RpcPromise<Value> {
+        RpcPromise::from_hook(self.hook.call(&self.path, args))
+    }
+
+    /// A promise for `property` of the result. Nothing is sent until it is awaited or used.
+    pub fn get(&self, property: &str) -> RpcPromise<Value> {
+        let mut path = self.path.clone();
+        path.push(PathKey::from(property));
+        RpcPromise { hook: self.hook.clone(), path, _t: PhantomData }
+    }
+
+    /// The same promise, decoded as `U` when awaited.
+    pub fn cast<U>(self) -> RpcPromise<U> {
+        RpcPromise { hook: self.hook, path: self.path, _t: PhantomData }
+    }
+
+    /// The same promise, resolving to a [`Value`].
+    pub fn untyped(self) -> RpcPromise<Value> {
+        self.cast()
+    }
+
+    /// A stub for the result, for pipelining calls on it before it resolves.
+    pub fn as_stub(&self) -> Stub {
+        Stub::from_hook(self.clone().into_hook())
+    }
+
+    /// Whether both promises are for the same result.
     pub fn same_target(&self, other: &RpcPromise<T>) -> bool {
-        std::sync::Arc::ptr_eq(&self.id, &other.id)
+        self.path == other.path && self.hook.identity().is_some() && self.hook.identity() == other.hook.identity()
+    }
+
+    /// Applies `mapper` to the result on the peer's side: to each element of an array, to a
+    /// single value once, and not at all to `null`/`undefined`. The closure runs once, here,
+    /// to record what it does with its input (a placeholder); only calls may be made on it.
+    ///
+    /// The whole `.map()` costs no extra round trip.
+    pub fn map_value<R>(&self, mapper: impl FnOnce(RpcPromise<Value>) -> R) -> RpcPromise<Value>
+    where
+        R: Into<Value>,
+    {
+        let hook = record::record_map(&self.hook, &self.path, |input| {
+            Ok(mapper(RpcPromise::from_hook(input)).into())
+        });
+        RpcPromise::from_hook(hook)
+    }
+}
+
+impl RpcPromise<Value> {
+    /// `.map()` for untyped promises; see [`RpcPromise::map_value`].
+    ///
+    /// ```
+    /// # use capnweb::{RpcPromise, Stub, Value};
+    /// # fn example(api: Stub) -> RpcPromise<Value> {
+    /// api.call("listUserIds", vec![]).map(|id| api.call("getUser", vec![id.into()]).get("name"))
+    /// # }
+    /// ```
+    pub fn map<R: Into<Value>>(&self, mapper: impl FnOnce(RpcPromise<Value>) -> R) -> RpcPromise<Value> {
+        self.map_value(mapper)
+    }
+}
+
+/// The future of an awaited [`RpcPromise`].
+pub struct RpcFuture<T> {
+    inner: BoxFuture<'static, Result<T, Error>>,
+    /// For batching transports: asked to send once this task has yielded.
+    flush: Option<Arc<dyn Fn() + Send + Sync>>,
+    polled: u8,
+}
+
+impl<T> std::fmt::Debug for RpcFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RpcFuture")
+    }
+}
+
+impl<T> Future for RpcFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let this = &mut *self;
+        if let Some(flush) = &this.flush {
+            // A batch goes out at the end of the current "tick": the first poll queues the
+            // pull and yields once, so every other call the task makes before it waits (e.g. in
+            // a `join!`) joins the same batch; the second poll sends it.
+            match this.polled {
+                0 => {
+                    this.polled = 1;
+                    if let Poll::Ready(out) = this.inner.as_mut().poll(cx) {
+                        return Poll::Ready(out);
+                    }
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                1 => {
+                    this.polled = 2;
+                    flush();
+                }
+                _ => {}
+            }
+        }
+        this.inner.as_mut().poll(cx)
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
+    type Output = Result<T, Error>;
+    type IntoFuture = RpcFuture<T>;
+
+    fn into_future(self) -> RpcFuture<T> {
+        let flush = crate::session::batch_flush(&self.hook);
+        let hook = self.into_hook();
+        RpcFuture {
+            inner: Box::pin(async move {
+                let value = hook.pull().await?;
+                drop(hook);
+                let value = hook::resolve_deep(value).await?;
+                from_value::<T>(value)
+            }),
+            flush,
+            polled: 0,
+        }
     }
 }

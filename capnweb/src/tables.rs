@@ -1,0 +1,177 @@
+//! Per-session import and export tables: id allocation and reference counts.
+//!
+//! Ids follow the protocol: 0 is the main object on both sides; the importer picks positive
+//! ids (one per `push`, counting up in lockstep with the peer); the exporter picks negative ids
+//! (one per new capability it sends, counting down). Ids are never reused.
+
+use std::collections::HashMap;
+use std::sync::Weak;
+
+use crate::hook::Hook;
+use crate::session::ImportEntry;
+
+/// One entry of the export table.
+pub(crate) struct ExportEntry {
+    pub(crate) hook: Hook,
+    /// How many times the peer has been handed this id and not yet released it.
+    pub(crate) refcount: u64,
+    /// Whether a resolve/reject for it has been started (after a pull, or for a promise export).
+    pub(crate) resolving: bool,
+    /// `stream` results are released by the resolve itself.
+    pub(crate) auto_release: bool,
+}
+
+/// What we export to the peer: our objects and promises, by the ids the peer knows them by.
+pub(crate) struct ExportTable {
+    entries: HashMap<i64, ExportEntry>,
+    /// Identity of an exported object -> its id, so a re-export reuses the id.
+    by_identity: HashMap<usize, i64>,
+    next_negative: i64,
+    next_positive: i64,
+}
+
+impl ExportTable {
+    pub(crate) fn new(main: Hook) -> ExportTable {
+        let mut entries = HashMap::new();
+        entries.insert(0, ExportEntry::new(main));
+        ExportTable { entries, by_identity: HashMap::new(), next_negative: -1, next_positive: 1 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn get(&self, id: i64) -> Option<&ExportEntry> {
+        self.entries.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: i64) -> Option<&mut ExportEntry> {
+        self.entries.get_mut(&id)
+    }
+
+    /// Exports a stub: the same object again reuses its id and bumps its count.
+    pub(crate) fn export_stub(&mut self, hook: &Hook) -> i64 {
+        if let Some(identity) = hook.identity() {
+            if let Some(&id) = self.by_identity.get(&identity) {
+                if let Some(entry) = self.entries.get_mut(&id) {
+                    entry.refcount += 1;
+                    return id;
+                }
+            }
+        }
+        self.insert_new(hook.clone())
+    }
+
+    /// Exports a promise: always a new id, or the peer could miss the resolution.
+    pub(crate) fn export_promise(&mut self, hook: Hook) -> i64 {
+        let id = self.next_negative;
+        self.next_negative -= 1;
+        self.entries.insert(id, ExportEntry::new(hook));
+        id
+    }
+
+    fn insert_new(&mut self, hook: Hook) -> i64 {
+        let id = self.next_negative;
+        self.next_negative -= 1;
+        if let Some(identity) = hook.identity() {
+            self.by_identity.insert(identity, id);
+        }
+        self.entries.insert(id, ExportEntry::new(hook));
+        id
+    }
+
+    /// Records the result of the peer's next `push` (or `stream`) under the next positive id.
+    pub(crate) fn insert_pushed(&mut self, hook: Hook, auto_release: bool) -> i64 {
+        let id = self.next_positive;
+        self.next_positive += 1;
+        let mut entry = ExportEntry::new(hook);
+        entry.auto_release = auto_release;
+        self.entries.insert(id, entry);
+        id
+    }
+
+    /// Subtracts `count` references; at zero the entry goes and its hook is returned so the
+    /// caller can drop it outside the session lock.
+    pub(crate) fn release(&mut self, id: i64, count: u64) -> Result<Option<Hook>, String> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or_else(|| format!("release of export {id}, which is not on the export table"))?;
+        if entry.refcount < count {
+            return Err(format!(
+                "release of export {id} by {count}, but only {} references exist",
+                entry.refcount
+            ));
+        }
+        entry.refcount -= count;
+        if entry.refcount > 0 {
+            return Ok(None);
+        }
+        let entry = self.entries.remove(&id).map(|e| e.hook);
+        if let Some(identity) = entry.as_ref().and_then(Hook::identity) {
+            if self.by_identity.get(&identity) == Some(&id) {
+                self.by_identity.remove(&identity);
+            }
+        }
+        Ok(entry)
+    }
+
+    /// Empties the table (the session ended); the hooks are returned to drop outside the lock.
+    pub(crate) fn take_all(&mut self) -> Vec<Hook> {
+        self.by_identity.clear();
+        self.entries.drain().map(|(_, e)| e.hook).collect()
+    }
+}
+
+impl ExportEntry {
+    fn new(hook: Hook) -> ExportEntry {
+        ExportEntry { hook, refcount: 1, resolving: false, auto_release: false }
+    }
+}
+
+/// What we import from the peer. Entries are held weakly: the stubs and promises that use an
+/// import own it, and when the last one goes the import is released.
+pub(crate) struct ImportTable {
+    slots: HashMap<i64, Weak<ImportEntry>>,
+    next_positive: i64,
+}
+
+impl ImportTable {
+    pub(crate) fn new() -> ImportTable {
+        ImportTable { slots: HashMap::new(), next_positive: 1 }
+    }
+
+    /// Live entries, plus the main import (id 0), which always counts.
+    pub(crate) fn len(&self) -> usize {
+        1 + self.slots.keys().filter(|id| **id != 0).count()
+    }
+
+    /// The id the result of our next `push` takes.
+    pub(crate) fn allocate_positive(&mut self) -> i64 {
+        let id = self.next_positive;
+        self.next_positive += 1;
+        id
+    }
+
+    pub(crate) fn insert(&mut self, id: i64, entry: Weak<ImportEntry>) {
+        self.slots.insert(id, entry);
+    }
+
+    pub(crate) fn get(&self, id: i64) -> Option<&Weak<ImportEntry>> {
+        self.slots.get(&id)
+    }
+
+    /// Removes the slot for `id` if it still refers to `entry` (or to nothing alive).
+    pub(crate) fn remove_if(&mut self, id: i64, entry: usize) {
+        if let Some(slot) = self.slots.get(&id) {
+            if slot.as_ptr() as usize == entry || slot.strong_count() == 0 {
+                self.slots.remove(&id);
+            }
+        }
+    }
+
+    /// Every live entry (the session ended and each must be told).
+    pub(crate) fn take_all(&mut self) -> Vec<Weak<ImportEntry>> {
+        self.slots.drain().map(|(_, e)| e).collect()
+    }
+}

@@ -1,0 +1,41 @@
+//! Transports: how whole messages travel between two sessions.
+//!
+//! A transport moves message texts and knows nothing of what they mean. The session drives it
+//! from two tasks: one reads with [`MessageReceiver::recv`], the other writes with
+//! [`MessageSender::send`], handing over every message queued at that moment at once so a
+//! transport can put them into one write.
+//!
+//! Built in: [`memory`] (a connected pair, for tests and in-process use), and the WebSocket and
+//! HTTP batch transports.
+
+use std::future::Future;
+
+use crate::error::{Error, RpcError};
+
+pub mod memory;
+
+/// A bidirectional message transport, split into its two halves by the session.
+pub trait Transport: Send + 'static {
+    /// The sending half.
+    type Sender: MessageSender;
+    /// The receiving half.
+    type Receiver: MessageReceiver;
+    /// Splits the transport so that reading and writing can proceed at once.
+    fn split(self) -> (Self::Sender, Self::Receiver);
+}
+
+/// The sending half of a [`Transport`].
+pub trait MessageSender: Send + 'static {
+    /// Sends `messages` in order (several at once where the transport allows). An error ends
+    /// the session.
+    fn send(&mut self, messages: Vec<String>) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Closes the transport; `reason` is the error the session ended with, if it failed.
+    fn close(&mut self, reason: Option<RpcError>) -> impl Future<Output = ()> + Send;
+}
+
+/// The receiving half of a [`Transport`].
+pub trait MessageReceiver: Send + 'static {
+    /// The next message; `None` once the peer closed the transport cleanly.
+    fn recv(&mut self) -> impl Future<Output = Option<Result<String, Error>>> + Send;
+}
