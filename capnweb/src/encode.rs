@@ -21,7 +21,10 @@ pub(crate) trait Exporter {
     fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error>;
     /// The error as it should be sent (`on_send_error`), with its stack only if kept.
     fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
-        RpcError { stack: None, ..error.clone() }
+        RpcError {
+            stack: None,
+            ..error.clone()
+        }
     }
 }
 
@@ -74,7 +77,10 @@ fn encode_at(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result
         Value::Number(n) => Expr::Number(*n),
         Value::String(s) => Expr::String(s.clone()),
         Value::Array(items) => Expr::Array(
-            items.iter().map(|v| encode_at(v, exporter, depth + 1)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .map(|v| encode_at(v, exporter, depth + 1))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Object(object) => Expr::Object(
             object
@@ -84,7 +90,10 @@ fn encode_at(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result
         ),
         Value::BigInt(b) => Expr::BigInt(b.as_str().to_owned()),
         Value::Date(d) => Expr::Date(d.is_valid().then_some(d.millis())),
-        Value::Bytes(b) => Expr::Bytes { data: b.as_slice().to_vec(), kind: b.kind() },
+        Value::Bytes(b) => Expr::Bytes {
+            data: b.as_slice().to_vec(),
+            kind: b.kind(),
+        },
         Value::Error(e) => encode_error(e, exporter),
         Value::Url(href) => Expr::Url(href.clone()),
         Value::Headers(pairs) => Expr::Headers(pairs.clone()),

@@ -31,7 +31,12 @@ pub struct RpcError {
 impl RpcError {
     /// An error of class `name` with `message`.
     pub fn new(name: impl Into<String>, message: impl Into<String>) -> RpcError {
-        RpcError { name: name.into(), message: message.into(), stack: None, props: Object::new() }
+        RpcError {
+            name: name.into(),
+            message: message.into(),
+            stack: None,
+            props: Object::new(),
+        }
     }
 
     /// A plain `Error`.
@@ -153,12 +158,18 @@ pub enum Error {
 impl Error {
     /// A [`Error::Decode`] for `expected`.
     pub fn decode(expected: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Decode { expected: expected.into(), message: message.into() }
+        Error::Decode {
+            expected: expected.into(),
+            message: message.into(),
+        }
     }
 
     /// A [`Error::Disconnected`] with a reason and no peer error.
     pub fn disconnected(reason: impl Into<String>) -> Error {
-        Error::Disconnected { reason: reason.into(), peer_error: None }
+        Error::Disconnected {
+            reason: reason.into(),
+            peer_error: None,
+        }
     }
 
     /// The peer's error, for [`Error::Remote`].
@@ -178,7 +189,10 @@ impl Error {
     pub fn to_rpc_error(&self) -> RpcError {
         match self {
             Error::Remote(e) => e.clone(),
-            Error::Disconnected { peer_error: Some(e), .. } => e.clone(),
+            Error::Disconnected {
+                peer_error: Some(e),
+                ..
+            } => e.clone(),
             Error::Protocol(m) | Error::LimitExceeded(m) => RpcError::type_error(m.clone()),
             Error::Decode { .. } => RpcError::type_error(self.to_string()),
             other => RpcError::error(other.to_string()),

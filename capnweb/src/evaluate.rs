@@ -39,9 +39,19 @@ pub(crate) fn evaluate(expr: Expr, importer: &dyn Importer) -> Result<Value, Err
         ),
         Expr::Date(ms) => Value::Date(ms.map_or_else(Date::invalid, Date::from_millis)),
         Expr::Bytes { data, kind } => Value::Bytes(Bytes::with_kind(data, kind)),
-        Expr::Error { name, message, stack, props } => {
+        Expr::Error {
+            name,
+            message,
+            stack,
+            props,
+        } => {
             let props = evaluate_entries(props.unwrap_or_default(), importer)?;
-            Value::Error(RpcError { name, message, stack, props })
+            Value::Error(RpcError {
+                name,
+                message,
+                stack,
+                props,
+            })
         }
         Expr::Url(href) => Value::Url(href),
         Expr::Headers(pairs) => Value::Headers(pairs),
@@ -68,7 +78,12 @@ pub(crate) fn evaluate(expr: Expr, importer: &dyn Importer) -> Result<Value, Err
             };
             Value::Promise(RpcPromise::from_hook(hook))
         }
-        Expr::Remap { id, path, captures, instructions } => {
+        Expr::Remap {
+            id,
+            path,
+            captures,
+            instructions,
+        } => {
             let hook = importer.export(id)?;
             let captures = captures
                 .into_iter()
@@ -77,7 +92,11 @@ pub(crate) fn evaluate(expr: Expr, importer: &dyn Importer) -> Result<Value, Err
                     Capture::Export(id) => importer.import_stub(id),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Value::Promise(RpcPromise::from_hook(hook.map(&path, captures, instructions)))
+            Value::Promise(RpcPromise::from_hook(hook.map(
+                &path,
+                captures,
+                instructions,
+            )))
         }
         Expr::Export(id) => Value::Stub(Stub::from_hook(importer.import_stub(id)?)),
         Expr::Promise(id) => Value::Promise(RpcPromise::from_hook(importer.import_promise(id)?)),
@@ -95,7 +114,10 @@ fn evaluate_all(items: Vec<Expr>, importer: &dyn Importer) -> Result<Vec<Value>,
     items.into_iter().map(|e| evaluate(e, importer)).collect()
 }
 
-fn evaluate_entries(entries: Vec<(String, Expr)>, importer: &dyn Importer) -> Result<Object, Error> {
+fn evaluate_entries(
+    entries: Vec<(String, Expr)>,
+    importer: &dyn Importer,
+) -> Result<Object, Error> {
     let mut object = Object::with_capacity(entries.len());
     for (key, expr) in entries {
         object.insert(key, evaluate(expr, importer)?);
@@ -114,7 +136,12 @@ fn fetch(
         (None, Some(expr)) => Some(evaluate(*expr, importer)?),
         (None, None) => None,
     };
-    Ok(Fetch { url, headers: init.headers.unwrap_or_default(), body, other: init.other })
+    Ok(Fetch {
+        url,
+        headers: init.headers.unwrap_or_default(),
+        body,
+        other: init.other,
+    })
 }
 
 fn protocol(message: String) -> Error {
@@ -129,7 +156,9 @@ pub(crate) fn apply_map(
     instructions: &[Expr],
 ) -> Result<Value, Error> {
     if instructions.is_empty() {
-        return Err(protocol("a remap has no instructions (the last one is its result)".into()));
+        return Err(protocol(
+            "a remap has no instructions (the last one is its result)".into(),
+        ));
     }
     match input {
         Value::Array(items) => Ok(Value::Array(
@@ -151,7 +180,9 @@ struct Applicator<'a> {
 
 impl Importer for Applicator<'_> {
     fn import_stub(&self, _id: i64) -> Result<Hook, Error> {
-        Err(protocol("a mapper instruction refers to an export, which mappers cannot do".into()))
+        Err(protocol(
+            "a mapper instruction refers to an export, which mappers cannot do".into(),
+        ))
     }
 
     fn import_promise(&self, id: i64) -> Result<Hook, Error> {
@@ -160,7 +191,9 @@ impl Importer for Applicator<'_> {
 
     fn export(&self, id: i64) -> Result<Hook, Error> {
         let found = if id < 0 {
-            usize::try_from(-(id + 1)).ok().and_then(|i| self.captures.get(i))
+            usize::try_from(-(id + 1))
+                .ok()
+                .and_then(|i| self.captures.get(i))
         } else {
             usize::try_from(id).ok().and_then(|i| self.variables.get(i))
         };
@@ -175,7 +208,10 @@ impl Importer for Applicator<'_> {
 }
 
 fn map_one(input: Value, captures: &[Hook], instructions: &[Expr]) -> Result<Value, Error> {
-    let mut applicator = Applicator { captures, variables: vec![Hook::Payload(Arc::new(input))] };
+    let mut applicator = Applicator {
+        captures,
+        variables: vec![Hook::Payload(Arc::new(input))],
+    };
     let (last, steps) = match instructions.split_last() {
         Some(split) => split,
         None => return Ok(Value::Undefined),

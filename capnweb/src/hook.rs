@@ -112,7 +112,12 @@ impl Hook {
     }
 
     /// Applies a `.map()` to the value at `path`.
-    pub(crate) fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook {
+    pub(crate) fn map(
+        &self,
+        path: &[PathKey],
+        captures: Vec<Hook>,
+        instructions: Vec<Expr>,
+    ) -> Hook {
         match self {
             Hook::Import(import) => import.map(path, captures, instructions),
             Hook::Target(target) => get_target(target, path).map(&[], captures, instructions),
@@ -123,9 +128,7 @@ impl Hook {
                 }
                 Walk::Failed(e) => Hook::Error(e),
             },
-            Hook::Promise(promise) => {
-                promise.queue(Op::Map(path.to_vec(), captures, instructions))
-            }
+            Hook::Promise(promise) => promise.queue(Op::Map(path.to_vec(), captures, instructions)),
             Hook::Error(e) => Hook::Error(e.clone()),
             Hook::MapVar(_) => Hook::Error(record::placeholder_misuse()),
         }
@@ -314,7 +317,10 @@ fn walk<'a>(mut value: &'a Value, path: &[PathKey]) -> Walk<'a> {
 }
 
 fn join(path: &[PathKey]) -> String {
-    path.iter().map(ToString::to_string).collect::<Vec<_>>().join(".")
+    path.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn article(kind: &str) -> String {
@@ -390,7 +396,9 @@ impl LocalPromise {
     fn lock(&self) -> std::sync::MutexGuard<'_, PromiseState> {
         // A panic while holding this lock leaves the state consistent (every update is a
         // single assignment), so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn queue(self: &Arc<Self>, op: Op) -> Hook {
@@ -441,7 +449,8 @@ impl LocalPromise {
     async fn settled(&self) -> Hook {
         loop {
             let notified = self.settled.notified();
-            if let PromiseState::Settled(hook) | PromiseState::Dispatching(hook, _) = &*self.lock() {
+            if let PromiseState::Settled(hook) | PromiseState::Dispatching(hook, _) = &*self.lock()
+            {
                 return hook.clone();
             }
             notified.await;

@@ -73,10 +73,16 @@ pub(crate) fn record_map(
     mapper: impl FnOnce(Hook) -> Result<Value, Error>,
 ) -> Hook {
     let parent = current();
-    let recorder = Arc::new(Recorder { parent: parent.clone(), state: Mutex::default() });
+    let recorder = Arc::new(Recorder {
+        parent: parent.clone(),
+        state: Mutex::default(),
+    });
     // Nested: the subject is something of the parent mapper's, referred to by its index there.
     let nested_subject = parent.as_ref().map(|p| p.capture(subject));
-    let input = Hook::MapVar(MapVar { recorder: Arc::clone(&recorder), index: 0 });
+    let input = Hook::MapVar(MapVar {
+        recorder: Arc::clone(&recorder),
+        index: 0,
+    });
 
     let result = {
         let _active = Activation::push(Arc::clone(&recorder));
@@ -108,7 +114,12 @@ pub(crate) fn record_map(
                     CaptureSource::Hook(_) => Capture::Import(0),
                 })
                 .collect();
-            let remap = Expr::Remap { id: subject_index, path: path.to_vec(), captures, instructions };
+            let remap = Expr::Remap {
+                id: subject_index,
+                path: path.to_vec(),
+                captures,
+                instructions,
+            };
             parent.push(remap)
         }
         _ => {
@@ -128,12 +139,16 @@ pub(crate) fn record_map(
 pub(crate) fn intercept_call(hook: &Hook, path: &[PathKey], args: &[Value]) -> Option<Hook> {
     let recorder = current()?;
     let subject = recorder.capture(hook);
-    Some(match encode::encode_args(args, &mut RecorderExporter(&recorder)) {
-        Ok(args) => {
-            recorder.push(Expr::Pipeline { id: subject, path: Some(path.to_vec()), args: Some(args) })
-        }
-        Err(e) => Hook::Error(e),
-    })
+    Some(
+        match encode::encode_args(args, &mut RecorderExporter(&recorder)) {
+            Ok(args) => recorder.push(Expr::Pipeline {
+                id: subject,
+                path: Some(path.to_vec()),
+                args: Some(args),
+            }),
+            Err(e) => Hook::Error(e),
+        },
+    )
 }
 
 /// Records a property read, if a mapper is being recorded on this thread.
@@ -147,7 +162,11 @@ pub(crate) fn intercept_get(hook: &Hook, path: &[PathKey]) -> Option<Hook> {
         }
     }
     let subject = recorder.capture(hook);
-    Some(recorder.push(Expr::Pipeline { id: subject, path: Some(path.to_vec()), args: None }))
+    Some(recorder.push(Expr::Pipeline {
+        id: subject,
+        path: Some(path.to_vec()),
+        args: None,
+    }))
 }
 
 fn current() -> Option<Arc<Recorder>> {
@@ -180,7 +199,10 @@ impl Recorder {
         let mut state = self.lock();
         state.instructions.push(instruction);
         let index = state.instructions.len() as i64;
-        Hook::MapVar(MapVar { recorder: Arc::clone(self), index })
+        Hook::MapVar(MapVar {
+            recorder: Arc::clone(self),
+            index,
+        })
     }
 
     /// The index by which the mapper refers to `hook`: a placeholder of this mapper by its own
@@ -188,10 +210,16 @@ impl Recorder {
     fn capture(self: &Arc<Self>, hook: &Hook) -> i64 {
         let key = match hook {
             Hook::MapVar(var) if Arc::ptr_eq(&var.recorder, self) => return var.index,
-            Hook::MapVar(var) => Some(CaptureKey::Var(Arc::as_ptr(&var.recorder) as usize, var.index)),
+            Hook::MapVar(var) => Some(CaptureKey::Var(
+                Arc::as_ptr(&var.recorder) as usize,
+                var.index,
+            )),
             other => other.identity().map(CaptureKey::Object),
         };
-        if let Some(index) = key.as_ref().and_then(|k| self.lock().by_identity.get(k).copied()) {
+        if let Some(index) = key
+            .as_ref()
+            .and_then(|k| self.lock().by_identity.get(k).copied())
+        {
             return index;
         }
         let source = match &self.parent {
@@ -213,11 +241,19 @@ struct RecorderExporter<'a>(&'a Arc<Recorder>);
 
 impl Exporter for RecorderExporter<'_> {
     fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error> {
-        Ok(Expr::Import { id: self.0.capture(hook), path: None, args: None })
+        Ok(Expr::Import {
+            id: self.0.capture(hook),
+            path: None,
+            args: None,
+        })
     }
 
     fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error> {
         let path = (!path.is_empty()).then(|| path.to_vec());
-        Ok(Expr::Pipeline { id: self.0.capture(hook), path, args: None })
+        Ok(Expr::Pipeline {
+            id: self.0.capture(hook),
+            path,
+            args: None,
+        })
     }
 }

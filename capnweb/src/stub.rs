@@ -53,7 +53,9 @@ impl Stub {
 
     /// Wraps a local object that is already shared.
     pub fn from_target(target: Arc<dyn RpcTarget>) -> Stub {
-        Stub { hook: Hook::Target(target) }
+        Stub {
+            hook: Hook::Target(target),
+        }
     }
 
     /// Wraps an async function as a callable capability (a callback a peer can call).
@@ -77,7 +79,11 @@ impl Stub {
 
     /// Reads `property`. Nothing is sent until the promise is awaited or used.
     pub fn get(&self, property: &str) -> RpcPromise<Value> {
-        RpcPromise { hook: self.hook.clone(), path: vec![PathKey::from(property)], _t: PhantomData }
+        RpcPromise {
+            hook: self.hook.clone(),
+            path: vec![PathKey::from(property)],
+            _t: PhantomData,
+        }
     }
 
     /// Runs `callback` if the connection this stub depends on breaks.
@@ -136,13 +142,21 @@ impl<T> std::fmt::Debug for RpcPromise<T> {
 
 impl<T> Clone for RpcPromise<T> {
     fn clone(&self) -> Self {
-        RpcPromise { hook: self.hook.clone(), path: self.path.clone(), _t: PhantomData }
+        RpcPromise {
+            hook: self.hook.clone(),
+            path: self.path.clone(),
+            _t: PhantomData,
+        }
     }
 }
 
 impl<T> RpcPromise<T> {
     pub(crate) fn from_hook(hook: Hook) -> Self {
-        RpcPromise { hook, path: Vec::new(), _t: PhantomData }
+        RpcPromise {
+            hook,
+            path: Vec::new(),
+            _t: PhantomData,
+        }
     }
 
     pub(crate) fn hook(&self) -> &Hook {
@@ -178,12 +192,20 @@ impl<T> RpcPromise<T> {
     pub fn get(&self, property: &str) -> RpcPromise<Value> {
         let mut path = self.path.clone();
         path.push(PathKey::from(property));
-        RpcPromise { hook: self.hook.clone(), path, _t: PhantomData }
+        RpcPromise {
+            hook: self.hook.clone(),
+            path,
+            _t: PhantomData,
+        }
     }
 
     /// The same promise, decoded as `U` when awaited.
     pub fn cast<U>(self) -> RpcPromise<U> {
-        RpcPromise { hook: self.hook, path: self.path, _t: PhantomData }
+        RpcPromise {
+            hook: self.hook,
+            path: self.path,
+            _t: PhantomData,
+        }
     }
 
     /// The same promise, resolving to a [`Value`].
@@ -198,7 +220,9 @@ impl<T> RpcPromise<T> {
 
     /// Whether both promises are for the same result.
     pub fn same_target(&self, other: &RpcPromise<T>) -> bool {
-        self.path == other.path && self.hook.identity().is_some() && self.hook.identity() == other.hook.identity()
+        self.path == other.path
+            && self.hook.identity().is_some()
+            && self.hook.identity() == other.hook.identity()
     }
 
     /// Applies `mapper` to the result on the peer's side: to each element of an array, to a
@@ -226,7 +250,10 @@ impl RpcPromise<Value> {
     /// api.call("listUserIds", vec![]).map(|id| api.call("getUser", vec![id.into()]).get("name"))
     /// # }
     /// ```
-    pub fn map<R: Into<Value>>(&self, mapper: impl FnOnce(RpcPromise<Value>) -> R) -> RpcPromise<Value> {
+    pub fn map<R: Into<Value>>(
+        &self,
+        mapper: impl FnOnce(RpcPromise<Value>) -> R,
+    ) -> RpcPromise<Value> {
         self.map_value(mapper)
     }
 }

@@ -34,7 +34,12 @@ impl ExportTable {
     pub(crate) fn new(main: Hook) -> ExportTable {
         let mut entries = HashMap::new();
         entries.insert(0, ExportEntry::new(main));
-        ExportTable { entries, by_identity: HashMap::new(), next_negative: -1, next_positive: 1 }
+        ExportTable {
+            entries,
+            by_identity: HashMap::new(),
+            next_negative: -1,
+            next_positive: 1,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -125,7 +130,12 @@ impl ExportTable {
 
 impl ExportEntry {
     fn new(hook: Hook) -> ExportEntry {
-        ExportEntry { hook, refcount: 1, resolving: false, auto_release: false }
+        ExportEntry {
+            hook,
+            refcount: 1,
+            resolving: false,
+            auto_release: false,
+        }
     }
 }
 
@@ -138,7 +148,10 @@ pub(crate) struct ImportTable {
 
 impl ImportTable {
     pub(crate) fn new() -> ImportTable {
-        ImportTable { slots: HashMap::new(), next_positive: 1 }
+        ImportTable {
+            slots: HashMap::new(),
+            next_positive: 1,
+        }
     }
 
     /// Live entries, plus the main import (id 0), which always counts.

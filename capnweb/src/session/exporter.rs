@@ -22,7 +22,9 @@ impl<'a> SessionExporter<'a> {
     /// The import id if `hook` is a still-pending import of this very session.
     fn own_import(&self, hook: &Hook) -> Option<i64> {
         match hook {
-            Hook::Import(import) if import.belongs_to(self.session) && import.is_pending() => Some(import.id()),
+            Hook::Import(import) if import.belongs_to(self.session) && import.is_pending() => {
+                Some(import.id())
+            }
             _ => None,
         }
     }
@@ -39,7 +41,11 @@ impl<'a> SessionExporter<'a> {
 impl Exporter for SessionExporter<'_> {
     fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error> {
         Ok(match self.capture(hook) {
-            Capture::Import(id) => Expr::Import { id, path: None, args: None },
+            Capture::Import(id) => Expr::Import {
+                id,
+                path: None,
+                args: None,
+            },
             Capture::Export(id) => Expr::Export(id),
         })
     }
@@ -47,7 +53,11 @@ impl Exporter for SessionExporter<'_> {
     fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error> {
         if let Some(id) = self.own_import(hook) {
             let path = (!path.is_empty()).then(|| path.to_vec());
-            return Ok(Expr::Pipeline { id, path, args: None });
+            return Ok(Expr::Pipeline {
+                id,
+                path,
+                args: None,
+            });
         }
         // A property of a local hook is read by a task: reading it here could run user code
         // (a target's getter) or re-enter this session while its tables are locked.
@@ -64,8 +74,14 @@ impl Exporter for SessionExporter<'_> {
 
     fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
         match &self.session.options.on_send_error {
-            Some(hook) => hook(error).unwrap_or_else(|| RpcError { stack: None, ..error.clone() }),
-            None => RpcError { stack: None, ..error.clone() },
+            Some(hook) => hook(error).unwrap_or_else(|| RpcError {
+                stack: None,
+                ..error.clone()
+            }),
+            None => RpcError {
+                stack: None,
+                ..error.clone()
+            },
         }
     }
 }

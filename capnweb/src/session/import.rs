@@ -76,7 +76,8 @@ impl ImportEntry {
 impl Drop for ImportEntry {
     fn drop(&mut self) {
         let count = self.state.get_mut().map(|s| s.remote_refcount).unwrap_or(0);
-        self.session.on_import_dropped(self.id, count, self as *const ImportEntry as usize);
+        self.session
+            .on_import_dropped(self.id, count, self as *const ImportEntry as usize);
     }
 }
 
@@ -115,10 +116,18 @@ impl ImportRef {
         }
     }
 
-    pub(crate) fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook {
+    pub(crate) fn map(
+        &self,
+        path: &[PathKey],
+        captures: Vec<Hook>,
+        instructions: Vec<Expr>,
+    ) -> Hook {
         match self.entry.resolution() {
             Some(resolution) => resolution.map(path, captures, instructions),
-            None => self.entry.session.send_map(&self.entry, path, captures, instructions),
+            None => self
+                .entry
+                .session
+                .send_map(&self.entry, path, captures, instructions),
         }
     }
 

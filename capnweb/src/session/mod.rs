@@ -68,13 +68,17 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("stats", &self.stats()).finish()
+        f.debug_struct("Session")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
 /// What the writer task is asked to do.
 enum Outgoing {
     Message(Message),
+    /// A batching transport should send what it has (see `Transport::BATCHED`).
+    Flush,
     Close(Option<RpcError>),
 }
 
@@ -95,8 +99,8 @@ pub(crate) struct SessionInner {
     ended: Notify,
     /// Wakes `drain()` when the last pulled result was sent.
     drained: Notify,
-    /// Set by transports that send in batches: called when a result is awaited.
-    flush: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    /// For batching transports: asks the writer to send the batch (see `Transport::BATCHED`).
+    flush: Option<Arc<dyn Fn() + Send + Sync>>,
     /// The peer's main object, created on first use.
     main: Mutex<Weak<ImportEntry>>,
 }
@@ -117,9 +121,14 @@ impl Session {
     /// Starts a session on `transport`, serving `local_main` (if any) to the peer.
     ///
     /// Must be called inside a Tokio runtime: the session runs as two tasks (reader, writer).
-    pub fn new<T: Transport>(transport: T, local_main: Option<Stub>, options: SessionOptions) -> Session {
+    pub fn new<T: Transport>(
+        transport: T,
+        local_main: Option<Stub>,
+        options: SessionOptions,
+    ) -> Session {
         let (sender, receiver) = transport.split();
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let outbox_for_flush = outbox.clone();
         let main_hook = match local_main {
             Some(stub) => stub.into_hook(),
             None => Hook::Error(Error::Remote(RpcError::error(
@@ -140,7 +149,12 @@ impl Session {
             options,
             ended: Notify::new(),
             drained: Notify::new(),
-            flush: Mutex::new(None),
+            flush: T::BATCHED.then(|| {
+                let outbox = outbox_for_flush;
+                Arc::new(move || {
+                    let _ = outbox.send(Outgoing::Flush);
+                }) as Arc<dyn Fn() + Send + Sync>
+            }),
             main: Mutex::new(Weak::new()),
         });
         tokio::spawn(write_loop(sender, outbox_rx, Arc::downgrade(&inner)));
@@ -185,7 +199,13 @@ impl Session {
     /// Ends the session with `error`, telling the peer (an `abort` message) first.
     pub fn abort(&self, error: RpcError) {
         let reason = format!("the session was aborted locally: {error}");
-        self.inner.abort(Error::Disconnected { reason, peer_error: Some(error) }, true);
+        self.inner.abort(
+            Error::Disconnected {
+                reason,
+                peer_error: Some(error),
+            },
+            true,
+        );
     }
 
     /// Whether the session has ended.
@@ -218,12 +238,6 @@ impl Session {
             callback(&error);
         }
     }
-
-    /// Installs the function a batching transport uses to learn that a result is awaited.
-    pub(crate) fn set_flush(&self, flush: impl Fn() + Send + Sync + 'static) {
-        *lock(&self.inner.flush) = Some(Arc::new(flush));
-    }
-
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -323,21 +337,39 @@ impl SessionInner {
         if let Some(e) = self.with_state(|st| st.aborted.clone()) {
             return Hook::Error(e);
         }
-        Hook::Import(ImportRef { entry, promise: false })
+        Hook::Import(ImportRef {
+            entry,
+            promise: false,
+        })
     }
 
     /// Sends a call (or, without `args`, a property read) on an import; returns the promise.
-    fn send_call(self: &Arc<Self>, target: &Arc<ImportEntry>, path: &[PathKey], args: Option<Vec<Value>>) -> Hook {
+    fn send_call(
+        self: &Arc<Self>,
+        target: &Arc<ImportEntry>,
+        path: &[PathKey],
+        args: Option<Vec<Value>>,
+    ) -> Hook {
         let result = self.with_state(|st| {
             if let Some(e) = &st.aborted {
                 return Err(e.clone());
             }
             let args = match &args {
-                Some(args) => Some(encode::encode_args(args, &mut SessionExporter::new(self, st))?),
+                Some(args) => Some(encode::encode_args(
+                    args,
+                    &mut SessionExporter::new(self, st),
+                )?),
                 None => None,
             };
             let path = Some(path.to_vec());
-            self.send(st, Message::Push(Expr::Pipeline { id: target.id, path, args }));
+            self.send(
+                st,
+                Message::Push(Expr::Pipeline {
+                    id: target.id,
+                    path,
+                    args,
+                }),
+            );
             Ok(self.new_promise_import(st))
         });
         drop(args);
@@ -358,7 +390,12 @@ impl SessionInner {
             }
             let mut exporter = SessionExporter::new(self, st);
             let captures = captures.iter().map(|hook| exporter.capture(hook)).collect();
-            let remap = Expr::Remap { id: target.id, path: path.to_vec(), captures, instructions };
+            let remap = Expr::Remap {
+                id: target.id,
+                path: path.to_vec(),
+                captures,
+                instructions,
+            };
             self.send(st, Message::Push(remap));
             Ok(self.new_promise_import(st))
         });
@@ -371,7 +408,10 @@ impl SessionInner {
         let id = st.imports.allocate_positive();
         let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, false));
         st.imports.insert(id, Arc::downgrade(&entry));
-        Hook::Import(ImportRef { entry, promise: true })
+        Hook::Import(ImportRef {
+            entry,
+            promise: true,
+        })
     }
 
     /// Sends `pull` for a promise import, once.
@@ -387,10 +427,11 @@ impl SessionInner {
 
     /// Starts sending the resolution of export `id` (after a pull, or for a promise export).
     fn start_resolving(self: &Arc<Self>, st: &mut State, id: i64) -> Result<(), Error> {
-        let entry = st
-            .exports
-            .get_mut(id)
-            .ok_or_else(|| Error::Protocol(format!("pull of export {id}, which is not on the export table")))?;
+        let entry = st.exports.get_mut(id).ok_or_else(|| {
+            Error::Protocol(format!(
+                "pull of export {id}, which is not on the export table"
+            ))
+        })?;
         if entry.resolving {
             return Ok(());
         }
@@ -419,9 +460,13 @@ impl SessionInner {
             match outcome {
                 Ok(value) => match encode::encode(value, &mut exporter) {
                     Ok(expr) => Message::Resolve(id, expr),
-                    Err(e) => Message::Reject(id, encode::encode_error(&e.to_rpc_error(), &mut exporter)),
+                    Err(e) => {
+                        Message::Reject(id, encode::encode_error(&e.to_rpc_error(), &mut exporter))
+                    }
                 },
-                Err(e) => Message::Reject(id, encode::encode_error(&e.to_rpc_error(), &mut exporter)),
+                Err(e) => {
+                    Message::Reject(id, encode::encode_error(&e.to_rpc_error(), &mut exporter))
+                }
             }
         };
         self.send(st, message);
@@ -435,10 +480,11 @@ impl SessionInner {
 
     /// Handles one incoming message text.
     fn handle_text(self: &Arc<Self>, text: &str) -> Result<(), Error> {
-        let message = Message::parse_with_limits(text, &self.options.limits).map_err(|e| match e.kind() {
-            WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
-            _ => Error::Protocol(e.to_string()),
-        })?;
+        let message =
+            Message::parse_with_limits(text, &self.options.limits).map_err(|e| match e.kind() {
+                WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
+                _ => Error::Protocol(e.to_string()),
+            })?;
         match message {
             Message::Push(expr) => self.receive_push(expr, false),
             Message::Stream(expr) => self.receive_push(expr, true),
@@ -510,11 +556,16 @@ impl SessionInner {
                 return None;
             }
             if tell_peer {
-                let expr = encode::encode_error(&error.to_rpc_error(), &mut SessionExporter::new(self, st));
+                let expr = encode::encode_error(
+                    &error.to_rpc_error(),
+                    &mut SessionExporter::new(self, st),
+                );
                 self.send(st, Message::Abort(expr));
             }
             let close_reason = match &error {
-                Error::Disconnected { peer_error: None, .. } if !tell_peer => None,
+                Error::Disconnected {
+                    peer_error: None, ..
+                } if !tell_peer => None,
                 other => Some(other.to_rpc_error()),
             };
             let _ = self.outbox.send(Outgoing::Close(close_reason));
@@ -525,7 +576,9 @@ impl SessionInner {
             self.drained.notify_waiters();
             Some((imports, callbacks))
         });
-        let Some((imports, callbacks)) = ended else { return };
+        let Some((imports, callbacks)) = ended else {
+            return;
+        };
         self.ended.notify_waiters();
         let main = lock(&self.main).upgrade();
         for entry in imports.iter().filter_map(Weak::upgrade).chain(main) {
@@ -542,7 +595,7 @@ impl SessionInner {
 /// The batching transport's flush function, if `hook` is an import of a session that has one.
 pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
     match hook {
-        Hook::Import(import) => lock(&import.entry.session.flush).clone(),
+        Hook::Import(import) => import.entry.session.flush.clone(),
         _ => None,
     }
 }
@@ -553,8 +606,11 @@ fn rejection(value: Value) -> RpcError {
     match value {
         Value::Error(e) => e,
         Value::String(s) => RpcError::error(s),
-        other => RpcError::error(format!("the peer rejected with a non-error value ({})", other.kind()))
-            .with_prop("value", other),
+        other => RpcError::error(format!(
+            "the peer rejected with a non-error value ({})",
+            other.kind()
+        ))
+        .with_prop("value", other),
     }
 }
 
@@ -566,11 +622,17 @@ impl Importer for Arc<SessionInner> {
             }
             if let Some(entry) = st.imports.get(id).and_then(Weak::upgrade) {
                 entry.lock().remote_refcount += 1;
-                return Ok(Hook::Import(ImportRef { entry, promise: false }));
+                return Ok(Hook::Import(ImportRef {
+                    entry,
+                    promise: false,
+                }));
             }
             let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, false));
             st.imports.insert(id, Arc::downgrade(&entry));
-            Ok(Hook::Import(ImportRef { entry, promise: false }))
+            Ok(Hook::Import(ImportRef {
+                entry,
+                promise: false,
+            }))
         })
     }
 
@@ -586,14 +648,19 @@ impl Importer for Arc<SessionInner> {
             }
             let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, true));
             st.imports.insert(id, Arc::downgrade(&entry));
-            Ok(Hook::Import(ImportRef { entry, promise: true }))
+            Ok(Hook::Import(ImportRef {
+                entry,
+                promise: true,
+            }))
         })
     }
 
     fn export(&self, id: i64) -> Result<Hook, Error> {
         self.with_state(|st| {
             st.exports.get(id).map(|e| e.hook.clone()).ok_or_else(|| {
-                Error::Protocol(format!("the peer referred to export {id}, which is not on the export table"))
+                Error::Protocol(format!(
+                    "the peer referred to export {id}, which is not on the export table"
+                ))
             })
         })
     }
@@ -619,7 +686,10 @@ async fn read_loop<R: MessageReceiver>(mut receiver: R, session: Arc<SessionInne
                 }
             }
             Some(Err(e)) => {
-                session.abort(Error::disconnected(format!("the connection failed: {e}")), false);
+                session.abort(
+                    Error::disconnected(format!("the connection failed: {e}")),
+                    false,
+                );
                 return;
             }
             None => {
@@ -639,10 +709,12 @@ async fn write_loop<S: MessageSender>(
     while let Some(first) = outbox.recv().await {
         let mut texts = Vec::new();
         let mut close = None;
+        let mut flush = false;
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
                 Outgoing::Message(message) => texts.push(message.to_text()),
+                Outgoing::Flush => flush = true,
                 Outgoing::Close(reason) => {
                     close = Some(reason);
                     break;
@@ -650,14 +722,19 @@ async fn write_loop<S: MessageSender>(
             }
             next = outbox.try_recv().ok();
         }
+        let mut sent = Ok(());
         if !texts.is_empty() {
-            if let Err(e) = sender.send(texts).await {
-                if let Some(session) = session.upgrade() {
-                    session.abort(Error::disconnected(format!("sending failed: {e}")), false);
-                }
-                sender.close(None).await;
-                return;
+            sent = sender.send(texts).await;
+        }
+        if sent.is_ok() && flush {
+            sent = sender.flush().await;
+        }
+        if let Err(e) = sent {
+            if let Some(session) = session.upgrade() {
+                session.abort(Error::disconnected(format!("sending failed: {e}")), false);
             }
+            sender.close(None).await;
+            return;
         }
         if let Some(reason) = close {
             sender.close(reason).await;

@@ -45,7 +45,10 @@ impl SessionOptions {
     /// stack removed (the default when no hook is set). Use it to log, redact or reveal.
     ///
     /// The hook runs while the session's tables are locked: it must not call into the session.
-    pub fn on_send_error(mut self, hook: impl Fn(&RpcError) -> Option<RpcError> + Send + Sync + 'static) -> Self {
+    pub fn on_send_error(
+        mut self,
+        hook: impl Fn(&RpcError) -> Option<RpcError> + Send + Sync + 'static,
+    ) -> Self {
         self.on_send_error = Some(Arc::new(hook));
         self
     }

@@ -65,10 +65,14 @@ impl Transport for MemoryTransport {
 
 impl MessageSender for MemorySender {
     async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        let tx = self.tx.as_ref().ok_or_else(|| Error::Transport("the transport is closed".into()))?;
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::Transport("the transport is closed".into()))?;
         for message in messages {
-            tx.send(message)
-                .map_err(|_| Error::Transport("the other end of the memory transport is gone".into()))?;
+            tx.send(message).map_err(|_| {
+                Error::Transport("the other end of the memory transport is gone".into())
+            })?;
         }
         Ok(())
     }

@@ -16,6 +16,10 @@ pub mod memory;
 
 /// A bidirectional message transport, split into its two halves by the session.
 pub trait Transport: Send + 'static {
+    /// Whether this transport sends in batches (HTTP batch): then awaiting a result asks the
+    /// sender to [`flush`](MessageSender::flush) once the awaiting task has yielded, so that
+    /// every call made in the same "tick" travels in one batch.
+    const BATCHED: bool = false;
     /// The sending half.
     type Sender: MessageSender;
     /// The receiving half.
@@ -29,6 +33,11 @@ pub trait MessageSender: Send + 'static {
     /// Sends `messages` in order (several at once where the transport allows). An error ends
     /// the session.
     fn send(&mut self, messages: Vec<String>) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Sends what was buffered, for a batching transport. The default does nothing.
+    fn flush(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        std::future::ready(Ok(()))
+    }
 
     /// Closes the transport; `reason` is the error the session ended with, if it failed.
     fn close(&mut self, reason: Option<RpcError>) -> impl Future<Output = ()> + Send;

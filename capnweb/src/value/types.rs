@@ -107,7 +107,10 @@ impl TryFrom<Date> for std::time::SystemTime {
     type Error = crate::Error;
     fn try_from(d: Date) -> Result<std::time::SystemTime, crate::Error> {
         if !d.is_valid() {
-            return Err(crate::Error::decode("SystemTime", "the date is invalid (NaN)"));
+            return Err(crate::Error::decode(
+                "SystemTime",
+                "the date is invalid (NaN)",
+            ));
         }
         let offset = std::time::Duration::from_millis(d.0.abs() as u64);
         let t = if d.0 >= 0.0 {
@@ -162,7 +165,10 @@ impl From<Vec<u8>> for Bytes {
 
 impl From<&[u8]> for Bytes {
     fn from(data: &[u8]) -> Bytes {
-        Bytes { data: data.to_vec(), kind: None }
+        Bytes {
+            data: data.to_vec(),
+            kind: None,
+        }
     }
 }
 

@@ -20,7 +20,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bigint_digits: 16384, max_depth: 256, max_message_size: 32 * 1024 * 1024 }
+        Limits {
+            max_bigint_digits: 16384,
+            max_depth: 256,
+            max_message_size: 32 * 1024 * 1024,
+        }
     }
 }
 

@@ -25,9 +25,13 @@ impl WireError {
 }
 
 pub(crate) fn parse_message(_text: &str, _limits: &Limits) -> Result<Message, WireError> {
-    Err(WireError { message: "unimplemented".into() })
+    Err(WireError {
+        message: "unimplemented".into(),
+    })
 }
 
 pub(crate) fn parse_expr(_text: &str, _limits: &Limits) -> Result<Expr, WireError> {
-    Err(WireError { message: "unimplemented".into() })
+    Err(WireError {
+        message: "unimplemented".into(),
+    })
 }

@@ -1,0 +1,309 @@
+//! Shared fixtures for the session tests: the reference test suite's target surface, written
+//! against the dynamic `RpcTarget` trait, and a tapped in-memory connection.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use capnweb::transport::memory::{self, MemoryReceiver, MemorySender, MemoryTransport};
+use capnweb::transport::{MessageReceiver, MessageSender, Transport};
+use capnweb::{CallFuture, Error, RpcError, RpcTarget, Session, SessionOptions, Stub, Value};
+
+pub fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn ready(result: Result<Value, RpcError>) -> CallFuture {
+    Box::pin(std::future::ready(result))
+}
+
+fn arg(args: &[Value], i: usize) -> Value {
+    args.get(i).cloned().unwrap_or_default()
+}
+
+/// The reference's `Counter`.
+pub struct Counter {
+    value: AtomicI64,
+    pub dropped: Option<Arc<AtomicBool>>,
+}
+
+impl Counter {
+    pub fn new(initial: i64) -> Counter {
+        Counter {
+            value: AtomicI64::new(initial),
+            dropped: None,
+        }
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.dropped {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl RpcTarget for Counter {
+    fn call(self: Arc<Self>, method: &str, args: Vec<Value>) -> CallFuture {
+        match method {
+            "increment" => {
+                let by = args.first().and_then(Value::as_f64).unwrap_or(1.0) as i64;
+                let v = self.value.fetch_add(by, Ordering::SeqCst) + by;
+                ready(Ok(Value::from(v as f64)))
+            }
+            _ => ready(Err(RpcError::type_error(format!("no method {method}")))),
+        }
+    }
+
+    fn get(self: Arc<Self>, property: &str) -> CallFuture {
+        match property {
+            "value" => ready(Ok(Value::from(self.value.load(Ordering::SeqCst) as f64))),
+            _ => ready(Ok(Value::Undefined)),
+        }
+    }
+}
+
+/// The reference test suite's `TestTarget`.
+#[derive(Default)]
+pub struct TestTarget {
+    /// Set when the target is dropped.
+    pub dropped: Option<Arc<AtomicBool>>,
+    /// Calls in the order they started (for E-order tests).
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for TestTarget {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.dropped {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl RpcTarget for TestTarget {
+    fn call(self: Arc<Self>, method: &str, args: Vec<Value>) -> CallFuture {
+        self.log.lock().unwrap().push(format!(
+            "{method}({})",
+            args.first().map(num).unwrap_or(f64::NAN)
+        ));
+        match method {
+            "square" => {
+                let x = num(&arg(&args, 0));
+                ready(Ok(Value::from(x * x)))
+            }
+            "makeCounter" => {
+                let c = Counter::new(num(&arg(&args, 0)) as i64);
+                ready(Ok(Value::Stub(Stub::new(c))))
+            }
+            "incrementCounter" => {
+                let Value::Stub(counter) = arg(&args, 0) else {
+                    return ready(Err(RpcError::type_error(
+                        "incrementCounter needs a counter stub",
+                    )));
+                };
+                let by = args.get(1).map(num).unwrap_or(1.0);
+                Box::pin(async move {
+                    counter
+                        .call("increment", vec![Value::from(by)])
+                        .await
+                        .map_err(RpcError::from)
+                })
+            }
+            "callFunction" => {
+                let Value::Stub(func) = arg(&args, 0) else {
+                    return ready(Err(RpcError::type_error(
+                        "callFunction needs a function stub",
+                    )));
+                };
+                let x = arg(&args, 1);
+                Box::pin(async move {
+                    let result = func.call_self(vec![x]).await?;
+                    let mut object = capnweb::value::Object::new();
+                    object.insert("result".into(), result);
+                    Ok(Value::Object(object))
+                })
+            }
+            "callSquare" => {
+                let Value::Stub(api) = arg(&args, 0) else {
+                    return ready(Err(RpcError::type_error("callSquare needs a stub")));
+                };
+                let mut object = capnweb::value::Object::new();
+                object.insert(
+                    "result".into(),
+                    Value::Promise(api.call("square", vec![arg(&args, 1)])),
+                );
+                ready(Ok(Value::Object(object)))
+            }
+            "throwError" => ready(Err(
+                RpcError::range_error("test error").with_stack("at throwErrorImpl")
+            )),
+            "generateFibonacci" => {
+                let n = num(&arg(&args, 0)) as usize;
+                let mut fib = vec![0.0, 1.0];
+                while fib.len() < n {
+                    let next = fib[fib.len() - 1] + fib[fib.len() - 2];
+                    fib.push(next);
+                }
+                fib.truncate(n);
+                ready(Ok(Value::Array(fib.into_iter().map(Value::from).collect())))
+            }
+            "returnNull" => ready(Ok(Value::Null)),
+            "returnUndefined" => ready(Ok(Value::Undefined)),
+            "returnNumber" | "echo" => ready(Ok(arg(&args, 0))),
+            "slow" => {
+                let x = arg(&args, 0);
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok(x)
+                })
+            }
+            "never" => Box::pin(futures::future::pending()),
+            _ => ready(Err(RpcError::type_error(format!(
+                "'{method}' is not a method of TestTarget"
+            )))),
+        }
+    }
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    C2S,
+    S2C,
+}
+
+pub type Log = Arc<Mutex<Vec<(Dir, String)>>>;
+
+/// A memory transport end that records what it sends.
+pub struct Tapped {
+    inner: MemoryTransport,
+    log: Log,
+    dir: Dir,
+}
+
+pub struct TappedSender {
+    inner: MemorySender,
+    log: Log,
+    dir: Dir,
+}
+
+impl Transport for Tapped {
+    type Sender = TappedSender;
+    type Receiver = MemoryReceiver;
+    fn split(self) -> (TappedSender, MemoryReceiver) {
+        let (s, r) = self.inner.split();
+        (
+            TappedSender {
+                inner: s,
+                log: self.log,
+                dir: self.dir,
+            },
+            r,
+        )
+    }
+}
+
+impl MessageSender for TappedSender {
+    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
+        {
+            let mut log = self.log.lock().unwrap();
+            log.extend(messages.iter().map(|m| (self.dir, m.clone())));
+        }
+        self.inner.send(messages).await
+    }
+
+    async fn close(&mut self, reason: Option<RpcError>) {
+        self.inner.close(reason).await
+    }
+}
+
+/// Two sessions over a tapped memory connection: the server serves `main`.
+pub struct Pair {
+    pub client: Session,
+    pub server: Session,
+    pub api: Stub,
+    pub log: Log,
+}
+
+pub fn connect(main: Stub) -> Pair {
+    connect_with(main, SessionOptions::default(), SessionOptions::default())
+}
+
+pub fn connect_with(
+    main: Stub,
+    server_options: SessionOptions,
+    client_options: SessionOptions,
+) -> Pair {
+    let (a, b) = memory::pair();
+    let log: Log = Arc::default();
+    let server = Session::new(
+        Tapped {
+            inner: a,
+            log: log.clone(),
+            dir: Dir::S2C,
+        },
+        Some(main),
+        server_options,
+    );
+    let client = Session::new(
+        Tapped {
+            inner: b,
+            log: log.clone(),
+            dir: Dir::C2S,
+        },
+        None,
+        client_options,
+    );
+    let api = client.main();
+    Pair {
+        client,
+        server,
+        api,
+        log,
+    }
+}
+
+pub fn test_pair() -> Pair {
+    connect(Stub::new(TestTarget::default()))
+}
+
+impl Pair {
+    /// Waits (bounded) until both sides hold only their main entries, then asserts it.
+    pub async fn assert_settled(&self) {
+        let settled = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let (c, s) = (self.client.stats(), self.server.stats());
+                if (c.imports, c.exports, s.imports, s.exports) == (1, 1, 1, 1) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        assert!(
+            settled.is_ok(),
+            "tables did not settle to the main entries: client {:?}, server {:?}\nwire:\n{}",
+            self.client.stats(),
+            self.server.stats(),
+            self.transcript()
+        );
+    }
+
+    /// The messages so far, one per line, `>` client to server, `<` server to client.
+    pub fn transcript(&self) -> String {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(d, m)| format!("{} {m}", if *d == Dir::C2S { ">" } else { "<" }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The messages so far, as (direction, text).
+    pub fn messages(&self) -> Vec<(Dir, String)> {
+        self.log.lock().unwrap().clone()
+    }
+}
