@@ -41,6 +41,8 @@ use crate::Error;
 ///     .unwrap_err();
 /// assert!(err.to_string().contains("out of range for u8 (at [1])"), "{err}");
 /// ```
+// `Error` is the crate-wide error type; its size is error.rs's business.
+#[allow(clippy::result_large_err)]
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     // A `Value` needs no special case here: `Deserialize for Value` asks for the magic newtype,
     // and `ValueDeserializer` answers by handing the whole value over, so `from_value::<Value>`

@@ -33,6 +33,8 @@ use crate::Error;
 /// let err = to_value(&u64::MAX).unwrap_err();
 /// assert!(err.to_string().contains("BigInt"));
 /// ```
+// `Error` is the crate-wide error type; its size is error.rs's business.
+#[allow(clippy::result_large_err)]
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, Error> {
     value
         .serialize(ValueSerializer)
