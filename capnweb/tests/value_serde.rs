@@ -709,6 +709,46 @@ fn bytes_fields_accept_bytes_and_byte_arrays() {
     );
 }
 
+/// What `#[serde(with = "serde_bytes")]` does, without the dependency.
+#[derive(Debug, PartialEq)]
+struct ByteBuf(Vec<u8>);
+
+impl Serialize for ByteBuf {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteBuf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ByteBuf, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ByteBuf;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte buffer")
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+                Ok(ByteBuf(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+#[test]
+fn serde_bytes_style_buffers_are_bytes() {
+    assert_eq!(
+        to_value(&ByteBuf(vec![1, 2])).unwrap(),
+        Value::Bytes(Bytes::from(vec![1, 2]))
+    );
+    assert_eq!(round_trip(&ByteBuf(vec![7])), ByteBuf(vec![7]));
+    let err = decode_err::<ByteBuf>(Value::Bool(true));
+    assert!(
+        err.contains("expected a byte buffer, found boolean true"),
+        "{err}"
+    );
+}
+
 #[test]
 fn special_fields_refuse_other_kinds() {
     let err = decode_err::<Date>(num(5.0));

@@ -20,7 +20,8 @@
 //!   token knows it is talking to a foreign serializer. Special values then fail with an error
 //!   saying they can only be converted with `capnweb::to_value`; plain data (`Value::Object`,
 //!   …) is written in the ordinary data model, so `serde_json::to_string(&value)` works for
-//!   JSON-like values.
+//!   JSON-like values. Three special kinds have an obvious data-model form and use it there:
+//!   `Undefined` (unit, i.e. `null` in JSON), `Url` (its href) and `Bytes` (bytes, kind lost).
 //!
 //! The handshake is used rather than a "we are inside `to_value`" depth counter because it is
 //! exact: a foreign serializer running *inside* a `to_value` call (a `serialize_with` helper
@@ -42,11 +43,15 @@
 //!   replayed into a `Value`/`Date`/`Stub` field, the marker leads back to the value (cloned,
 //!   since buffered content may be replayed more than once). Visitors that are not capnweb's
 //!   (e.g. `serde_json::Value`) see the marker as an ordinary map: special values have no
-//!   meaning outside capnweb.
+//!   meaning outside capnweb. (`undefined` is not a marker but unit, so `Option`s still work
+//!   when buffered; it comes back as `Null` through a buffer. Plain `Bytes` are bytes.)
 //! * Any other deserializer (serde_json) calls `visit_newtype_struct`, and the visitor reads a
 //!   plain value with `deserialize_any`.
 //!
 //! # For `Stub`, `RpcPromise` and other capability types
+//!
+//! This is how `Stub` (below, for the placeholder) and `RpcError` are wired up; `RpcPromise<T>`
+//! is left for the stub module (see the `TODO(stub)` note below).
 //!
 //! ```ignore
 //! impl Serialize for Stub {
