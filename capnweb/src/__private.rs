@@ -23,6 +23,7 @@ use crate::value::{from_value, to_value};
 
 /// The arguments of one incoming call, decoded one by one with errors that name the method
 /// and the argument.
+#[derive(Debug)]
 pub struct Args {
     method: &'static str,
     names: &'static [&'static str],

@@ -149,6 +149,11 @@ impl<T> RpcPromise<T> {
         RpcPromise::with_path(hook, Vec::new())
     }
 
+    /// A promise that is already resolved to `value`.
+    pub(crate) fn resolved(value: Value) -> Self {
+        RpcPromise::from_hook(Hook::from_value(value))
+    }
+
     fn with_path(hook: Hook, path: Vec<PathKey>) -> Self {
         RpcPromise { hook, path, view: OnceLock::new(), _t: PhantomData }
     }

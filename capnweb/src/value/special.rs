@@ -78,7 +78,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{BigInt, Bytes, Object, Value};
 use crate::error::RpcError;
-use crate::Stub;
+use crate::{RpcPromise, Stub};
 
 /// The newtype-struct name that marks a special value on its way through serde.
 pub(crate) const MAGIC_NAME: &str = "$capnweb::private::Special";
@@ -533,10 +533,21 @@ impl<'de> Deserialize<'de> for Stub {
     }
 }
 
-// TODO(stub): `Serialize`/`Deserialize` for `RpcPromise<T>` need a way to turn an
-// `RpcPromise<T>` into an `RpcPromise<Value>` and back, which the placeholder lacks. With it:
-// `serialize_special(Value::Promise(self.clone().cast()), s)`, and on the way in match
-// `Value::Promise(p)` (and probably accept any other value as an already-resolved promise).
+impl<T> Serialize for RpcPromise<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_special(Value::Promise(self.clone().untyped()), serializer)
+    }
+}
+
+/// A promise field accepts a promise, or any other value as an already-resolved promise.
+impl<'de, T> Deserialize<'de> for RpcPromise<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RpcPromise<T>, D::Error> {
+        Ok(match deserialize_special(deserializer)? {
+            Value::Promise(promise) => promise.cast(),
+            other => RpcPromise::resolved(other),
+        })
+    }
+}
 
 /// `Serialize for Bytes`: the bytes and their kind with capnweb's serializer; the bytes alone
 /// (`serialize_bytes`) with any other, with no copy made for the latter.
