@@ -3,7 +3,11 @@
 //! Generated code refers to everything through `::capnweb::__private::…` (or the renamed
 //! crate), so it needs no imports and works under `#![no_implicit_prelude]`.
 
+pub use core::clone::Clone;
+pub use core::convert::From;
+pub use core::fmt::Debug;
 pub use core::future::Future;
+pub use core::marker::{Send, Sync};
 pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use std::boxed::Box;
