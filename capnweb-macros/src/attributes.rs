@@ -123,11 +123,11 @@ impl Arg {
     }
 }
 
-/// "`a`, `b` or `c`".
-fn list_keys(keys: &[&str]) -> String {
+/// "`a`, `b` and `c`" (with `conjunction` "and"; "or" for a choice).
+fn list_keys(keys: &[&str], conjunction: &str) -> String {
     let quoted: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
     match quoted.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, rest)) if !rest.is_empty() => format!("{} {conjunction} {last}", rest.join(", ")),
         _ => quoted.join(""),
     }
 }
@@ -138,7 +138,7 @@ fn unknown_key(arg: &Arg, attr: &str, keys: &[&str]) -> syn::Error {
         format!(
             "unknown key `{}` in `#[{attr}(...)]`; the allowed keys are {}",
             arg.key,
-            list_keys(keys)
+            list_keys(keys, "and")
         ),
     )
 }
@@ -202,7 +202,7 @@ impl TargetAttr {
                                 format!(
                                     "unknown `rename_all` rule \"{}\"; use one of {}",
                                     lit.value(),
-                                    list_keys(&names).replace('`', "\"")
+                                    list_keys(&names, "or").replace('`', "\"")
                                 ),
                             ));
                         }
@@ -283,7 +283,7 @@ impl MethodAttr {
                     other,
                     format!(
                         "expected `#[rpc(...)]` with one or more of {}, e.g. `#[rpc(name = \"getUser\")]`",
-                        list_keys(METHOD_KEYS)
+                        list_keys(METHOD_KEYS, "or")
                     ),
                 ));
                 return;
@@ -335,8 +335,8 @@ mod tests {
 
     #[test]
     fn key_lists_read_as_prose() {
-        assert_eq!(list_keys(&["a"]), "`a`");
-        assert_eq!(list_keys(&["a", "b"]), "`a` or `b`");
-        assert_eq!(list_keys(&["a", "b", "c"]), "`a`, `b` or `c`");
+        assert_eq!(list_keys(&["a"], "or"), "`a`");
+        assert_eq!(list_keys(&["a", "b"], "or"), "`a` or `b`");
+        assert_eq!(list_keys(&["a", "b", "c"], "and"), "`a`, `b` and `c`");
     }
 }

@@ -83,6 +83,25 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     }
 }
 
+/// `tokens` with every span set to `span`: for generated paths whose errors should point at
+/// the user's tokens (a bound `impl IntoArg<T>` reported at the parameter's type).
+fn respan(tokens: &TokenStream2, span: Span) -> TokenStream2 {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
 /// The path of the runtime crate in the crate being compiled: `::capnweb`, or the name it is
 /// renamed to in `Cargo.toml` (`cw = { package = "capnweb", … }` gives `::cw`).
 ///
@@ -95,5 +114,72 @@ fn runtime_crate() -> syn::Path {
             syn::parse_quote!(::#ident)
         }
         _ => syn::parse_quote!(::capnweb),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn expand_to_file(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> syn::File {
+        let out = super::expand(attr, item);
+        syn::parse2(out.clone()).unwrap_or_else(|e| panic!("expansion does not parse: {e}\n{out}"))
+    }
+
+    #[test]
+    fn impl_form_expands_to_items() {
+        let file = expand_to_file(
+            quote!(crate = "::capnweb"),
+            quote! {
+                impl Api {
+                    /// Adds.
+                    pub async fn add(&self, a: i64, b: i64) -> i64 { a + b }
+                    pub fn square(&self, x: f64) -> Result<f64, RpcError> { Ok(x * x) }
+                    #[rpc(property)]
+                    pub fn version(&self) -> String { "1".into() }
+                    pub fn log(&self, line: String) {}
+                }
+            },
+        );
+        if std::env::var_os("SHOW_EXPANSION").is_some() {
+            println!("{}", quote!(#file));
+        }
+        // The impl as written, `impl RpcTarget`, the stub struct, its impls.
+        assert!(file.items.len() >= 8, "{} items", file.items.len());
+    }
+
+    #[test]
+    fn trait_form_expands_to_items() {
+        let file = expand_to_file(
+            quote!(crate = "::capnweb"),
+            quote! {
+                pub trait Listener {
+                    async fn on_message(&self, text: String);
+                    fn count(&self) -> u32;
+                }
+            },
+        );
+        if std::env::var_os("SHOW_EXPANSION").is_some() {
+            println!("{}", quote!(#file));
+        }
+        let syn::Item::Trait(tr) = &file.items[0] else { panic!("the trait comes first") };
+        assert_eq!(tr.supertraits.len(), 3);
+    }
+
+    #[test]
+    fn errors_come_alone_with_the_item() {
+        let out = super::expand(
+            quote!(),
+            quote! {
+                impl Api {
+                    #[rpc(name = "x")]
+                    pub fn add(&mut self) {}
+                }
+            },
+        );
+        let text = out.to_string();
+        assert!(text.contains("compile_error"));
+        assert!(!text.contains("RpcTarget"), "nothing generated after an error: {text}");
+        assert!(!text.contains("# [rpc"), "helper attributes removed: {text}");
     }
 }

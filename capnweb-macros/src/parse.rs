@@ -124,7 +124,8 @@ fn parse_impl(imp: &mut ItemImpl, attr: TargetAttr, private: TokenStream, errors
         Type::Path(tp) if tp.qself.is_none() => {
             let last = tp.path.segments.last();
             if let Some(seg) = last {
-                if !seg.arguments.is_empty() {
+                // (With `impl<T>` already reported, `Api<T>` would only repeat it.)
+                if !seg.arguments.is_empty() && imp.generics.params.is_empty() {
                     errors.push(syn::Error::new_spanned(
                         &seg.arguments,
                         "an `#[rpc_target]` type can't be generic: the peer calls it by name \

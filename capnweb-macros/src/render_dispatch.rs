@@ -30,6 +30,7 @@ use syn::spanned::Spanned;
 use syn::Ident;
 
 use crate::model::{Form, Kind, Method, Output, Target};
+use crate::respan;
 
 /// How the dispatch reaches the user's code: the method's path, and the receiver expression.
 pub(crate) struct Callee<'a> {
@@ -155,14 +156,27 @@ fn arm(target: &Target, m: &Method, callee: &Callee, args: &Ident) -> TokenStrea
     let receiver = callee.receiver;
     let span = m.ident.span();
     let call = quote_spanned!(span=> #qualifier::#ident(#receiver, #(#vars),*));
+    // Spanned at the return type: "`T: Serialize` is not satisfied" points there.
     let encode = |result: TokenStream| match &m.output {
         Output::Unit => quote!({ #result; #p::Ok(#p::Value::Undefined) }),
-        Output::Value(ty) => quote_spanned!(ty.span()=> #p::encode(#result)),
-        Output::Result(ty) => quote_spanned!(ty.span()=> #p::encode_result(#result)),
+        Output::Value(ty) | Output::Result(ty) => {
+            let p = respan(p, ty.span());
+            let encode = match &m.output {
+                Output::Result(_) => quote_spanned!(ty.span()=> #p::encode_result),
+                _ => quote_spanned!(ty.span()=> #p::encode),
+            };
+            // The argument is a variable located at the type, for the error's primary span.
+            let output = Ident::new("output", mixed.located_at(ty.span()));
+            quote!({
+                let #output = #result;
+                #encode(#output)
+            })
+        }
     };
     let invoke = if m.is_async {
         let encoded = encode(quote!(#call.await));
         // Spanned at the method: "future cannot be sent between threads safely" points there.
+        let p = respan(p, span);
         quote_spanned!(span=> #p::Box::pin(async move { #encoded }))
     } else {
         // A sync method runs right here, before the session reads the next message.
