@@ -1,0 +1,15 @@
+use capnweb::rpc_target;
+
+#[rpc_target]
+pub trait Source {
+    type Item;
+
+    fn next(&self) -> u32;
+}
+
+#[rpc_target]
+pub trait Sink<T> {
+    fn push(&self, item: u32);
+}
+
+fn main() {}
