@@ -17,7 +17,7 @@ mod parse;
 mod serialize;
 
 pub use limits::Limits;
-pub use parse::WireError;
+pub use parse::{WireError, WireErrorKind};
 
 /// A property path: the keys walked from a target or value (`["user", "name"]`, `["items", 0]`).
 pub type Path = Vec<PathKey>;
