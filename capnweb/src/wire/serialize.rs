@@ -453,38 +453,104 @@ fn write_js_number(out: &mut String, x: f64) {
         out.push_str("null");
         return;
     }
-    // Rust's `{:e}` gives the shortest digits that round-trip (closest to x when several
-    // qualify), the same digit string JavaScript picks; only the layout differs.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exponent: i64 = exponent.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let k = digits.len() as i64;
-    // x = 0.d1d2…dk × 10^n
-    let n = exponent + 1;
+    let (digits, n) = shortest_digits(x.abs());
     if x < 0.0 {
         out.push('-');
     }
+    layout_js_number(out, &digits, n);
+}
+
+/// Lays out x = 0.d1d2…dk × 10^n as ECMA-262 Number::toString does: plain digits up to 21
+/// integer places, `0.000ddd` down to 10^-6, exponent notation (`1.5e+25`, `1e-7`) otherwise.
+fn layout_js_number(out: &mut String, digits: &str, n: i64) {
+    let k = digits.len() as i64;
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         out.extend(std::iter::repeat_n('0', (n - k) as usize));
     } else if 0 < n && n <= 21 {
-        out.push_str(&digits[..n as usize]);
+        // Here n < k, so the split is inside the (ASCII) digits.
+        let (int, frac) = digits.split_at(n as usize);
+        out.push_str(int);
         out.push('.');
-        out.push_str(&digits[n as usize..]);
+        out.push_str(frac);
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
-        out.push_str(&digits[..1]);
-        if k > 1 {
+        let (first, rest) = digits.split_at(digits.len().min(1));
+        out.push_str(first);
+        if !rest.is_empty() {
             out.push('.');
-            out.push_str(&digits[1..]);
+            out.push_str(rest);
         }
         let e = n - 1;
         let _ = write!(out, "e{}{}", if e >= 0 { "+" } else { "-" }, e.abs());
     }
+}
+
+/// The shortest digits that round-trip to the positive finite `x`, and n with
+/// x = 0.d1d2…dk × 10^n, chosen as JavaScript chooses them.
+///
+/// Rust's `{:e}` gives the shortest round-tripping digits, closest to x when several qualify,
+/// as ECMA-262 asks; but when x lies exactly halfway between the two closest candidates, Rust
+/// rounds up where ECMA-262 picks the even one. That case is checked for and corrected.
+fn shortest_digits(x: f64) -> (String, i64) {
+    let (digits, exponent) = scientific_parts(&format!("{x:e}"));
+    // A tie needs two k-digit candidates within one double spacing of x, so k >= 16.
+    if digits.len() >= 16 {
+        if let Some(even) = even_candidate_on_tie(x, digits.len()) {
+            return even;
+        }
+    }
+    (digits, exponent + 1)
+}
+
+/// If x is exactly halfway between two k-digit decimals, the one with an even last digit
+/// (as `(digits, n)`), provided it round-trips.
+fn even_candidate_on_tie(x: f64, k: usize) -> Option<(String, i64)> {
+    // Cheap test first: rounded to k+1 digits, a tie ends in 5.
+    let (near, exponent) = scientific_parts(&format!("{x:.k$e}"));
+    if !near.ends_with('5') {
+        return None;
+    }
+    // Exact test: the full expansion (at most 767 significant digits) is those digits + zeros.
+    let (exact, exact_exponent) = scientific_parts(&format!("{x:.800e}"));
+    let rest = exact.strip_prefix(near.as_str())?;
+    if exact_exponent != exponent || rest.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let lower = near.get(..k)?;
+    let (mut candidate, mut exponent) = (lower.to_owned(), exponent);
+    if lower.bytes().last().is_some_and(|d| (d - b'0') % 2 == 1) {
+        (candidate, exponent) = increment_digits(lower, exponent);
+    }
+    let candidate = candidate.trim_end_matches('0').to_owned();
+    let text = format!("0.{candidate}e{}", exponent + 1);
+    (text.parse::<f64>() == Ok(x)).then_some((candidate, exponent + 1))
+}
+
+/// Adds one in the last place of d1.d2…dk × 10^exponent, carrying (999 → 1000, one place up).
+fn increment_digits(digits: &str, exponent: i64) -> (String, i64) {
+    let mut bytes = digits.as_bytes().to_vec();
+    for byte in bytes.iter_mut().rev() {
+        if *byte == b'9' {
+            *byte = b'0';
+        } else {
+            *byte += 1;
+            return (String::from_utf8_lossy(&bytes).into_owned(), exponent);
+        }
+    }
+    bytes.insert(0, b'1');
+    bytes.pop();
+    (String::from_utf8_lossy(&bytes).into_owned(), exponent + 1)
+}
+
+/// Splits Rust's `d.ddde±x` output into the digits (no point) and the exponent.
+fn scientific_parts(sci: &str) -> (String, i64) {
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
+    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
+    (digits, exponent.parse().unwrap_or(0))
 }
 
 /// Writes a JSON string literal escaped as `JSON.stringify` escapes it: `"` and `\` with a
