@@ -180,6 +180,10 @@ fn golden_numbers_print_as_javascript_does() {
         ("1.7976931348623157e+308", f64::MAX),
         ("0.30000000000000004", 0.1 + 0.2),
         ("-1.7976931348623157e+308", f64::MIN),
+        // Exactly halfway between two shortest candidates: the even one, as JavaScript picks.
+        ("187896606403120.12", 187_896_606_403_120.0 + 0.125),
+        ("-1388639381052724.2", -1_388_639_381_052_724.0 - 0.25),
+        ("11913569527575.812", 11_913_569_527_575.0 + 0.8125),
     ] {
         if text == "9007199254740993" {
             // Not canonical: JS would print 9007199254740994 for this double.
@@ -209,6 +213,22 @@ fn numbers_are_parsed_exactly_and_reprinted_identically() {
         };
         assert_eq!(x.to_bits(), y.to_bits(), "{text}");
     }
+}
+
+#[test]
+fn numbers_print_exactly_as_node_prints_them() {
+    // Pairs of (f64 bits, JSON.stringify(x)) written by Node.js; see gen_js_numbers.js there.
+    // About 250 of them are exact ties, where JavaScript picks the even last digit.
+    let vectors = include_str!("wire_vectors/js_numbers.txt");
+    let mut count = 0;
+    for line in vectors.lines().filter(|line| !line.starts_with('#')) {
+        let (hex, js) = line.split_once(' ').expect("vector line: bits text");
+        let x = f64::from_bits(u64::from_str_radix(hex, 16).expect("hex bits"));
+        assert_eq!(Expr::Number(x).to_text(), js, "bits {hex}");
+        assert_eq!(Expr::parse(js), Ok(Expr::Number(x)), "bits {hex}");
+        count += 1;
+    }
+    assert!(count > 2000, "{count} vectors");
 }
 
 #[test]
