@@ -457,7 +457,7 @@ fn write_js_number(out: &mut String, x: f64) {
     if x < 0.0 {
         out.push('-');
     }
-    layout_js_number(out, &digits, n);
+    layout_js_number(out, digits.as_str(), n);
 }
 
 /// Lays out x = 0.d1d2…dk × 10^n as ECMA-262 Number::toString does: plain digits up to 21
@@ -490,67 +490,86 @@ fn layout_js_number(out: &mut String, digits: &str, n: i64) {
 }
 
 /// The shortest digits that round-trip to the positive finite `x`, and n with
-/// x = 0.d1d2…dk × 10^n, chosen as JavaScript chooses them.
+/// x = 0.d1d2…dk × 10^n, chosen as ECMA-262 Number::toString chooses them: the fewest digits,
+/// then the closest to x, then (on an exact tie) the even one.
 ///
-/// Rust's `{:e}` gives the shortest round-tripping digits, closest to x when several qualify,
-/// as ECMA-262 asks; but when x lies exactly halfway between the two closest candidates, Rust
-/// rounds up where ECMA-262 picks the even one. That case is checked for and corrected.
-fn shortest_digits(x: f64) -> (String, i64) {
-    let (digits, exponent) = scientific_parts(&format!("{x:e}"));
-    // A tie needs two k-digit candidates within one double spacing of x, so k >= 16.
-    if digits.len() >= 16 {
-        if let Some(even) = even_candidate_on_tie(x, digits.len()) {
-            return even;
-        }
+/// serde_json prints floats with Ryū, which makes exactly those choices (Rust's own `{:e}` does
+/// not: it rounds exact ties up), so its output is only re-laid out here.
+fn shortest_digits(x: f64) -> (Digits, i64) {
+    let mut text = Digits::default();
+    if let Some(number) = serde_json::Number::from_f64(x) {
+        // Cannot fail: Ryū's longest output, "-1.7976931348623157e308", fits.
+        let _ = write!(text, "{number}");
     }
-    (digits, exponent + 1)
+    decimal_parts(text.as_str())
 }
 
-/// If x is exactly halfway between two k-digit decimals, the one with an even last digit
-/// (as `(digits, n)`), provided it round-trips.
-fn even_candidate_on_tie(x: f64, k: usize) -> Option<(String, i64)> {
-    // Cheap test first: rounded to k+1 digits, a tie ends in 5.
-    let (near, exponent) = scientific_parts(&format!("{x:.k$e}"));
-    if !near.ends_with('5') {
-        return None;
-    }
-    // Exact test: the full expansion (at most 767 significant digits) is those digits + zeros.
-    let (exact, exact_exponent) = scientific_parts(&format!("{x:.800e}"));
-    let rest = exact.strip_prefix(near.as_str())?;
-    if exact_exponent != exponent || rest.bytes().any(|b| b != b'0') {
-        return None;
-    }
-    let lower = near.get(..k)?;
-    let (mut candidate, mut exponent) = (lower.to_owned(), exponent);
-    if lower.bytes().last().is_some_and(|d| (d - b'0') % 2 == 1) {
-        (candidate, exponent) = increment_digits(lower, exponent);
-    }
-    let candidate = candidate.trim_end_matches('0').to_owned();
-    let text = format!("0.{candidate}e{}", exponent + 1);
-    (text.parse::<f64>() == Ok(x)).then_some((candidate, exponent + 1))
-}
-
-/// Adds one in the last place of d1.d2…dk × 10^exponent, carrying (999 → 1000, one place up).
-fn increment_digits(digits: &str, exponent: i64) -> (String, i64) {
-    let mut bytes = digits.as_bytes().to_vec();
-    for byte in bytes.iter_mut().rev() {
-        if *byte == b'9' {
-            *byte = b'0';
+/// Splits a decimal `[-]ddd[.ddd][e±x]` into significant digits d1…dk (no leading or trailing
+/// zeros) and n with value = 0.d1…dk × 10^n.
+fn decimal_parts(text: &str) -> (Digits, i64) {
+    let text = text.trim_start_matches('-');
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut n = exponent.parse::<i64>().unwrap_or(0) + int.len() as i64;
+    let mut digits = Digits::default();
+    for byte in int.bytes().chain(frac.bytes()) {
+        if digits.len == 0 && byte == b'0' {
+            // A leading zero moves the point: 0.05 = 0.5 × 10^-1.
+            n -= 1;
         } else {
-            *byte += 1;
-            return (String::from_utf8_lossy(&bytes).into_owned(), exponent);
+            // At most 17 significant digits reach here; a longer text is cut, never a panic.
+            let _ = digits.push(byte);
         }
     }
-    bytes.insert(0, b'1');
-    bytes.pop();
-    (String::from_utf8_lossy(&bytes).into_owned(), exponent + 1)
+    digits.trim_trailing_zeros();
+    (digits, n)
 }
 
-/// Splits Rust's `d.ddde±x` output into the digits (no point) and the exponent.
-fn scientific_parts(sci: &str) -> (String, i64) {
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
-    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
-    (digits, exponent.parse().unwrap_or(0))
+/// A short ASCII text on the stack: one number's digits, formatted without allocating.
+struct Digits {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Default for Digits {
+    fn default() -> Self {
+        Digits {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl Digits {
+    fn push(&mut self, byte: u8) -> Result<(), ()> {
+        let slot = self.bytes.get_mut(self.len).ok_or(())?;
+        *slot = byte;
+        self.len += 1;
+        Ok(())
+    }
+
+    fn trim_trailing_zeros(&mut self) {
+        while self.len > 0 && self.bytes.get(self.len - 1) == Some(&b'0') {
+            self.len -= 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        self.bytes
+            .get(..self.len)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for Digits {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Writes a JSON string literal escaped as `JSON.stringify` escapes it: `"` and `\` with a
