@@ -792,19 +792,21 @@ fn integer(value: &Value, what: &str) -> Result<i64> {
     let Value::Number(n) = value else {
         return Err(Fail::expected(what, value));
     };
-    if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() <= MAX_SAFE_ID as u64 {
-            return Ok(i);
-        }
-    } else {
-        let x = number(n);
-        if x.fract() == 0.0 && x.abs() <= MAX_SAFE_ID {
-            return Ok(x as i64);
+    safe_integer(n).ok_or_else(|| {
+        Fail::malformed(format!(
+            "expected {what}, found {n}, which is not an integer within ±2^53"
+        ))
+    })
+}
+
+fn safe_integer(n: &Number) -> Option<i64> {
+    match n.as_i64() {
+        Some(i) => (i.unsigned_abs() <= MAX_SAFE_ID as u64).then_some(i),
+        None => {
+            let x = number(n);
+            (x.fract() == 0.0 && x.abs() <= MAX_SAFE_ID).then_some(x as i64)
         }
     }
-    Err(Fail::malformed(format!(
-        "expected {what}, found {n}, which is not an integer within ±2^53"
-    )))
 }
 
 /// Stores every number in a pass-through value the way JavaScript would hold it (a double),
@@ -857,9 +859,8 @@ const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// `["bytes", base64, kind?]`
 fn bytes(items: &[Value]) -> Result<Expr> {
-    let Some(Value::String(text)) = items.get(1) else {
-        let found = items.get(1).unwrap_or(&Value::Null);
-        return Err(Fail::expected("a base64 string", found).at_index(1));
+    let Value::String(text) = arg(items, 1) else {
+        return Err(Fail::expected("a base64 string", arg(items, 1)).at_index(1));
     };
     let data = BASE64_LENIENT
         .decode(text)
@@ -917,16 +918,14 @@ fn path(value: Value) -> Result<Path> {
     for (index, item) in items.into_iter().enumerate() {
         let key = match item {
             Value::String(name) => PathKey::Name(name),
-            Value::Number(_) => {
-                let index_value = integer(&item, "").ok().and_then(|i| u64::try_from(i).ok());
-                match index_value {
-                    Some(n) => PathKey::Index(n),
-                    None => {
-                        return Err(Fail::expected("a string or a non-negative integer", &item)
-                            .at_index(index));
-                    }
+            Value::Number(ref n) => match safe_integer(n).and_then(|i| u64::try_from(i).ok()) {
+                Some(n) => PathKey::Index(n),
+                None => {
+                    return Err(
+                        Fail::expected("a string or a non-negative integer", &item).at_index(index)
+                    );
                 }
-            }
+            },
             other => {
                 return Err(
                     Fail::expected("a property name (a string or number)", &other).at_index(index),
