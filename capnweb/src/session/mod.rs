@@ -581,13 +581,20 @@ impl SessionInner {
         };
         self.ended.notify_waiters();
         let main = lock(&self.main).upgrade();
-        for entry in imports.iter().filter_map(Weak::upgrade).chain(main) {
-            for callback in entry.settle(Hook::Error(error.clone())) {
-                callback(&error);
-            }
+        let entries: Vec<Arc<ImportEntry>> = imports
+            .iter()
+            .filter_map(Weak::upgrade)
+            .chain(main)
+            .collect();
+        // Every callback runs before any pending call learns of the end, so code that awaits a
+        // call and then checks what `on_broken` recorded sees it.
+        for entry in &entries {
+            let registered = std::mem::take(&mut entry.lock().on_broken);
+            registered.into_iter().for_each(|callback| callback(&error));
         }
-        for callback in callbacks {
-            callback(&error);
+        callbacks.into_iter().for_each(|callback| callback(&error));
+        for entry in &entries {
+            entry.settle(Hook::Error(error.clone()));
         }
     }
 }
