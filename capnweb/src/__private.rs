@@ -57,7 +57,7 @@ impl Args {
     }
 
     /// Decodes the next argument.
-    pub fn next<T: DeserializeOwned + 'static>(&mut self) -> Result<T, RpcError> {
+    pub fn decode<T: DeserializeOwned + 'static>(&mut self) -> Result<T, RpcError> {
         let index = self.index;
         self.index += 1;
         let name = self.names.get(index).copied().unwrap_or("?");

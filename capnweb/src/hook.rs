@@ -323,8 +323,8 @@ fn get_target(cell: &Arc<TargetCell>, path: &[PathKey]) -> Hook {
 fn start(mut future: CallFuture) -> Hook {
     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
     match future.as_mut().poll(&mut cx) {
-        Poll::Ready(result) => Hook::from_result(result.map_err(Error::Remote)),
-        Poll::Pending => LocalPromise::spawn(async move { future.await.map_err(Error::Remote) }),
+        Poll::Ready(result) => Hook::from_result(result.map_err(Error::from)),
+        Poll::Pending => LocalPromise::spawn(async move { future.await.map_err(Error::from) }),
     }
 }
 
@@ -416,7 +416,7 @@ fn article(kind: &str) -> String {
 }
 
 pub(crate) fn type_error(message: String) -> Error {
-    Error::Remote(crate::RpcError::type_error(message))
+    Error::from(crate::RpcError::type_error(message))
 }
 
 /// An operation queued on a local promise until it resolves.

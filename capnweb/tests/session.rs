@@ -183,10 +183,10 @@ async fn error_props_round_trip() {
         .with_cause(RpcError::error("root"));
     let echoed = pair
         .api
-        .call("echo", vec![Value::Error(error.clone())])
+        .call("echo", vec![Value::from(error.clone())])
         .await
         .unwrap();
-    assert_eq!(echoed, Value::Error(error));
+    assert_eq!(echoed, Value::from(error));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

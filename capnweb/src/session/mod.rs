@@ -19,7 +19,7 @@ pub(crate) use import::{ImportEntry, ImportRef};
 pub use options::SessionOptions;
 
 use crate::encode;
-use crate::error::{Error, RpcError};
+use crate::error::{BrokenCallback, Error, RpcError};
 use crate::evaluate::{self, Importer};
 use crate::hook::Hook;
 use crate::tables::{ExportTable, ImportTable};
@@ -112,7 +112,7 @@ struct State {
     /// Resolutions started and not yet sent.
     pulls_in_flight: usize,
     /// Callbacks for the session ending, registered on the session itself.
-    on_broken: Vec<Box<dyn FnOnce(&Error) + Send>>,
+    on_broken: Vec<BrokenCallback>,
     /// Hooks removed from the tables, dropped once the lock is released.
     graveyard: Vec<Hook>,
 }
@@ -131,7 +131,7 @@ impl Session {
         let outbox_for_flush = outbox.clone();
         let main_hook = match local_main {
             Some(stub) => stub.into_hook(),
-            None => Hook::Error(Error::Remote(RpcError::error(
+            None => Hook::Error(Error::from(RpcError::error(
                 "this connection has no main object: the other side serves nothing",
             ))),
         };
@@ -202,7 +202,7 @@ impl Session {
         self.inner.abort(
             Error::Disconnected {
                 reason,
-                peer_error: Some(error),
+                peer_error: Some(Box::new(error)),
             },
             true,
         );
@@ -496,7 +496,7 @@ impl SessionInner {
             }
             Message::Reject(id, expr) => {
                 let value = evaluate::evaluate(expr, self)?;
-                self.settle_import(id, Hook::Error(Error::Remote(rejection(value))));
+                self.settle_import(id, Hook::Error(Error::from(rejection(value))));
                 Ok(())
             }
             Message::Release(id, count) => self.with_state(|st| {
@@ -507,7 +507,7 @@ impl SessionInner {
             Message::Abort(expr) => {
                 let error = rejection(evaluate::evaluate(expr, self)?);
                 let reason = format!("the peer aborted the session: {error}");
-                self.abort(Error::Disconnected { reason, peer_error: Some(error) }, false);
+                self.abort(Error::Disconnected { reason, peer_error: Some(Box::new(error)) }, false);
                 Ok(())
             }
             Message::Pipe => Err(Error::Protocol(
@@ -611,7 +611,7 @@ pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
 /// JavaScript peer may throw any value) wrapped so the caller can still see it.
 fn rejection(value: Value) -> RpcError {
     match value {
-        Value::Error(e) => e,
+        Value::Error(e) => *e,
         Value::String(s) => RpcError::error(s),
         other => RpcError::error(format!(
             "the peer rejected with a non-error value ({})",
