@@ -38,7 +38,11 @@ pub struct Args {
 impl Args {
     /// Checks the count: more arguments than parameters is an error (fewer is allowed; the
     /// missing ones are `undefined`, which an `Option` parameter accepts).
-    pub fn new(method: &'static str, names: &'static [&'static str], values: Vec<Value>) -> Result<Args, RpcError> {
+    pub fn new(
+        method: &'static str,
+        names: &'static [&'static str],
+        values: Vec<Value>,
+    ) -> Result<Args, RpcError> {
         if values.len() > names.len() {
             return Err(RpcError::type_error(format!(
                 "{method} takes {} argument{} ({}), but {} were given",
@@ -48,11 +52,16 @@ impl Args {
                 values.len()
             )));
         }
-        Ok(Args { method, names, values: values.into_iter(), index: 0 })
+        Ok(Args {
+            method,
+            names,
+            values: values.into_iter(),
+            index: 0,
+        })
     }
 
     /// Decodes the next argument.
-    pub fn next<T: DeserializeOwned + 'static>(&mut self) -> Result<T, RpcError> {
+    pub fn decode<T: DeserializeOwned + 'static>(&mut self) -> Result<T, RpcError> {
         let index = self.index;
         self.index += 1;
         let name = self.names.get(index).copied().unwrap_or("?");
@@ -63,7 +72,12 @@ impl Args {
                 Error::Decode { message, .. } => message,
                 other => other.to_string(),
             };
-            let position = format!("argument `{name}` ({} of {}) of {}", index + 1, self.names.len(), self.method);
+            let position = format!(
+                "argument `{name}` ({} of {}) of {}",
+                index + 1,
+                self.names.len(),
+                self.method
+            );
             if missing {
                 RpcError::type_error(format!("missing {position}: {detail}"))
             } else {
@@ -84,7 +98,9 @@ pub fn encode<T: Serialize>(value: T) -> Result<Value, RpcError> {
 }
 
 /// Encodes a method's `Result`.
-pub fn encode_result<T: Serialize, E: Into<RpcError>>(result: Result<T, E>) -> Result<Value, RpcError> {
+pub fn encode_result<T: Serialize, E: Into<RpcError>>(
+    result: Result<T, E>,
+) -> Result<Value, RpcError> {
     match result {
         Ok(value) => encode(value),
         Err(e) => Err(e.into()),
@@ -93,11 +109,17 @@ pub fn encode_result<T: Serialize, E: Into<RpcError>>(result: Result<T, E>) -> R
 
 /// The error for a method the target does not have.
 pub fn no_such_method(target: &'static str, method: &str) -> CallFuture {
-    ready(Err(RpcError::type_error(format!("'{method}' is not a method of {target}"))))
+    ready(Err(RpcError::type_error(format!(
+        "'{method}' is not a method of {target}"
+    ))))
 }
 
 /// A typed call on `stub`: a rejected promise if an argument could not be encoded.
-pub fn call<T>(stub: &Stub, method: &'static str, args: Vec<Result<Value, Error>>) -> RpcPromise<T> {
+pub fn call<T>(
+    stub: &Stub,
+    method: &'static str,
+    args: Vec<Result<Value, Error>>,
+) -> RpcPromise<T> {
     match args.into_iter().collect::<Result<Vec<_>, _>>() {
         Ok(args) => stub.call(method, args).cast(),
         Err(e) => crate::typed::rejected(e),

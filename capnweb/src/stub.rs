@@ -54,7 +54,7 @@ impl Stub {
     /// Wraps a local object that is already shared.
     pub fn from_target(target: Arc<dyn RpcTarget>) -> Stub {
         Stub {
-            hook: Hook::Target(target),
+            hook: Hook::Target(hook::TargetCell::new(target)),
         }
     }
 
@@ -155,7 +155,12 @@ impl<T> RpcPromise<T> {
     }
 
     fn with_path(hook: Hook, path: Vec<PathKey>) -> Self {
-        RpcPromise { hook, path, view: OnceLock::new(), _t: PhantomData }
+        RpcPromise {
+            hook,
+            path,
+            view: OnceLock::new(),
+            _t: PhantomData,
+        }
     }
 
     /// The pipelined view of this promise as `T`, made on first use.

@@ -130,7 +130,10 @@ impl<T> RpcPromise<Vec<T>> {
     /// ids.map(|id| api.call("getUser", vec![id.into()]).get("name"))
     /// # }
     /// ```
-    pub fn map<R: MapResult>(&self, mapper: impl FnOnce(RpcPromise<T>) -> R) -> RpcPromise<Vec<R::Output>> {
+    pub fn map<R: MapResult>(
+        &self,
+        mapper: impl FnOnce(RpcPromise<T>) -> R,
+    ) -> RpcPromise<Vec<R::Output>> {
         let hook = record::record_map(self.hook(), self.path(), |input: Hook| {
             Ok(mapper(RpcPromise::from_hook(input)).into_value())
         });
@@ -141,7 +144,10 @@ impl<T> RpcPromise<Vec<T>> {
 impl<T> RpcPromise<Option<T>> {
     /// Maps the value if there is one (`null`/`undefined` pass through untouched), on the
     /// peer's side, in the same round trip. See [`RpcPromise::<Vec<T>>::map`].
-    pub fn map<R: MapResult>(&self, mapper: impl FnOnce(RpcPromise<T>) -> R) -> RpcPromise<Option<R::Output>> {
+    pub fn map<R: MapResult>(
+        &self,
+        mapper: impl FnOnce(RpcPromise<T>) -> R,
+    ) -> RpcPromise<Option<R::Output>> {
         let hook = record::record_map(self.hook(), self.path(), |input: Hook| {
             Ok(mapper(RpcPromise::from_hook(input)).into_value())
         });

@@ -623,7 +623,7 @@ fn value_fields_carry_every_kind_unchanged() {
     let items = vec![
         Value::Undefined,
         Value::Null,
-        Value::Error(RpcError::range_error("r")),
+        Value::from(RpcError::range_error("r")),
         Value::Url("https://example.com/x".into()),
         Value::Headers(vec![("a".into(), "b".into())]),
         Value::Bytes(Bytes::with_kind(
@@ -782,7 +782,7 @@ fn foreign_serializers_refuse_special_values() {
         err.contains("only be converted with capnweb::to_value"),
         "{err}"
     );
-    let err = serde_json::to_string(&Value::Error(RpcError::error("e")))
+    let err = serde_json::to_string(&Value::from(RpcError::error("e")))
         .unwrap_err()
         .to_string();
     assert!(

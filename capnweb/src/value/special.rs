@@ -505,14 +505,14 @@ impl<'de> Deserialize<'de> for Value {
 
 impl Serialize for RpcError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_special(Value::Error(self.clone()), serializer)
+        serialize_special(Value::Error(Box::new(self.clone())), serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for RpcError {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RpcError, D::Error> {
         match deserialize_special(deserializer)? {
-            Value::Error(error) => Ok(error),
+            Value::Error(error) => Ok(*error),
             other => Err(unexpected("an error", &other)),
         }
     }
