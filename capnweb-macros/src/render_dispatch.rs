@@ -7,7 +7,7 @@
 //!         match method {
 //!             "add" => {
 //!                 let mut decoder = match Args::new("Api.add", &["a", "b"], args) { … };
-//!                 let p0 = match decoder.next::<i64>() { Ok(v) => v, Err(e) => return ready(Err(e)) };
+//!                 let p0 = match decoder.decode::<i64>() { Ok(v) => v, Err(e) => return ready(Err(e)) };
 //!                 let p1 = …;
 //!                 Box::pin(async move { encode(<Api>::add(&*self, p0, p1).await) })   // async
 //!             }
@@ -133,7 +133,7 @@ fn arm(target: &Target, m: &Method, callee: &Callee, args: &Ident) -> TokenStrea
         let next = m.params.iter().zip(&vars).map(|(param, var)| {
             let ty = &param.ty;
             // Spanned at the parameter's type: "`T: Deserialize` is not satisfied" points there.
-            let decode = quote_spanned!(ty.span()=> #decoder.next::<#ty>());
+            let decode = quote_spanned!(ty.span()=> #decoder.decode::<#ty>());
             quote! {
                 let #var = match #decode {
                     #p::Ok(#value) => #value,
