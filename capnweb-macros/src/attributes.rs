@@ -83,25 +83,37 @@ impl Arg {
         match &self.value {
             ArgValue::Flag => self.key.span(),
             ArgValue::Assign(expr) => self.key.span().join(expr.span()).unwrap_or(self.key.span()),
-            ArgValue::List(group) => self.key.span().join(group.span()).unwrap_or(self.key.span()),
+            ArgValue::List(group) => self
+                .key
+                .span()
+                .join(group.span())
+                .unwrap_or(self.key.span()),
         }
     }
 
     /// The string of `key = "…"`, or an error saying that is what `key` needs.
     fn string(&self, example: &str, errors: &mut Errors) -> Option<LitStr> {
         match &self.value {
-            ArgValue::Assign(Expr::Lit(ExprLit { lit: Lit::Str(s), .. })) => Some(s.clone()),
+            ArgValue::Assign(Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            })) => Some(s.clone()),
             ArgValue::Assign(other) => {
                 errors.push(syn::Error::new_spanned(
                     other,
-                    format!("`{}` takes a string: `{} = \"{example}\"`", self.key, self.key),
+                    format!(
+                        "`{}` takes a string: `{} = \"{example}\"`",
+                        self.key, self.key
+                    ),
                 ));
                 None
             }
             _ => {
                 errors.push(syn::Error::new(
                     self.span(),
-                    format!("`{}` needs a value: `{} = \"{example}\"`", self.key, self.key),
+                    format!(
+                        "`{}` needs a value: `{} = \"{example}\"`",
+                        self.key, self.key
+                    ),
                 ));
                 None
             }
@@ -127,7 +139,9 @@ impl Arg {
 fn list_keys(keys: &[&str], conjunction: &str) -> String {
     let quoted: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
     match quoted.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} {conjunction} {last}", rest.join(", ")),
+        Some((last, rest)) if !rest.is_empty() => {
+            format!("{} {conjunction} {last}", rest.join(", "))
+        }
         _ => quoted.join(""),
     }
 }
@@ -144,7 +158,10 @@ fn unknown_key(arg: &Arg, attr: &str, keys: &[&str]) -> syn::Error {
 }
 
 fn duplicate_key(arg: &Arg, attr: &str) -> syn::Error {
-    syn::Error::new(arg.key.span(), format!("`{}` is given twice in `#[{attr}(...)]`", arg.key))
+    syn::Error::new(
+        arg.key.span(),
+        format!("`{}` is given twice in `#[{attr}(...)]`", arg.key),
+    )
 }
 
 fn parse_args(tokens: TokenStream) -> syn::Result<Punctuated<Arg, Token![,]>> {
@@ -196,7 +213,8 @@ impl TargetAttr {
                     let rule = arg.string("camelCase", errors).and_then(|lit| {
                         let rule = RenameRule::from_str(&lit.value());
                         if rule.is_none() {
-                            let names: Vec<&str> = RenameRule::ALL.iter().map(|(n, _)| *n).collect();
+                            let names: Vec<&str> =
+                                RenameRule::ALL.iter().map(|(n, _)| *n).collect();
                             errors.push(syn::Error::new(
                                 lit.span(),
                                 format!(
@@ -211,35 +229,39 @@ impl TargetAttr {
                     set_once(&mut out.rename_all, rule, arg, "rpc_target", errors);
                 }
                 "stub" => {
-                    let ident = arg.string("ApiStub", errors).and_then(|lit| match lit.parse::<Ident>() {
-                        Ok(ident) => Some(ident),
-                        Err(_) => {
-                            errors.push(syn::Error::new(
-                                lit.span(),
-                                format!(
+                    let ident =
+                        arg.string("ApiStub", errors)
+                            .and_then(|lit| match lit.parse::<Ident>() {
+                                Ok(ident) => Some(ident),
+                                Err(_) => {
+                                    errors.push(syn::Error::new(
+                                        lit.span(),
+                                        format!(
                                     "`stub` must be a type name, such as `stub = \"ApiClient\"`; \
                                      \"{}\" is not an identifier",
                                     lit.value()
                                 ),
-                            ));
-                            None
-                        }
-                    });
+                                    ));
+                                    None
+                                }
+                            });
                     set_once(&mut out.stub, ident, arg, "rpc_target", errors);
                 }
                 "vis" => {
-                    let vis = arg.string("pub(crate)", errors).and_then(|lit| match lit.parse::<Visibility>() {
-                        Ok(vis) => Some(vis),
-                        Err(_) => {
-                            errors.push(syn::Error::new(
-                                lit.span(),
-                                format!(
+                    let vis = arg.string("pub(crate)", errors).and_then(|lit| {
+                        match lit.parse::<Visibility>() {
+                            Ok(vis) => Some(vis),
+                            Err(_) => {
+                                errors.push(syn::Error::new(
+                                    lit.span(),
+                                    format!(
                                     "`vis` must be a visibility, such as `vis = \"pub(crate)\"`; \
                                      \"{}\" is not one",
                                     lit.value()
                                 ),
-                            ));
-                            None
+                                ));
+                                None
+                            }
                         }
                     });
                     set_once(&mut out.vis, vis, arg, "rpc_target", errors);
@@ -301,7 +323,8 @@ impl MethodAttr {
                 "name" => {
                     let lit = arg.string("getUser", errors).and_then(|lit| {
                         if lit.value().is_empty() {
-                            errors.push(syn::Error::new(lit.span(), "the wire name cannot be empty"));
+                            errors
+                                .push(syn::Error::new(lit.span(), "the wire name cannot be empty"));
                             None
                         } else {
                             Some(lit)

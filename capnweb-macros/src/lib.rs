@@ -162,7 +162,9 @@ mod tests {
         if std::env::var_os("SHOW_EXPANSION").is_some() {
             println!("{}", quote!(#file));
         }
-        let syn::Item::Trait(tr) = &file.items[0] else { panic!("the trait comes first") };
+        let syn::Item::Trait(tr) = &file.items[0] else {
+            panic!("the trait comes first")
+        };
         assert_eq!(tr.supertraits.len(), 3);
     }
 
@@ -179,7 +181,13 @@ mod tests {
         );
         let text = out.to_string();
         assert!(text.contains("compile_error"));
-        assert!(!text.contains("RpcTarget"), "nothing generated after an error: {text}");
-        assert!(!text.contains("# [rpc"), "helper attributes removed: {text}");
+        assert!(
+            !text.contains("RpcTarget"),
+            "nothing generated after an error: {text}"
+        );
+        assert!(
+            !text.contains("# [rpc"),
+            "helper attributes removed: {text}"
+        );
     }
 }

@@ -25,12 +25,24 @@ use crate::rename::RenameRule;
 const RESERVED: &[(&str, &str)] = &[
     ("new", "the constructor `{stub}::new`"),
     ("from_arc", "the constructor `{stub}::from_arc`"),
-    ("from_stub", "`FromStub::from_stub`, which `{stub}` implements"),
-    ("as_untyped", "`TypedStub::as_untyped`, which `{stub}` implements"),
+    (
+        "from_stub",
+        "`FromStub::from_stub`, which `{stub}` implements",
+    ),
+    (
+        "as_untyped",
+        "`TypedStub::as_untyped`, which `{stub}` implements",
+    ),
     ("into_stub", "a conversion name that `{stub}` reserves"),
     ("into_untyped", "a conversion name that `{stub}` reserves"),
-    ("clone", "`Clone::clone`, which `{stub}` implements (a call would shadow it)"),
-    ("clone_from", "`Clone::clone_from`, which `{stub}` implements (a call would shadow it)"),
+    (
+        "clone",
+        "`Clone::clone`, which `{stub}` implements (a call would shadow it)",
+    ),
+    (
+        "clone_from",
+        "`Clone::clone_from`, which `{stub}` implements (a call would shadow it)",
+    ),
 ];
 
 /// Parses `item` into the model. Removes the `#[rpc(...)]` helper attributes from `item` as it
@@ -102,7 +114,12 @@ fn check_generics(generics: &syn::Generics, what: &str, errors: &mut Errors) {
     }
 }
 
-fn parse_impl(imp: &mut ItemImpl, attr: TargetAttr, private: TokenStream, errors: &mut Errors) -> Target {
+fn parse_impl(
+    imp: &mut ItemImpl,
+    attr: TargetAttr,
+    private: TokenStream,
+    errors: &mut Errors,
+) -> Target {
     if let Some((_, trait_path, _)) = &imp.trait_ {
         let trait_name = trait_path
             .segments
@@ -145,7 +162,7 @@ fn parse_impl(imp: &mut ItemImpl, attr: TargetAttr, private: TokenStream, errors
         Ident::new("Target", imp.self_ty.span())
     });
     let stub = stub_name(&attr, &name);
-    let rule = attr.rename_all.unwrap_or(RenameRule::CamelCase);
+    let rule = attr.rename_all.unwrap_or(RenameRule::Camel);
 
     let mut methods = Vec::new();
     for item in &mut imp.items {
@@ -187,9 +204,13 @@ fn parse_impl(imp: &mut ItemImpl, attr: TargetAttr, private: TokenStream, errors
     check_unique(&methods, errors);
 
     Target {
-        form: Form::Impl { self_ty: imp.self_ty.clone() },
+        form: Form::Impl {
+            self_ty: imp.self_ty.clone(),
+        },
         docs: docs(&imp.attrs),
-        stub_vis: attr.vis.unwrap_or_else(|| Visibility::Public(Default::default())),
+        stub_vis: attr
+            .vis
+            .unwrap_or_else(|| Visibility::Public(Default::default())),
         name,
         stub,
         private,
@@ -197,11 +218,16 @@ fn parse_impl(imp: &mut ItemImpl, attr: TargetAttr, private: TokenStream, errors
     }
 }
 
-fn parse_trait(tr: &mut ItemTrait, attr: TargetAttr, private: TokenStream, errors: &mut Errors) -> Target {
+fn parse_trait(
+    tr: &mut ItemTrait,
+    attr: TargetAttr,
+    private: TokenStream,
+    errors: &mut Errors,
+) -> Target {
     check_generics(&tr.generics, "an `#[rpc_target]` trait", errors);
     let name = tr.ident.clone();
     let stub = stub_name(&attr, &name);
-    let rule = attr.rename_all.unwrap_or(RenameRule::CamelCase);
+    let rule = attr.rename_all.unwrap_or(RenameRule::Camel);
 
     let mut methods = Vec::new();
     for item in &mut tr.items {
@@ -245,13 +271,20 @@ fn parse_trait(tr: &mut ItemTrait, attr: TargetAttr, private: TokenStream, error
 /// `#[rpc(...)]` on an item that is not a method.
 fn misplaced_rpc(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) {
     for attr in attrs.iter().filter(|a| a.path().is_ident("rpc")) {
-        errors.push(syn::Error::new_spanned(attr, "`#[rpc(...)]` goes on methods only"));
+        errors.push(syn::Error::new_spanned(
+            attr,
+            "`#[rpc(...)]` goes on methods only",
+        ));
     }
     strip_rpc_attrs(attrs);
 }
 
 fn docs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
-    attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect()
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect()
 }
 
 /// The checks every exposed method goes through, in both forms. `in_trait` only changes two
@@ -274,37 +307,34 @@ fn method(
         Some(FnArg::Receiver(r)) => {
             if r.reference.is_some() && r.mutability.is_some() {
                 errors.push(syn::Error::new_spanned(
-                        r,
-                        format!(
-                            "`{ident}` takes `&mut self`, but RPC methods take `&self`: calls \
+                    r,
+                    format!(
+                        "`{ident}` takes `&mut self`, but RPC methods take `&self`: calls \
                              from peers can run at the same time; keep state that changes in a \
                              `Mutex`, `RwLock` or atomic field (interior mutability)"
-                        ),
                     ),
-                );
+                ));
             } else if r.reference.is_none() {
                 errors.push(syn::Error::new_spanned(
-                        r,
-                        format!(
-                            "`{ident}` takes `self` by value, but RPC methods take `&self`: the \
+                    r,
+                    format!(
+                        "`{ident}` takes `self` by value, but RPC methods take `&self`: the \
                              target is shared by every stub that refers to it and can't be \
                              consumed by a call; take `&self`, or mark the method `#[rpc(skip)]`"
-                        ),
                     ),
-                );
+                ));
             }
         }
         _ => {
             let what = if in_trait { "trait method" } else { "function" };
             errors.push(syn::Error::new(
-                    ident.span(),
-                    format!(
-                        "`{ident}` has no `self`, but an RPC method is called on an object: \
+                ident.span(),
+                format!(
+                    "`{ident}` has no `self`, but an RPC method is called on an object: \
                          take `&self` as the first parameter, or mark the {what} `#[rpc(skip)]` \
                          to leave it out of RPC"
-                    ),
                 ),
-            );
+            ));
         }
     }
 
@@ -317,8 +347,10 @@ fn method(
         );
     }
     if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new_spanned(abi, format!("the RPC method `{ident}` can't declare an ABI; remove `extern`")),
-        );
+        errors.push(syn::Error::new_spanned(
+            abi,
+            format!("the RPC method `{ident}` can't declare an ABI; remove `extern`"),
+        ));
     }
 
     // The parameters: plain names, owned types.
@@ -333,20 +365,22 @@ fn method(
                     _ => "`value: T` and destructure it inside the method",
                 };
                 errors.push(syn::Error::new_spanned(
-                        other,
-                        format!(
-                            "an RPC parameter needs a plain name, not a pattern: the name is \
+                    other,
+                    format!(
+                        "an RPC parameter needs a plain name, not a pattern: the name is \
                              used by the generated client method and in error messages; write \
                              {example}"
-                        ),
                     ),
-                );
+                ));
                 None
             }
         };
         check_type(&pt.ty, Position::Argument, stub, errors);
         if let Some(name) = name {
-            params.push(Param { name, ty: (*pt.ty).clone() });
+            params.push(Param {
+                name,
+                ty: (*pt.ty).clone(),
+            });
         }
     }
 
@@ -360,18 +394,19 @@ fn method(
                 is_async = true;
                 if in_trait && !send {
                     errors.push(syn::Error::new_spanned(
-                            ty,
-                            "add `+ Send` to this `impl Future`: the dispatch runs the future \
+                        ty,
+                        "add `+ Send` to this `impl Future`: the dispatch runs the future \
                              on a multi-threaded runtime (or write `async fn`, which the macro \
                              makes `Send`)",
-                        ),
-                    );
+                    ));
                 }
                 match inner {
                     Some(inner) => ty = inner,
                     None => {
-                        errors.push(syn::Error::new_spanned(ty, "write the future's output: `impl Future<Output = T> + Send`"),
-                        );
+                        errors.push(syn::Error::new_spanned(
+                            ty,
+                            "write the future's output: `impl Future<Output = T> + Send`",
+                        ));
                     }
                 }
             }
@@ -380,18 +415,21 @@ fn method(
         }
     };
 
-    let kind = if mattr.property.is_some() { Kind::Property } else { Kind::Method };
+    let kind = if mattr.property.is_some() {
+        Kind::Property
+    } else {
+        Kind::Method
+    };
     if kind == Kind::Property {
         if let Some(first) = params.first() {
             errors.push(syn::Error::new_spanned(
-                    &first.name,
-                    format!(
-                        "`{ident}` is a property, and a property can't take arguments (it is \
+                &first.name,
+                format!(
+                    "`{ident}` is a property, and a property can't take arguments (it is \
                          read, not called): remove the parameters, or remove \
                          `#[rpc(property)]` to make it a method"
-                    ),
                 ),
-            );
+            ));
         }
     }
 
@@ -400,23 +438,30 @@ fn method(
     if let Some((_, what)) = RESERVED.iter().find(|(n, _)| *n == rust_name) {
         let what = what.replace("{stub}", &stub.to_string());
         errors.push(syn::Error::new(
-                ident.span(),
-                format!(
-                    "the method name `{rust_name}` clashes with {what}: the client method on \
+            ident.span(),
+            format!(
+                "the method name `{rust_name}` clashes with {what}: the client method on \
                      `{stub}` keeps the Rust name, so `#[rpc(name = \"…\")]` alone does not \
                      help; rename the method (e.g. `{rust_name}_item`) and keep the old wire \
                      name with `#[rpc(name = \"{wire}\")]` if peers use it",
-                    wire = mattr.name.as_ref().map(|l| l.value()).unwrap_or_else(|| rule.apply(rust_name)),
-                ),
+                wire = mattr
+                    .name
+                    .as_ref()
+                    .map(|l| l.value())
+                    .unwrap_or_else(|| rule.apply(rust_name)),
             ),
-        );
+        ));
     }
 
     let wire = match &mattr.name {
         Some(lit) => lit.value(),
         None => rule.apply(&ident.to_string()),
     };
-    let wire_span = mattr.name.as_ref().map(|l| l.span()).unwrap_or(ident.span());
+    let wire_span = mattr
+        .name
+        .as_ref()
+        .map(|l| l.span())
+        .unwrap_or(ident.span());
 
     (errors.count() == errors_before).then(|| Method {
         ident: ident.clone(),
@@ -427,7 +472,11 @@ fn method(
         params,
         output,
         docs: docs(attrs),
-        cfgs: attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect(),
+        cfgs: attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .cloned()
+            .collect(),
     })
 }
 
@@ -463,13 +512,19 @@ fn peel(mut ty: &Type) -> &Type {
 
 /// For `impl Future<Output = R> [+ Send]`: `Some((Some(R), has_send))`.
 fn impl_future_output(ty: &Type) -> Option<(Option<&Type>, bool)> {
-    let Type::ImplTrait(it) = peel(ty) else { return None };
+    let Type::ImplTrait(it) = peel(ty) else {
+        return None;
+    };
     let mut output = None;
     let mut is_future = false;
     let mut send = false;
     for bound in &it.bounds {
-        let TypeParamBound::Trait(tb) = bound else { continue };
-        let Some(last) = tb.path.segments.last() else { continue };
+        let TypeParamBound::Trait(tb) = bound else {
+            continue;
+        };
+        let Some(last) = tb.path.segments.last() else {
+            continue;
+        };
         if last.ident == "Send" {
             send = true;
         }
@@ -531,7 +586,12 @@ enum Position {
 
 /// Checks that `ty` is owned, concrete and free of `Self`.
 fn check_type(ty: &Type, position: Position, stub: &Ident, errors: &mut Errors) {
-    let mut check = TypeCheck { position, stub, errors: Vec::new(), depth: 0 };
+    let mut check = TypeCheck {
+        position,
+        stub,
+        errors: Vec::new(),
+        depth: 0,
+    };
     check.visit_type(ty);
     for e in check.errors {
         errors.push(e);
@@ -579,11 +639,15 @@ impl<'ast> Visit<'ast> for TypeCheck<'_> {
 
     fn visit_type_impl_trait(&mut self, it: &'ast syn::TypeImplTrait) {
         let message = match self.position {
-            Position::Argument => "`impl Trait` arguments are generic, and RPC methods can't be \
-                                   generic: the peer sends plain values; take a concrete type",
-            Position::Return => "RPC methods can't return `impl Trait` (other than \
+            Position::Argument => {
+                "`impl Trait` arguments are generic, and RPC methods can't be \
+                                   generic: the peer sends plain values; take a concrete type"
+            }
+            Position::Return => {
+                "RPC methods can't return `impl Trait` (other than \
                                  `impl Future<Output = T> + Send`): the client needs the \
-                                 concrete type to decode the result; name the type",
+                                 concrete type to decode the result; name the type"
+            }
         };
         self.errors.push(syn::Error::new_spanned(it, message));
     }

@@ -48,7 +48,13 @@ pub(crate) fn impl_target(target: &Target) -> TokenStream {
     let p = &target.private;
     let qualifier = quote!(<#self_ty>);
     let receiver = quote!(&*self);
-    let body = dispatch_fns(target, &Callee { qualifier: &qualifier, receiver: &receiver });
+    let body = dispatch_fns(
+        target,
+        &Callee {
+            qualifier: &qualifier,
+            receiver: &receiver,
+        },
+    );
     quote! {
         impl #p::RpcTarget for #self_ty {
             #body
@@ -120,7 +126,9 @@ fn arm(target: &Target, m: &Method, callee: &Callee, args: &Ident) -> TokenStrea
     let decoder = Ident::new("decoder", mixed);
     let error = Ident::new("error", mixed);
     let value = Ident::new("value", mixed);
-    let vars: Vec<Ident> = (0..m.params.len()).map(|i| Ident::new(&format!("p{i}"), mixed)).collect();
+    let vars: Vec<Ident> = (0..m.params.len())
+        .map(|i| Ident::new(&format!("p{i}"), mixed))
+        .collect();
 
     let decode = if m.kind == Kind::Property {
         TokenStream::new()
@@ -141,7 +149,11 @@ fn arm(target: &Target, m: &Method, callee: &Callee, args: &Ident) -> TokenStrea
                 };
             }
         });
-        let binding = if m.params.is_empty() { quote!(_) } else { quote!(mut #decoder) };
+        let binding = if m.params.is_empty() {
+            quote!(_)
+        } else {
+            quote!(mut #decoder)
+        };
         quote! {
             let #binding = match #p::Args::new(#qualified, &[#(#names),*], #args) {
                 #p::Ok(#value) => #value,

@@ -34,15 +34,20 @@ pub(crate) fn rewrite(target: &Target, tr: &mut ItemTrait) {
         if !target.methods.iter().any(|m| m.ident == f.sig.ident) {
             continue; // `#[rpc(skip)]`: left as written
         }
-        let Some(asyncness) = f.sig.asyncness.take() else { continue };
+        let Some(asyncness) = f.sig.asyncness.take() else {
+            continue;
+        };
         let span = asyncness.span;
         let output = match &f.sig.output {
             ReturnType::Default => quote!(()),
             ReturnType::Type(_, ty) => quote!(#ty),
         };
-        f.sig.output = parse_quote_spanned(span, quote! {
-            -> impl #p::Future<Output = #output> + #p::Send
-        });
+        f.sig.output = parse_quote_spanned(
+            span,
+            quote! {
+                -> impl #p::Future<Output = #output> + #p::Send
+            },
+        );
         if let Some(block) = &f.default {
             f.default = Some(parse_quote_spanned(span, quote!({ async move #block })));
         }
@@ -74,7 +79,13 @@ pub(crate) fn adapter(target: &Target) -> TokenStream {
     let generic = Ident::new("__RpcTargetImpl", Span::call_site());
     let qualifier = quote!(<#generic as #trait_name>);
     let receiver = quote!(&*self.0);
-    let body = dispatch_fns(target, &Callee { qualifier: &qualifier, receiver: &receiver });
+    let body = dispatch_fns(
+        target,
+        &Callee {
+            qualifier: &qualifier,
+            receiver: &receiver,
+        },
+    );
     let name = trait_name.to_string();
     let new_doc = format!(
         " Wraps a local implementation of `{name}`: call it through the stub, or pass the \
