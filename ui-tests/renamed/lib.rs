@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(calc.add(1.5, 2.0).await.unwrap(), 3.5);
         assert_eq!(calc.checked_sqrt(calc.add(7.0, 2.0)).await.unwrap(), 3.0);
         let error = calc.checked_sqrt(-1.0).await.unwrap_err();
-        assert_eq!(error.as_remote().map(|e| e.name.as_str()), Some("RangeError"));
+        assert_eq!(
+            error.as_remote().map(|e| e.name.as_str()),
+            Some("RangeError")
+        );
         assert_eq!(calc.memory().size().await.unwrap(), 16);
         let notifier = NotifierStub::new(Counter);
         assert_eq!(notifier.notify("four").await.unwrap(), 4);
