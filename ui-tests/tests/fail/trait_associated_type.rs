@@ -7,9 +7,4 @@ pub trait Source {
     fn next(&self) -> u32;
 }
 
-#[rpc_target]
-pub trait Sink<T> {
-    fn push(&self, item: u32);
-}
-
 fn main() {}
