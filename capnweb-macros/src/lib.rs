@@ -103,8 +103,8 @@ use errors::Errors;
 ///   `"SCREAMING_SNAKE_CASE"` | `"kebab-case"`: wire names from Rust names;
 /// * `stub = "Name"`: the stub type's name (default: the type's or trait's name + `Stub`);
 /// * `vis = "pub(crate)"`: the stub type's visibility (default: `pub` for an impl block, the
-///   trait's own for a trait); set it when the type is private, or rustc warns that it is
-///   more private than `ApiStub::new`;
+///   trait's own for a trait); set it when the type is private, so that the stub is no more
+///   visible than what it wraps;
 /// * `crate = "::path"`: the runtime crate's path (default: found in `Cargo.toml`, so a
 ///   renamed dependency works; `::capnweb` if not found).
 ///
