@@ -49,6 +49,19 @@ impl Api {
     }
 
     pub fn nothing(&self) {}
+
+    // Named like `RpcTarget`'s methods: the dispatch calls `<Api>::call`, which is this one.
+    pub fn call(&self) -> u32 {
+        10
+    }
+
+    pub fn get(&self, key: u32) -> u32 {
+        key
+    }
+
+    pub fn type_name(&self) -> u32 {
+        12
+    }
 }
 
 #[::capnweb::rpc_target]
@@ -77,6 +90,9 @@ fn main() {
         ::std::assert_eq!(s, "x");
         ::std::assert_eq!(api.version().await.unwrap(), 1);
         api.nothing().await.unwrap();
+        ::std::assert_eq!(api.call().await.unwrap(), 10);
+        ::std::assert_eq!(api.get(11).await.unwrap(), 11);
+        ::std::assert_eq!(api.type_name().await.unwrap(), 12);
         let callback = CallbackStub::new(Sum);
         let sum = callback.call(<::std::vec::Vec<u32> as ::std::convert::From<[u32; 3]>>::from([1, 2, 3]));
         ::std::assert_eq!(sum.await.unwrap(), 6);

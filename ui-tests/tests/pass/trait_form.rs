@@ -15,6 +15,10 @@ pub trait Listener {
     /// How many messages so far.
     fn count(&self) -> u32;
 
+    /// A property, async.
+    #[rpc(property)]
+    async fn label(&self) -> String;
+
     /// A default body, still exposed (and made `Send` like the others).
     async fn greeting(&self) -> String {
         format!("{} messages", self.count())
@@ -42,6 +46,10 @@ impl Listener for Printer {
     fn count(&self) -> u32 {
         self.seen.load(Ordering::SeqCst)
     }
+
+    async fn label(&self) -> String {
+        "printer".into()
+    }
 }
 
 pub struct Room;
@@ -65,6 +73,9 @@ async fn main() {
     assert_eq!(room.broadcast(listener.clone(), "again").await.unwrap(), 4);
     assert_eq!(listener.greeting().await.unwrap(), "4 messages");
     assert_eq!(printer.count(), 4);
+    assert_eq!(listener.label().await.unwrap(), "printer");
+    let untyped: capnweb::Stub = listener.into();
+    assert_eq!(untyped.get("label").await.unwrap(), capnweb::Value::from("printer"));
     assert_eq!(*printer.local_only().await, 1);
     let _other: ListenerStub = ListenerStub::new(Printer::default());
 }
