@@ -46,5 +46,10 @@ pub trait MessageSender: Send + 'static {
 /// The receiving half of a [`Transport`].
 pub trait MessageReceiver: Send + 'static {
     /// The next message; `None` once the peer closed the transport cleanly.
+    ///
+    /// An error ends the session, and every pending call rejects with that error as it is, so
+    /// choose its kind: [`Error::Disconnected`] for a connection that broke, [`Error::Transport`]
+    /// for a request that failed (HTTP batch), [`Error::Protocol`] for input the protocol
+    /// forbids, [`Error::LimitExceeded`] for input over a limit.
     fn recv(&mut self) -> impl Future<Output = Option<Result<String, Error>>> + Send;
 }
