@@ -5,14 +5,16 @@
 //! [`MessageSender::send`], handing over every message queued at that moment at once so a
 //! transport can put them into one write.
 //!
-//! Built in: [`memory`] (a connected pair, for tests and in-process use), and the WebSocket and
-//! HTTP batch transports.
+//! Built in: [`memory`] (a connected pair, for tests and in-process use), [`websocket`] and
+//! [`http_batch`].
 
 use std::future::Future;
 
 use crate::error::{Error, RpcError};
 
+pub mod http_batch;
 pub mod memory;
+pub mod websocket;
 
 /// A bidirectional message transport, split into its two halves by the session.
 pub trait Transport: Send + 'static {
