@@ -11,14 +11,17 @@ mod encode;
 mod evaluate;
 mod hook;
 mod record;
+mod server;
 mod session;
 mod stub;
 mod tables;
 mod target;
 
 pub use error::{Error, RpcError};
+pub use server::{RpcService, Server};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};
 pub use target::{CallFuture, CallResult, RpcTarget};
+pub use transport::{http_batch, websocket};
 pub use value::{from_value, to_value, BigInt, Bytes, Date, Value};
 pub use wire::Limits;

@@ -35,6 +35,7 @@ mod server;
 
 pub use client::{connect, connect_with};
 pub use server::handle;
+pub(crate) use server::text_response;
 
 use crate::session::SessionOptions;
 
