@@ -25,7 +25,7 @@ pub struct RpcError {
     /// The stack trace, when the sender chose to reveal it.
     pub stack: Option<String>,
     /// Extra properties (`cause`, `code`, …), each any value.
-    pub props: Object,
+    pub props: Box<Object>,
 }
 
 impl RpcError {
@@ -35,7 +35,7 @@ impl RpcError {
             name: name.into(),
             message: message.into(),
             stack: None,
-            props: Object::new(),
+            props: Box::default(),
         }
     }
 
@@ -107,7 +107,7 @@ impl From<Error> for RpcError {
     /// was; anything else becomes an `Error` whose message says what happened.
     fn from(e: Error) -> RpcError {
         match e {
-            Error::Remote(e) => e,
+            Error::Remote(e) => *e,
             other => RpcError::error(other.to_string()),
         }
     }
@@ -121,7 +121,7 @@ impl From<Error> for RpcError {
 pub enum Error {
     /// The peer's code failed the call: the error it threw or returned.
     #[error("the remote call failed: {0}")]
-    Remote(RpcError),
+    Remote(Box<RpcError>),
     /// The session ended (the connection closed, it was shut down, or the peer aborted it), so
     /// the call cannot complete. Open a new session to go on.
     #[error("the RPC session is over: {reason}")]
@@ -129,7 +129,7 @@ pub enum Error {
         /// Why the session ended.
         reason: String,
         /// The peer's error, when it ended the session with an `abort` message.
-        peer_error: Option<RpcError>,
+        peer_error: Option<Box<RpcError>>,
     },
     /// The peer sent something the protocol does not allow; the session was aborted.
     #[error("protocol violation by the peer: {0}")]
@@ -188,11 +188,11 @@ impl Error {
     /// The error as the protocol carries it, e.g. in an `abort` message or a rejection.
     pub fn to_rpc_error(&self) -> RpcError {
         match self {
-            Error::Remote(e) => e.clone(),
+            Error::Remote(e) => (**e).clone(),
             Error::Disconnected {
                 peer_error: Some(e),
                 ..
-            } => e.clone(),
+            } => (**e).clone(),
             Error::Protocol(m) | Error::LimitExceeded(m) => RpcError::type_error(m.clone()),
             Error::Decode { .. } => RpcError::type_error(self.to_string()),
             other => RpcError::error(other.to_string()),
@@ -200,8 +200,11 @@ impl Error {
     }
 }
 
+/// A callback run when a session ends.
+pub(crate) type BrokenCallback = Box<dyn FnOnce(&Error) + Send>;
+
 impl From<RpcError> for Error {
     fn from(e: RpcError) -> Error {
-        Error::Remote(e)
+        Error::Remote(Box::new(e))
     }
 }

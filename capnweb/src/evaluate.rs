@@ -46,12 +46,12 @@ pub(crate) fn evaluate(expr: Expr, importer: &dyn Importer) -> Result<Value, Err
             props,
         } => {
             let props = evaluate_entries(props.unwrap_or_default(), importer)?;
-            Value::Error(RpcError {
+            Value::Error(Box::new(RpcError {
                 name,
                 message,
                 stack,
-                props,
-            })
+                props: Box::new(props),
+            }))
         }
         Expr::Url(href) => Value::Url(href),
         Expr::Headers(pairs) => Value::Headers(pairs),

@@ -26,7 +26,7 @@ pub(crate) enum Hook {
     /// An entry on a session's import table: the peer's object or promise.
     Import(ImportRef),
     /// A local object.
-    Target(Arc<dyn RpcTarget>),
+    Target(Arc<TargetCell>),
     /// A resolved local value (which may itself hold stubs and promises).
     Payload(Arc<Value>),
     /// A local promise: a call still running, or a queue of calls waiting on one.
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hook::Import(i) => write!(f, "Import({})", i.id()),
-            Hook::Target(t) => write!(f, "Target({})", t.type_name()),
+            Hook::Target(t) => write!(f, "Target({})", t.target.type_name()),
             Hook::Payload(v) => write!(f, "Payload({})", v.kind()),
             Hook::Promise(_) => f.write_str("LocalPromise"),
             Hook::Error(e) => write!(f, "Error({e})"),
@@ -160,7 +160,7 @@ impl Hook {
     pub(crate) fn identity(&self) -> Option<usize> {
         match self {
             Hook::Import(import) => Some(import.identity()),
-            Hook::Target(t) => Some(Arc::as_ptr(t) as *const () as usize),
+            Hook::Target(t) => Some(Arc::as_ptr(t) as usize),
             Hook::Payload(v) => Some(Arc::as_ptr(v) as usize),
             Hook::Promise(p) => Some(Arc::as_ptr(p) as usize),
             Hook::Error(_) | Hook::MapVar(_) => None,
@@ -182,50 +182,134 @@ fn hook_as_value(hook: Hook) -> Value {
     Value::Stub(crate::Stub::from_hook(hook))
 }
 
-/// Starts a call on a local target: the call is made and polled once right here, so calls start
-/// in arrival order (E-order); if it is not finished, the rest runs as a task.
-fn call_target(target: &Arc<dyn RpcTarget>, path: &[PathKey], args: Vec<Value>) -> Hook {
+/// A local object, with the queue that keeps its calls starting in arrival order.
+pub(crate) struct TargetCell {
+    target: Arc<dyn RpcTarget>,
+    queue: Mutex<StartQueue>,
+}
+
+/// Calls that cannot start yet: one ahead of them waits for promises in its arguments, and
+/// they keep their place behind it (E-order).
+#[derive(Default)]
+struct StartQueue {
+    waiting: std::collections::VecDeque<Waiting>,
+    /// A task is starting the queued calls, one by one.
+    draining: bool,
+}
+
+struct Waiting {
+    action: Action,
+    args: Vec<Value>,
+    promise: Arc<LocalPromise>,
+}
+
+/// What to start on a target.
+enum Action {
+    Call(String),
+    CallSelf,
+    Get(String),
+}
+
+impl TargetCell {
+    pub(crate) fn new(target: Arc<dyn RpcTarget>) -> Arc<TargetCell> {
+        Arc::new(TargetCell {
+            target,
+            queue: Mutex::default(),
+        })
+    }
+
+    fn invoke(&self, action: &Action, args: Vec<Value>) -> CallFuture {
+        let target = Arc::clone(&self.target);
+        match action {
+            Action::Call(method) => target.call(method, args),
+            Action::CallSelf => target.call_self(args),
+            Action::Get(property) => target.get(property),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StartQueue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts `action` now (made and polled once right here, so calls start in arrival
+    /// order) if nothing is queued and its arguments are ready; otherwise queues it behind
+    /// the others.
+    fn start(self: &Arc<Self>, action: Action, args: Vec<Value>) -> Hook {
+        let mut queue = self.lock();
+        if !queue.draining && !args.iter().any(Value::contains_promise) {
+            drop(queue);
+            return start(self.invoke(&action, args));
+        }
+        let promise = LocalPromise::new();
+        queue.waiting.push_back(Waiting {
+            action,
+            args,
+            promise: Arc::clone(&promise),
+        });
+        if !queue.draining {
+            let runtime = match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime,
+                Err(_) => return Hook::Error(no_runtime()),
+            };
+            queue.draining = true;
+            let cell = Arc::clone(self);
+            drop(runtime.spawn(async move { cell.drain().await }));
+        }
+        Hook::Promise(promise)
+    }
+
+    /// Starts the queued calls in order, each once its arguments have resolved.
+    async fn drain(self: Arc<Self>) {
+        loop {
+            let next = {
+                let mut queue = self.lock();
+                match queue.waiting.pop_front() {
+                    Some(next) => next,
+                    None => {
+                        queue.draining = false;
+                        return;
+                    }
+                }
+            };
+            let hook = match resolve_all(next.args).await {
+                Ok(args) => start(self.invoke(&next.action, args)),
+                Err(e) => Hook::Error(e),
+            };
+            next.promise.resolve(hook);
+        }
+    }
+}
+
+fn no_runtime() -> Error {
+    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
+}
+
+/// Starts a call on a local target.
+fn call_target(cell: &Arc<TargetCell>, path: &[PathKey], args: Vec<Value>) -> Hook {
     let (last, prefix) = match path.split_last() {
-        None => return start_with_args(args, target.clone(), None),
+        None => return cell.start(Action::CallSelf, args),
         Some(split) => split,
     };
     if !prefix.is_empty() {
-        return get_target(target, prefix).call(std::slice::from_ref(last), args);
+        return get_target(cell, prefix).call(std::slice::from_ref(last), args);
     }
     match last {
-        PathKey::Name(method) => start_with_args(args, target.clone(), Some(method.clone())),
+        PathKey::Name(method) => cell.start(Action::Call(method.clone()), args),
         PathKey::Index(i) => Hook::Error(type_error(format!(
             "{} has no method at index {i}: method names are strings",
-            target.type_name()
+            cell.target.type_name()
         ))),
     }
 }
 
-/// Calls `method` (or the target itself) once every promise in `args` has resolved.
-fn start_with_args(args: Vec<Value>, target: Arc<dyn RpcTarget>, method: Option<String>) -> Hook {
-    let invoke = move |target: Arc<dyn RpcTarget>, args: Vec<Value>| -> CallFuture {
-        match &method {
-            Some(m) => target.call(m, args),
-            None => target.call_self(args),
-        }
-    };
-    if !args.iter().any(Value::contains_promise) {
-        return start(invoke(target, args));
-    }
-    LocalPromise::spawn(async move {
-        let args = resolve_all(args).await?;
-        invoke(target, args).await.map_err(Error::Remote)
-    })
-}
-
 /// Reads a property of a local target.
-fn get_target(target: &Arc<dyn RpcTarget>, path: &[PathKey]) -> Hook {
+fn get_target(cell: &Arc<TargetCell>, path: &[PathKey]) -> Hook {
     let (first, rest) = match path.split_first() {
-        None => return Hook::Payload(Arc::new(hook_as_value(Hook::Target(target.clone())))),
+        None => return Hook::Payload(Arc::new(hook_as_value(Hook::Target(cell.clone())))),
         Some(split) => split,
     };
     let property = match first {
-        PathKey::Name(name) => start(target.clone().get(name)),
+        PathKey::Name(name) => cell.start(Action::Get(name.clone()), Vec::new()),
         PathKey::Index(_) => Hook::Payload(Arc::new(Value::Undefined)),
     };
     if rest.is_empty() {
@@ -239,8 +323,8 @@ fn get_target(target: &Arc<dyn RpcTarget>, path: &[PathKey]) -> Hook {
 fn start(mut future: CallFuture) -> Hook {
     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
     match future.as_mut().poll(&mut cx) {
-        Poll::Ready(result) => Hook::from_result(result.map_err(Error::Remote)),
-        Poll::Pending => LocalPromise::spawn(async move { future.await.map_err(Error::Remote) }),
+        Poll::Ready(result) => Hook::from_result(result.map_err(Error::from)),
+        Poll::Pending => LocalPromise::spawn(async move { future.await.map_err(Error::from) }),
     }
 }
 
@@ -332,7 +416,7 @@ fn article(kind: &str) -> String {
 }
 
 pub(crate) fn type_error(message: String) -> Error {
-    Error::Remote(crate::RpcError::type_error(message))
+    Error::from(crate::RpcError::type_error(message))
 }
 
 /// An operation queued on a local promise until it resolves.
@@ -387,9 +471,7 @@ impl LocalPromise {
                 runtime.spawn(async move { resolver.resolve(Hook::from_result(future.await)) });
                 Hook::Promise(promise)
             }
-            Err(_) => Hook::Error(Error::Transport(
-                "capnweb needs a Tokio runtime to run calls: call it from inside one".into(),
-            )),
+            Err(_) => Hook::Error(no_runtime()),
         }
     }
 

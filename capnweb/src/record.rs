@@ -35,7 +35,7 @@ impl MapVar {
 
 /// The error for a placeholder used outside its closure.
 pub(crate) fn placeholder_misuse() -> Error {
-    Error::Remote(RpcError::error(
+    Error::from(RpcError::error(
         "a .map() placeholder was used outside its mapper: the closure given to .map() may only \
          make calls on it while it runs; it cannot be awaited or kept",
     ))

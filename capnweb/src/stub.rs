@@ -3,7 +3,7 @@
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -54,7 +54,7 @@ impl Stub {
     /// Wraps a local object that is already shared.
     pub fn from_target(target: Arc<dyn RpcTarget>) -> Stub {
         Stub {
-            hook: Hook::Target(target),
+            hook: Hook::Target(hook::TargetCell::new(target)),
         }
     }
 
@@ -79,11 +79,7 @@ impl Stub {
 
     /// Reads `property`. Nothing is sent until the promise is awaited or used.
     pub fn get(&self, property: &str) -> RpcPromise<Value> {
-        RpcPromise {
-            hook: self.hook.clone(),
-            path: vec![PathKey::from(property)],
-            _t: PhantomData,
-        }
+        RpcPromise::with_path(self.hook.clone(), vec![PathKey::from(property)])
     }
 
     /// Runs `callback` if the connection this stub depends on breaks.
@@ -131,6 +127,8 @@ pub struct RpcPromise<T = Value> {
     hook: Hook,
     /// A property path not yet read (reading is lazy: `promise.get("x")` sends nothing).
     path: Vec<PathKey>,
+    /// For a promise of a typed stub: the pipelined stub `Deref` hands out.
+    view: OnceLock<Box<T>>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -142,21 +140,32 @@ impl<T> std::fmt::Debug for RpcPromise<T> {
 
 impl<T> Clone for RpcPromise<T> {
     fn clone(&self) -> Self {
-        RpcPromise {
-            hook: self.hook.clone(),
-            path: self.path.clone(),
-            _t: PhantomData,
-        }
+        RpcPromise::with_path(self.hook.clone(), self.path.clone())
     }
 }
 
 impl<T> RpcPromise<T> {
     pub(crate) fn from_hook(hook: Hook) -> Self {
+        RpcPromise::with_path(hook, Vec::new())
+    }
+
+    /// A promise that is already resolved to `value`.
+    pub(crate) fn resolved(value: Value) -> Self {
+        RpcPromise::from_hook(Hook::from_value(value))
+    }
+
+    fn with_path(hook: Hook, path: Vec<PathKey>) -> Self {
         RpcPromise {
             hook,
-            path: Vec::new(),
+            path,
+            view: OnceLock::new(),
             _t: PhantomData,
         }
+    }
+
+    /// The pipelined view of this promise as `T`, made on first use.
+    pub(crate) fn pipelined_view(&self, make: impl FnOnce(Stub) -> T) -> &T {
+        self.view.get_or_init(|| Box::new(make(self.as_stub())))
     }
 
     pub(crate) fn hook(&self) -> &Hook {
@@ -192,20 +201,12 @@ impl<T> RpcPromise<T> {
     pub fn get(&self, property: &str) -> RpcPromise<Value> {
         let mut path = self.path.clone();
         path.push(PathKey::from(property));
-        RpcPromise {
-            hook: self.hook.clone(),
-            path,
-            _t: PhantomData,
-        }
+        RpcPromise::with_path(self.hook.clone(), path)
     }
 
     /// The same promise, decoded as `U` when awaited.
     pub fn cast<U>(self) -> RpcPromise<U> {
-        RpcPromise {
-            hook: self.hook,
-            path: self.path,
-            _t: PhantomData,
-        }
+        RpcPromise::with_path(self.hook, self.path)
     }
 
     /// The same promise, resolving to a [`Value`].

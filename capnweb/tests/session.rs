@@ -22,7 +22,7 @@ fn wire(pair: &Pair) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_call_and_its_wire_texts() {
     let pair = test_pair();
     let result = pair.api.call("square", vec![v(3.0)]).await.unwrap();
@@ -39,7 +39,7 @@ async fn basic_call_and_its_wire_texts() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn property_read() {
     let pair = test_pair();
     let counter = pair.api.call("makeCounter", vec![v(4.0)]);
@@ -53,7 +53,7 @@ async fn property_read() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_call_on_a_returned_stub_is_one_round_trip() {
     let pair = test_pair();
     let counter = pair.api.call("makeCounter", vec![v(1.0)]);
@@ -68,7 +68,7 @@ async fn pipelined_call_on_a_returned_stub_is_one_round_trip() {
     assert_eq!(texts[2], r#">["pull",2]"#);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promise_as_an_argument() {
     let pair = test_pair();
     let inner = pair.api.call("square", vec![v(2.0)]);
@@ -83,7 +83,7 @@ async fn a_promise_as_an_argument() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_from_the_server_into_a_client_stub() {
     let pair = test_pair();
     let calls = Arc::new(Mutex::new(0));
@@ -117,7 +117,7 @@ async fn callback_from_the_server_into_a_client_stub() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_stub_passed_back_to_the_server() {
     let pair = test_pair();
     let counter = Stub::new(Counter::new(10));
@@ -143,7 +143,7 @@ async fn client_stub_passed_back_to_the_server() {
     pair.assert_settled().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_carry_name_and_message_and_no_stack_by_default() {
     let pair = test_pair();
     let err = pair.api.call("throwError", vec![]).await.unwrap_err();
@@ -160,7 +160,7 @@ async fn errors_carry_name_and_message_and_no_stack_by_default() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_send_error_can_reveal_the_stack() {
     let options = SessionOptions::default().on_send_error(|e: &RpcError| Some(e.clone()));
     let pair = connect_with(
@@ -175,7 +175,7 @@ async fn on_send_error_can_reveal_the_stack() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_props_round_trip() {
     let pair = test_pair();
     let error = RpcError::type_error("bad")
@@ -183,13 +183,13 @@ async fn error_props_round_trip() {
         .with_cause(RpcError::error("root"));
     let echoed = pair
         .api
-        .call("echo", vec![Value::Error(error.clone())])
+        .call("echo", vec![Value::from(error.clone())])
         .await
         .unwrap();
-    assert_eq!(echoed, Value::Error(error));
+    assert_eq!(echoed, Value::from(error));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_pipelined_on_a_rejected_promise_rejects() {
     let pair = test_pair();
     let failing = pair.api.call("throwError", vec![]);
@@ -200,7 +200,7 @@ async fn a_call_pipelined_on_a_rejected_promise_rejects() {
     pair.assert_settled().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_over_an_array() {
     let pair = test_pair();
     let api = pair.api.clone();
@@ -221,7 +221,7 @@ async fn map_over_an_array() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_over_null_and_over_a_single_value() {
     let pair = test_pair();
     let api = pair.api.clone();
@@ -239,7 +239,7 @@ async fn map_over_null_and_over_a_single_value() {
     pair.assert_settled().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_with_a_captured_client_stub() {
     let pair = test_pair();
     let counter = Stub::new(Counter::new(0));
@@ -256,7 +256,7 @@ async fn map_with_a_captured_client_stub() {
     pair.assert_settled().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_map() {
     let pair = test_pair();
     let api = pair.api.clone();
@@ -275,7 +275,7 @@ async fn nested_map() {
     pair.assert_settled().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promise_dropped_unawaited_is_released_without_a_pull() {
     let pair = test_pair();
     let p = pair.api.call("square", vec![v(5.0)]);
@@ -287,7 +287,7 @@ async fn a_promise_dropped_unawaited_is_released_without_a_pull() {
     assert!(!texts.contains(&r#">["pull",1]"#.to_string()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_rejects_every_pending_call_and_fires_on_broken() {
     let pair = test_pair();
     let pending = pair.api.call("never", vec![]);
@@ -314,13 +314,11 @@ async fn abort_rejects_every_pending_call_and_fires_on_broken() {
         .is_disconnected());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_are_released_when_the_session_ends() {
     let dropped = Arc::new(AtomicBool::new(false));
-    let target = TestTarget {
-        dropped: Some(dropped.clone()),
-        ..Default::default()
-    };
+    let mut target = TestTarget::default();
+    target.dropped = Some(dropped.clone());
     let pair = connect(Stub::new(target));
     assert_eq!(pair.api.call("square", vec![v(2.0)]).await.unwrap(), v(4.0));
     let Pair {
@@ -339,7 +337,7 @@ async fn exports_are_released_when_the_session_ends() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_object_is_dropped_when_its_last_stub_is_released() {
     let pair = test_pair();
     let dropped = Arc::new(AtomicBool::new(false));
@@ -359,7 +357,7 @@ async fn a_remote_object_is_dropped_when_its_last_stub_is_released() {
     assert!(dropped.load(Ordering::SeqCst));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_to_one_target_start_in_arrival_order() {
     let target = TestTarget::default();
     let log = target.log.clone();
@@ -384,7 +382,7 @@ async fn calls_to_one_target_start_in_arrival_order() {
     pair.assert_settled().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_of_every_type_round_trip() {
     let pair = test_pair();
     let values = vec![
@@ -457,7 +455,7 @@ async fn expect_abort(peer: &mut RawPeer, fragment: &str) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_message_aborts_only_its_own_session() {
     let main = Stub::new(TestTarget::default());
     let (bad_session, mut bad) = RawPeer::serve(main.clone(), SessionOptions::default());
@@ -470,7 +468,7 @@ async fn a_malformed_message_aborts_only_its_own_session() {
     assert_eq!(good.recv().await.unwrap(), r#"["resolve",1,4]"#);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_ids_and_unknown_tags_abort_with_a_clear_error() {
     for (input, fragment) in [
         (r#"["push",["pipeline",7,["square"],[2]]]"#, "export 7"),
@@ -487,7 +485,7 @@ async fn bad_ids_and_unknown_tags_abort_with_a_clear_error() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_limit_exceeded_aborts_the_session_naming_the_limit() {
     let limits = Limits::default()
         .max_bigint_digits(10)
@@ -524,7 +522,7 @@ async fn each_limit_exceeded_aborts_the_session_naming_the_limit() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_result_from_the_peer_rejects_pending_calls_on_the_client() {
     let limits = Limits::default().max_bigint_digits(5);
     let pair = connect_with(

@@ -318,7 +318,7 @@ async fn calls_made_in_one_tick_leave_in_one_send_and_one_flush() {
     let api = session.main();
 
     let calls: Vec<_> = (0..CALLS)
-        .map(|i| api.call("square", vec![num(i as f64)]))
+        .map(|i| api.call("square", vec![num(i as f64)]).into_future())
         .collect();
     let results = within("the calls", futures::future::join_all(calls)).await;
     for (i, result) in results.into_iter().enumerate() {

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use super::SessionInner;
-use crate::error::Error;
+use crate::error::{BrokenCallback, Error};
 use crate::hook::Hook;
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
@@ -27,7 +27,7 @@ pub(super) struct ImportState {
     /// The resolution, once the peer resolved or rejected it (or the session ended).
     pub(super) resolution: Option<Hook>,
     /// Callbacks to run if the session ends before the resolution.
-    pub(super) on_broken: Vec<Box<dyn FnOnce(&Error) + Send>>,
+    pub(super) on_broken: Vec<BrokenCallback>,
 }
 
 impl ImportEntry {
@@ -55,7 +55,7 @@ impl ImportEntry {
     }
 
     /// Settles the entry; returns the `on_broken` callbacks to run if it broke.
-    pub(super) fn settle(&self, resolution: Hook) -> Vec<Box<dyn FnOnce(&Error) + Send>> {
+    pub(super) fn settle(&self, resolution: Hook) -> Vec<BrokenCallback> {
         let mut state = self.lock();
         if state.resolution.is_some() {
             return Vec::new();
@@ -136,7 +136,7 @@ impl ImportRef {
             if let Some(resolution) = self.entry.resolution() {
                 return resolution.pull();
             }
-            return Box::pin(std::future::ready(Err(Error::Remote(crate::RpcError::type_error(
+            return Box::pin(std::future::ready(Err(Error::from(crate::RpcError::type_error(
                 "this is a stub, not a promise: there is nothing to await (call a method instead)",
             )))));
         }

@@ -19,7 +19,7 @@ pub(crate) use import::{ImportEntry, ImportRef};
 pub use options::SessionOptions;
 
 use crate::encode;
-use crate::error::{Error, RpcError};
+use crate::error::{BrokenCallback, Error, RpcError};
 use crate::evaluate::{self, Importer};
 use crate::hook::Hook;
 use crate::tables::{ExportTable, ImportTable};
@@ -112,7 +112,7 @@ struct State {
     /// Resolutions started and not yet sent.
     pulls_in_flight: usize,
     /// Callbacks for the session ending, registered on the session itself.
-    on_broken: Vec<Box<dyn FnOnce(&Error) + Send>>,
+    on_broken: Vec<BrokenCallback>,
     /// Hooks removed from the tables, dropped once the lock is released.
     graveyard: Vec<Hook>,
 }
@@ -131,7 +131,7 @@ impl Session {
         let outbox_for_flush = outbox.clone();
         let main_hook = match local_main {
             Some(stub) => stub.into_hook(),
-            None => Hook::Error(Error::Remote(RpcError::error(
+            None => Hook::Error(Error::from(RpcError::error(
                 "this connection has no main object: the other side serves nothing",
             ))),
         };
@@ -202,7 +202,7 @@ impl Session {
         self.inner.abort(
             Error::Disconnected {
                 reason,
-                peer_error: Some(error),
+                peer_error: Some(Box::new(error)),
             },
             true,
         );
@@ -496,7 +496,7 @@ impl SessionInner {
             }
             Message::Reject(id, expr) => {
                 let value = evaluate::evaluate(expr, self)?;
-                self.settle_import(id, Hook::Error(Error::Remote(rejection(value))));
+                self.settle_import(id, Hook::Error(Error::from(rejection(value))));
                 Ok(())
             }
             Message::Release(id, count) => self.with_state(|st| {
@@ -507,7 +507,7 @@ impl SessionInner {
             Message::Abort(expr) => {
                 let error = rejection(evaluate::evaluate(expr, self)?);
                 let reason = format!("the peer aborted the session: {error}");
-                self.abort(Error::Disconnected { reason, peer_error: Some(error) }, false);
+                self.abort(Error::Disconnected { reason, peer_error: Some(Box::new(error)) }, false);
                 Ok(())
             }
             Message::Pipe => Err(Error::Protocol(
@@ -581,13 +581,20 @@ impl SessionInner {
         };
         self.ended.notify_waiters();
         let main = lock(&self.main).upgrade();
-        for entry in imports.iter().filter_map(Weak::upgrade).chain(main) {
-            for callback in entry.settle(Hook::Error(error.clone())) {
-                callback(&error);
-            }
+        let entries: Vec<Arc<ImportEntry>> = imports
+            .iter()
+            .filter_map(Weak::upgrade)
+            .chain(main)
+            .collect();
+        // Every callback runs before any pending call learns of the end, so code that awaits a
+        // call and then checks what `on_broken` recorded sees it.
+        for entry in &entries {
+            let registered = std::mem::take(&mut entry.lock().on_broken);
+            registered.into_iter().for_each(|callback| callback(&error));
         }
-        for callback in callbacks {
-            callback(&error);
+        callbacks.into_iter().for_each(|callback| callback(&error));
+        for entry in &entries {
+            entry.settle(Hook::Error(error.clone()));
         }
     }
 }
@@ -604,7 +611,7 @@ pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
 /// JavaScript peer may throw any value) wrapped so the caller can still see it.
 fn rejection(value: Value) -> RpcError {
     match value {
-        Value::Error(e) => e,
+        Value::Error(e) => *e,
         Value::String(s) => RpcError::error(s),
         other => RpcError::error(format!(
             "the peer rejected with a non-error value ({})",

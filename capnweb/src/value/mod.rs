@@ -74,7 +74,7 @@ pub enum Value {
     /// A byte container (`Uint8Array`, `ArrayBuffer`, typed arrays).
     Bytes(Bytes),
     /// An `Error`.
-    Error(RpcError),
+    Error(Box<RpcError>),
     /// A `URL`, by its href.
     Url(String),
     /// A `Headers` object, as name/value pairs.
@@ -216,7 +216,13 @@ value_from! {
     bool => Bool, f64 => Number, f32 => Number, i32 => Number, u32 => Number, i16 => Number,
     u16 => Number, i8 => Number, u8 => Number, String => String, &str => String,
     Vec<Value> => Array, Object => Object, BigInt => BigInt, Date => Date, Bytes => Bytes,
-    RpcError => Error, Stub => Stub,
+    Stub => Stub,
+}
+
+impl From<RpcError> for Value {
+    fn from(e: RpcError) -> Value {
+        Value::Error(Box::new(e))
+    }
 }
 
 impl From<()> for Value {
@@ -231,8 +237,8 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-impl From<RpcPromise<Value>> for Value {
-    fn from(p: RpcPromise<Value>) -> Value {
-        Value::Promise(p)
+impl<T> From<RpcPromise<T>> for Value {
+    fn from(p: RpcPromise<T>) -> Value {
+        Value::Promise(p.untyped())
     }
 }

@@ -192,3 +192,94 @@ pub struct Fetch {
     /// Other options (`method`, `status`, `statusText`, …), passed through untouched.
     pub other: serde_json::Map<String, serde_json::Value>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// serde: these travel as themselves through `to_value`/`from_value` (see `special`).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::special::{deserialize_special, serialize_special, unexpected};
+use super::Value;
+
+impl BigInt {
+    /// The decimal text of an integral, finite `f64` (exact, however large).
+    fn from_integral_f64(n: f64) -> BigInt {
+        if n.abs() < 9.2e18 {
+            BigInt::from(n as i64)
+        } else {
+            BigInt(format!("{n:.0}"))
+        }
+    }
+}
+
+/// A bigint with [`to_value`](super::to_value); other serializers refuse it.
+impl Serialize for BigInt {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_special(Value::BigInt(self.clone()), serializer)
+    }
+}
+
+/// Accepts a bigint, an integral number (JavaScript peers send small integers as numbers), or a
+/// string of decimal digits (how a bigint map key, or a JSON document, spells one).
+impl<'de> Deserialize<'de> for BigInt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<BigInt, D::Error> {
+        match deserialize_special(deserializer)? {
+            Value::BigInt(b) => Ok(b),
+            Value::Number(n) if n.is_finite() && n.fract() == 0.0 => {
+                Ok(BigInt::from_integral_f64(n))
+            }
+            Value::String(s) => match BigInt::parse(&s) {
+                Some(b) => Ok(b),
+                None => Err(unexpected("a bigint", &Value::String(s))),
+            },
+            other => Err(unexpected("a bigint or an integral number", &other)),
+        }
+    }
+}
+
+/// A date with [`to_value`](super::to_value); other serializers refuse it.
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_special(Value::Date(*self), serializer)
+    }
+}
+
+/// Accepts a date.
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+        match deserialize_special(deserializer)? {
+            Value::Date(d) => Ok(d),
+            other => Err(unexpected("a date", &other)),
+        }
+    }
+}
+
+/// Bytes (and their kind) with [`to_value`](super::to_value); plain bytes (`serialize_bytes`)
+/// with other serializers.
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        super::special::serialize_bytes(self, serializer)
+    }
+}
+
+/// Accepts bytes, or an array of integers 0–255.
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        match deserialize_special(deserializer)? {
+            Value::Bytes(b) => Ok(b),
+            Value::Array(items) => {
+                let mut data = Vec::with_capacity(items.len());
+                for item in &items {
+                    match item {
+                        Value::Number(n) if n.fract() == 0.0 && (0.0..256.0).contains(n) => {
+                            data.push(*n as u8)
+                        }
+                        other => return Err(unexpected("a byte (an integer 0–255)", other)),
+                    }
+                }
+                Ok(Bytes::from(data))
+            }
+            other => Err(unexpected("bytes", &other)),
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use capnweb::transport::memory::{self, MemoryReceiver, MemorySender, MemoryTransport};
-use capnweb::transport::{MessageReceiver, MessageSender, Transport};
+use capnweb::transport::{MessageSender, Transport};
 use capnweb::{CallFuture, Error, RpcError, RpcTarget, Session, SessionOptions, Stub, Value};
 
 pub fn num(v: &Value) -> f64 {
