@@ -24,7 +24,7 @@ pub use service::RpcService;
 
 use crate::error::Error;
 use crate::session::SessionOptions;
-use crate::stub::Stub;
+use crate::typed::TypedStub;
 
 /// How long the accept loop pauses after an error that is not about one connection (e.g. out
 /// of file descriptors), so that it does not spin.
@@ -112,8 +112,8 @@ impl Server {
         self
     }
 
-    /// Serves until the task is dropped, calling `new_main` for each session's main object.
-    /// Accept errors are logged and the server goes on.
+    /// Serves until the task is dropped, calling `new_main` for each session's main object (a
+    /// [`Stub`](crate::Stub) or a typed stub). Accept errors are logged and the server goes on.
     ///
     /// ```no_run
     /// # async fn example() -> Result<(), capnweb::Error> {
@@ -128,7 +128,7 @@ impl Server {
     pub async fn serve<F, M>(self, new_main: F) -> Result<(), Error>
     where
         F: Fn() -> M + Send + Sync + 'static,
-        M: Into<Stub>,
+        M: TypedStub,
     {
         self.serve_with_shutdown(new_main, std::future::pending())
             .await
@@ -154,7 +154,7 @@ impl Server {
     pub async fn serve_with_shutdown<F, M, G>(self, new_main: F, signal: G) -> Result<(), Error>
     where
         F: Fn() -> M + Send + Sync + 'static,
-        M: Into<Stub>,
+        M: TypedStub,
         G: Future<Output = ()> + Send + 'static,
     {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

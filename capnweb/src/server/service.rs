@@ -17,6 +17,7 @@ use super::{upgrade, Lifecycle};
 use crate::session::SessionOptions;
 use crate::stub::Stub;
 use crate::transport::http_batch;
+use crate::typed::TypedStub;
 
 type NewMain = Arc<dyn Fn() -> Stub + Send + Sync>;
 
@@ -57,14 +58,14 @@ impl fmt::Debug for RpcService {
 }
 
 impl RpcService {
-    /// A service whose sessions each serve a fresh `new_main()`.
+    /// A service whose sessions each serve a fresh `new_main()` (a [`Stub`] or a typed stub).
     pub fn new<F, M>(new_main: F) -> Self
     where
         F: Fn() -> M + Send + Sync + 'static,
-        M: Into<Stub>,
+        M: TypedStub,
     {
         RpcService {
-            new_main: Arc::new(move || new_main().into()),
+            new_main: Arc::new(move || new_main().as_untyped().clone()),
             options: SessionOptions::default(),
             lifecycle: None,
         }
