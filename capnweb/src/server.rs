@@ -41,12 +41,20 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// let addr = server.local_addr();
 /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 /// let serving = tokio::spawn(server.serve_with_shutdown(
-///     || Stub::from_fn(|args: Vec<Value>| async move { Ok(args.into_iter().next().unwrap_or_default()) }),
+///     || Stub::from_fn(|args: Vec<Value>| async move {
+///         let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);
+///         Ok(Value::from(x * x))
+///     }),
 ///     async { stopped.await.ok(); },
 /// ));
 ///
-/// // ... clients connect to ws://{addr}/ or POST to http://{addr}/ ...
-/// # let _ = addr;
+/// // The same address speaks WebSocket...
+/// let api: Stub = capnweb::websocket::connect(&format!("ws://{addr}/")).await?;
+/// assert_eq!(api.call_self(vec![Value::from(3)]).await?, Value::from(9));
+/// // ...and HTTP batch.
+/// let batch: Stub = capnweb::http_batch::connect(&format!("http://{addr}/"));
+/// assert_eq!(batch.call_self(vec![Value::from(4)]).await?, Value::from(16));
+///
 /// stop.send(()).ok();
 /// serving.await.expect("the server task panicked")?;
 /// # Ok(()) }
@@ -138,15 +146,18 @@ impl Server {
     /// open HTTP requests finish, closes WebSockets with code 1001 ("going away") and waits
     /// for their sessions to end (at most a few seconds each).
     ///
+    /// A request whose result never settles keeps the shutdown waiting: bound it from outside
+    /// (e.g. `tokio::time::timeout`) if that can happen.
+    ///
     /// ```no_run
-    /// # async fn example() -> Result<(), capnweb::Error> {
+    /// # async fn example(ctrl_c: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), capnweb::Error> {
     /// use capnweb::{Stub, Value};
     ///
     /// capnweb::Server::bind("127.0.0.1:8080")
     ///     .await?
     ///     .serve_with_shutdown(
     ///         || Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from("hello")) }),
-    ///         async { tokio::signal::ctrl_c().await.ok(); },
+    ///         ctrl_c, // e.g. async { tokio::signal::ctrl_c().await.ok(); }
     ///     )
     ///     .await
     /// # }

@@ -99,3 +99,33 @@ async fn shutdown_lets_an_open_batch_request_finish() {
     let result = within("the batch", pending).await.unwrap();
     assert_eq!(result.unwrap(), Value::from("released"));
 }
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_going_away() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut server = TestServer::start().await;
+    let (mut ws, _) = within(
+        "the WebSocket handshake",
+        tokio_tungstenite::connect_async(server.ws_url()),
+    )
+    .await
+    .unwrap();
+    let stopping = server.begin_shutdown();
+    let close = loop {
+        match within("a close frame", ws.next()).await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
+    // Reading on sends tungstenite's answering close; then the server is done.
+    while let Some(Ok(_)) = within("the end of the socket", ws.next()).await {}
+    within("the server to shut down", stopping)
+        .await
+        .unwrap()
+        .unwrap();
+}
