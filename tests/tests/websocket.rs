@@ -329,3 +329,39 @@ async fn calls_made_in_one_tick_leave_in_one_send_and_one_flush() {
     let first = log.lock().unwrap()[0];
     assert_eq!(first, (2 * CALLS, 1), "sends: {:?}", log.lock().unwrap());
 }
+
+#[tokio::test]
+async fn connecting_to_nothing_is_a_transport_error_naming_the_url() {
+    // A port that was free a moment ago: nothing listens there now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("ws://{addr}/");
+    let error = within("connecting", websocket::connect::<Stub>(&url))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transport(m) if m.contains(&url)),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn the_public_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&websocket::connect::<Stub>("ws://127.0.0.1:1/"));
+    assert_send(&websocket::connect_with(
+        "ws://127.0.0.1:1/",
+        None,
+        SessionOptions::default(),
+    ));
+    let request = http::Request::post("/").body(String::new()).unwrap();
+    let main = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::Null) });
+    assert_send(&capnweb::http_batch::handle(
+        request,
+        main,
+        SessionOptions::default(),
+    ));
+}
