@@ -86,6 +86,9 @@ pub async fn connect_with(
 /// Runs a session on a WebSocket that is already open (accepted by your own server, or
 /// connected some other way), serving `local_main` to the peer.
 ///
+/// The stream keeps the `tungstenite` configuration it was opened with; its message and frame
+/// size limits apply before the session's own [`Limits`](crate::Limits).
+///
 /// ```no_run
 /// # async fn example(tcp: tokio::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
 /// use capnweb::{SessionOptions, Stub, Value};
