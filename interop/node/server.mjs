@@ -36,8 +36,19 @@ process.on("unhandledRejection", (err) => {
 
 const server = http.createServer((req, res) => {
   if (req.headers.upgrade?.toLowerCase() === "websocket") return; // handled by WebSocketServer
+  if (trace) {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => console.error(`server <- (${req.method} ${req.url}) ${JSON.stringify(Buffer.concat(chunks).toString("utf8"))}`));
+    const end = res.end.bind(res);
+    res.end = (body, ...rest) => {
+      console.error(`server -> (HTTP ${res.statusCode}) ${JSON.stringify(body === undefined ? "" : String(body))}`);
+      return end(body, ...rest);
+    };
+  }
   nodeHttpBatchRpcResponse(req, res, new InteropApi()).catch((err) => {
-    console.error("server: batch error:", err);
+    // The reference rejects a batch it cannot parse or evaluate (e.g. invalid JSON from a peer).
+    console.error(`server: HTTP batch failed, answering 500: ${err?.name}: ${err?.message}`);
     if (!res.headersSent) res.writeHead(500);
     res.end();
   });
@@ -46,7 +57,10 @@ const server = http.createServer((req, res) => {
 const wss = new WebSocketServer({ server });
 wss.on("connection", (ws) => {
   if (trace) {
-    ws.on("message", (m) => console.error(`server <- ${m}`));
+    ws.on("message", (m, isBinary) => {
+      const text = Buffer.from(m instanceof ArrayBuffer ? new Uint8Array(m) : m).toString("utf8");
+      console.error(`server <- ${isBinary ? `(binary frame) ${JSON.stringify(text)}` : text}`);
+    });
     const send = ws.send.bind(ws);
     ws.send = (m, ...rest) => { console.error(`server -> ${m}`); return send(m, ...rest); };
   }
