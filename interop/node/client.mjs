@@ -389,8 +389,9 @@ for (const scenario of scenarios) {
     ++failed;
   }
 }
-if (unhandled.length && trace) {
-  for (const err of unhandled) console.error("unhandled rejection:", err);
+// Not a scenario failure by itself (each scenario checks its own results), but never hidden.
+for (const err of unhandled) {
+  console.error(`note: unhandled rejection: ${err?.name ?? typeof err}: ${err?.message ?? show(err)}`);
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);
