@@ -693,10 +693,10 @@ async fn read_loop<R: MessageReceiver>(mut receiver: R, session: Arc<SessionInne
                 }
             }
             Some(Err(e)) => {
-                session.abort(
-                    Error::disconnected(format!("the connection failed: {e}")),
-                    false,
-                );
+                // The transport chose the error's kind (a network failure, a frame the protocol
+                // forbids, a failed HTTP batch); pending calls reject with it as it is.
+                tracing::debug!(error = %e, "the transport failed; ending the session");
+                session.abort(e, false);
                 return;
             }
             None => {

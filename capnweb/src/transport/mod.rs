@@ -5,14 +5,16 @@
 //! [`MessageSender::send`], handing over every message queued at that moment at once so a
 //! transport can put them into one write.
 //!
-//! Built in: [`memory`] (a connected pair, for tests and in-process use), and the WebSocket and
-//! HTTP batch transports.
+//! Built in: [`memory`] (a connected pair, for tests and in-process use), [`websocket`] and
+//! [`http_batch`].
 
 use std::future::Future;
 
 use crate::error::{Error, RpcError};
 
+pub mod http_batch;
 pub mod memory;
+pub mod websocket;
 
 /// A bidirectional message transport, split into its two halves by the session.
 pub trait Transport: Send + 'static {
@@ -46,5 +48,10 @@ pub trait MessageSender: Send + 'static {
 /// The receiving half of a [`Transport`].
 pub trait MessageReceiver: Send + 'static {
     /// The next message; `None` once the peer closed the transport cleanly.
+    ///
+    /// An error ends the session, and every pending call rejects with that error as it is, so
+    /// choose its kind: [`Error::Disconnected`] for a connection that broke, [`Error::Transport`]
+    /// for a request that failed (HTTP batch), [`Error::Protocol`] for input the protocol
+    /// forbids, [`Error::LimitExceeded`] for input over a limit.
     fn recv(&mut self) -> impl Future<Output = Option<Result<String, Error>>> + Send;
 }

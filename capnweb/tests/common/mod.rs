@@ -104,12 +104,11 @@ impl RpcTarget for TestTarget {
                     )));
                 };
                 let by = args.get(1).map(num).unwrap_or(1.0);
-                Box::pin(async move {
-                    counter
-                        .call("increment", vec![Value::from(by)])
-                        .await
-                        .map_err(RpcError::from)
-                })
+                // Returns the promise, as the reference's surface does: the argument (and with
+                // it the counter stub) is released as soon as the call returns.
+                ready(Ok(Value::Promise(
+                    counter.call("increment", vec![Value::from(by)]),
+                )))
             }
             "callFunction" => {
                 let Value::Stub(func) = arg(&args, 0) else {

@@ -1,0 +1,208 @@
+//! Accepting a WebSocket on an HTTP request: the handshake, then the session on the upgraded
+//! connection.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+
+use super::{shutdown_requested, Lifecycle};
+use crate::error::RpcError;
+use crate::session::SessionOptions;
+use crate::stub::Stub;
+use crate::transport::{http_batch::text_response, websocket};
+
+/// How long a shutting-down server waits for a client to answer its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Whether the request asks for a WebSocket (`Upgrade: websocket`).
+pub(super) fn is_websocket_request<B>(request: &Request<B>) -> bool {
+    has_token(request.headers(), UPGRADE, "websocket")
+}
+
+/// Answers a WebSocket handshake: 101 (and the session starts on the upgraded connection, with
+/// a main object from `new_main`), or a response saying what is wrong with the request.
+pub(super) fn accept<B>(
+    request: &mut Request<B>,
+    new_main: &(dyn Fn() -> Stub + Send + Sync),
+    options: SessionOptions,
+    lifecycle: Option<Lifecycle>,
+) -> Response<Full<Bytes>> {
+    let accept_key = match check_handshake(request) {
+        Ok(key) => key,
+        Err(refusal) => return refusal_response(refusal),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "This server cannot upgrade connections to WebSockets (serve it with HTTP upgrades \
+             enabled)."
+                .into(),
+        );
+    };
+    tokio::spawn(run_session(on_upgrade, new_main(), options, lifecycle));
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(SEC_WEBSOCKET_ACCEPT, accept_key);
+    response
+}
+
+/// Why a handshake was refused: the status, and what was wrong.
+type Refusal = (StatusCode, &'static str);
+
+/// Checks the handshake request (RFC 6455, 4.2.1); returns the `Sec-WebSocket-Accept` value.
+fn check_handshake<B>(request: &Request<B>) -> Result<HeaderValue, Refusal> {
+    let headers = request.headers();
+    if request.method() != Method::GET {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a WebSocket upgrade must be a GET request",
+        ));
+    }
+    if !has_token(headers, CONNECTION, "upgrade") {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "the Connection header must include \"Upgrade\"",
+        ));
+    }
+    if headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err((
+            StatusCode::UPGRADE_REQUIRED,
+            "only WebSocket version 13 is supported",
+        ));
+    }
+    let key = headers.get(SEC_WEBSOCKET_KEY).ok_or((
+        StatusCode::BAD_REQUEST,
+        "the Sec-WebSocket-Key header is missing",
+    ))?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            "the Sec-WebSocket-Key header is not usable",
+        )
+    })
+}
+
+/// The response for a refused handshake.
+fn refusal_response((status, why): Refusal) -> Response<Full<Bytes>> {
+    let mut response = text_response(status, format!("Bad WebSocket handshake: {why}."));
+    if status == StatusCode::UPGRADE_REQUIRED {
+        response
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+    }
+    response
+}
+
+/// Whether a comma-separated header holds `token` (case-insensitive), in any of its lines.
+fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|part| part.trim().eq_ignore_ascii_case(token))
+}
+
+/// Runs a WebSocket session on the upgraded connection until it ends or the server shuts down.
+async fn run_session(
+    on_upgrade: OnUpgrade,
+    main: Stub,
+    options: SessionOptions,
+    mut lifecycle: Option<Lifecycle>,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            tracing::debug!(error = %e, "a WebSocket upgrade did not complete");
+            return;
+        }
+    };
+    let config = websocket::config(&options);
+    let ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let (session, closer) = websocket::serve_stream(ws, Some(main), options);
+    tokio::select! {
+        why = session.closed() => {
+            tracing::debug!(reason = %why, "a WebSocket session ended");
+        }
+        () = shutdown_requested(lifecycle.as_mut()) => {
+            let goodbye = async {
+                closer.close(CloseCode::Away, "the server is shutting down").await;
+                session.closed().await
+            };
+            if tokio::time::timeout(CLOSE_GRACE, goodbye).await.is_err() {
+                tracing::debug!("a WebSocket client did not answer the server's close in time");
+                session.abort(RpcError::error("the server is shutting down"));
+            }
+        }
+    }
+    // Only now is the session over for the server's shutdown.
+    drop(lifecycle);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::get("/");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    const GOOD: [(&str, &str); 4] = [
+        ("Upgrade", "websocket"),
+        ("Connection", "keep-alive, Upgrade"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+
+    #[test]
+    fn a_good_handshake_gets_the_rfc_accept_key() {
+        let accept = check_handshake(&request(&GOOD)).unwrap();
+        // The example from RFC 6455, section 1.3.
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn a_handshake_without_a_key_is_refused() {
+        let (status, why) = check_handshake(&request(&GOOD[..3])).unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(why.contains("Sec-WebSocket-Key"), "{why}");
+    }
+
+    #[test]
+    fn an_old_version_is_refused_with_the_supported_one() {
+        let mut headers = GOOD;
+        headers[2] = ("Sec-WebSocket-Version", "8");
+        let refusal = refusal_response(check_handshake(&request(&headers)).unwrap_err());
+        assert_eq!(refusal.status(), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(refusal.headers()[SEC_WEBSOCKET_VERSION], "13");
+    }
+
+    #[test]
+    fn upgrade_tokens_are_matched_case_insensitively() {
+        assert!(is_websocket_request(&request(&[("Upgrade", "WebSocket")])));
+        assert!(!is_websocket_request(&request(&[("Upgrade", "h2c")])));
+    }
+}

@@ -1,0 +1,83 @@
+//! The HTTP batch transport: a whole session in one POST.
+//!
+//! The client queues every call it makes until the application awaits a result; then it sends
+//! everything queued in that "tick" as one POST (messages joined by `\n`), the server evaluates
+//! them, answers once with its messages joined by `\n`, and the session is over. Calls on
+//! results, promises passed as arguments and `.map()` all still travel in that one request.
+//!
+//! - Client: [`connect`] (the server's main object) and [`connect_with`] (the session).
+//!   Plain `http://` only (no TLS in this build); put a TLS-terminating proxy in front for
+//!   `https://`.
+//! - Server: [`handle`] answers one request; [`Server`](crate::Server) and
+//!   [`RpcService`](crate::RpcService) route POSTs here for you.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), capnweb::Error> {
+//! use capnweb::{Stub, Value};
+//!
+//! let api: Stub = capnweb::http_batch::connect("http://127.0.0.1:8080/");
+//! // Both calls, and the pipelined call on the first one's result, travel in one POST.
+//! let counter = api.call("makeCounter", vec![Value::from(1)]);
+//! let (a, b) = tokio::join!(api.call("square", vec![Value::from(3)]), counter.call("increment", vec![Value::from(2)]));
+//! # let _ = (a?, b?); Ok(()) }
+//! ```
+//!
+//! ## Body size
+//!
+//! Both sides bound the body they read by the session's
+//! [`Limits::max_message_size`](crate::Limits::max_message_size): a body may hold at most the
+//! UTF-8 size of one message at that limit, `3 × max_message_size` bytes (one UTF-16 unit is at
+//! most 3 bytes), 96 MiB by default. The server answers a larger request with 413; each message
+//! inside is still checked against the limits on its own.
+
+mod client;
+mod server;
+
+pub use client::{connect, connect_with};
+pub use server::handle;
+pub(crate) use server::text_response;
+
+use crate::session::SessionOptions;
+
+/// The largest body either side reads (see the module docs).
+pub(crate) fn max_body_bytes(options: &SessionOptions) -> usize {
+    options.limits.max_message_size.saturating_mul(3)
+}
+
+/// A batch body as its messages: split on `\n`; an empty body holds none.
+fn split_batch(body: &str) -> Vec<String> {
+    if body.is_empty() {
+        Vec::new()
+    } else {
+        body.split('\n').map(str::to_owned).collect()
+    }
+}
+
+/// The first characters of `text`, for an error message.
+fn snippet(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let text = text.trim();
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_body_holds_no_messages() {
+        assert!(split_batch("").is_empty());
+        assert_eq!(split_batch("a\nb"), ["a", "b"]);
+        assert_eq!(split_batch("a\n"), ["a", ""]);
+    }
+
+    #[test]
+    fn snippets_are_cut_on_characters() {
+        assert_eq!(snippet("  short \n"), "short");
+        let long = "é".repeat(300);
+        assert_eq!(snippet(&long).chars().count(), 201);
+    }
+}

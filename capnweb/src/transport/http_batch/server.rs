@@ -1,0 +1,213 @@
+//! The HTTP batch server: one request is one whole session.
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use tokio::sync::oneshot;
+
+use super::{max_body_bytes, split_batch};
+use crate::error::{Error, RpcError};
+use crate::session::{Session, SessionOptions};
+use crate::stub::Stub;
+use crate::transport::{MessageReceiver, MessageSender, Transport};
+
+/// Answers one HTTP batch request, serving `main` to it.
+///
+/// - Anything but POST: 405 (with `Allow: POST`).
+/// - A body that is not UTF-8, or cannot be read: 400; a body larger than
+///   `3 × Limits::max_message_size` bytes (see the [module docs](super)): 413.
+/// - Otherwise the body's lines (split on `\n`; an empty body is no messages) run as a fresh
+///   session; once every line was handled and every pulled result was sent, the answer is 200
+///   with the session's messages joined by `\n`. If the session aborted instead (a malformed
+///   message, an unknown id, a limit), the answer is 400 saying what was wrong.
+///
+/// Every answer is `text/plain`. A pulled result that never settles keeps the request open, as
+/// in the reference implementation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use capnweb::{SessionOptions, Stub, Value};
+///
+/// let main = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from(1)) });
+/// let request = http::Request::get("/rpc").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+/// let response = capnweb::http_batch::handle(request, main, SessionOptions::default()).await;
+/// assert_eq!(response.status(), 405);
+/// # }
+/// ```
+pub async fn handle<B>(
+    request: Request<B>,
+    main: Stub,
+    options: SessionOptions,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if request.method() != Method::POST {
+        let mut response = text_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This endpoint only accepts POST requests (Cap'n Web HTTP batch).".into(),
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, http::HeaderValue::from_static("POST"));
+        return response;
+    }
+    let body = match read_body(request.into_body(), max_body_bytes(&options)).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
+    match run_batch(split_batch(&body), main, options).await {
+        Ok(messages) => text_response(StatusCode::OK, messages.join("\n")),
+        Err(error) => text_response(
+            StatusCode::BAD_REQUEST,
+            format!("The batch could not be processed: {error}"),
+        ),
+    }
+}
+
+/// A `text/plain` response.
+pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The body as text, or the response refusing it.
+async fn read_body<B>(body: B, max_bytes: usize) -> Result<String, Response<Full<Bytes>>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        text_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than this server accepts ({max_bytes} bytes)."),
+        )
+    };
+    // A declared length says it at once, before anything is read.
+    if body.size_hint().lower() > max_bytes as u64 {
+        return Err(too_large());
+    }
+    let bytes = match Limited::new(body, max_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
+        Err(e) => {
+            return Err(text_response(
+                StatusCode::BAD_REQUEST,
+                format!("The request body could not be read: {e}"),
+            ))
+        }
+    };
+    String::from_utf8(bytes.into()).map_err(|e| {
+        text_response(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The request body is not UTF-8 text (invalid byte at offset {}).",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Runs `lines` as one session serving `main`; returns the messages the session sent, or why
+/// it aborted.
+async fn run_batch(
+    lines: Vec<String>,
+    main: Stub,
+    options: SessionOptions,
+) -> Result<Vec<String>, Error> {
+    let (all_received_tx, all_received) = oneshot::channel();
+    let (end_tx, end_rx) = oneshot::channel();
+    let (answer_tx, answer) = oneshot::channel();
+    let transport = BatchServerTransport {
+        receiver: BatchServerReceiver {
+            lines: lines.into_iter(),
+            all_received: Some(all_received_tx),
+            end: Some(end_rx),
+        },
+        sender: BatchServerSender {
+            sent: Vec::new(),
+            answer: Some(answer_tx),
+        },
+    };
+    let session = Session::new(transport, Some(main), options);
+    tokio::select! {
+        biased;
+        error = session.closed() => return Err(error),
+        received = all_received => if received.is_err() {
+            return Err(session.closed().await);
+        },
+    }
+    session.drain().await?;
+    // Ending the input ends the session: its writer hands over every message queued before,
+    // then closes, which delivers the answer.
+    let _ = end_tx.send(());
+    answer.await.map_err(|_| {
+        Error::Transport("the batch session ended without handing over its answer".into())
+    })
+}
+
+/// The server end of one batch: the request's lines in, the answer's messages out.
+struct BatchServerTransport {
+    sender: BatchServerSender,
+    receiver: BatchServerReceiver,
+}
+
+impl Transport for BatchServerTransport {
+    type Sender = BatchServerSender;
+    type Receiver = BatchServerReceiver;
+
+    fn split(self) -> (BatchServerSender, BatchServerReceiver) {
+        (self.sender, self.receiver)
+    }
+}
+
+struct BatchServerReceiver {
+    lines: std::vec::IntoIter<String>,
+    /// Fired when the session asks for more than the request held: every line was handled.
+    all_received: Option<oneshot::Sender<()>>,
+    /// Fired (or dropped) when the answer is complete.
+    end: Option<oneshot::Receiver<()>>,
+}
+
+impl MessageReceiver for BatchServerReceiver {
+    async fn recv(&mut self) -> Option<Result<String, Error>> {
+        if let Some(line) = self.lines.next() {
+            return Some(Ok(line));
+        }
+        if let Some(all_received) = self.all_received.take() {
+            let _ = all_received.send(());
+        }
+        // Not `None` yet: that would end the session while results are still being computed.
+        if let Some(end) = &mut self.end {
+            let _ = end.await;
+            self.end = None;
+        }
+        None
+    }
+}
+
+struct BatchServerSender {
+    sent: Vec<String>,
+    answer: Option<oneshot::Sender<Vec<String>>>,
+}
+
+impl MessageSender for BatchServerSender {
+    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
+        self.sent.extend(messages);
+        Ok(())
+    }
+
+    async fn close(&mut self, _reason: Option<RpcError>) {
+        if let Some(answer) = self.answer.take() {
+            let _ = answer.send(std::mem::take(&mut self.sent));
+        }
+    }
+}

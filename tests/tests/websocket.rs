@@ -1,0 +1,367 @@
+//! Sessions over a real WebSocket on loopback: calls, pipelining, callbacks, errors, tables,
+//! the end of a session from either side, close frames, and write coalescing.
+
+mod common;
+
+use std::future::IntoFuture;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use capnweb::transport::{MessageSender, Transport};
+use capnweb::websocket::{self, WebSocketReceiver, WebSocketSender, WebSocketTransport};
+use capnweb::{Error, RpcError, Session, SessionOptions, Stub, Value};
+use common::*;
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_call_returns_its_result() {
+    let server = TestServer::start().await;
+    let api: Stub = within("connecting", websocket::connect(&server.ws_url()))
+        .await
+        .unwrap();
+    let result = within("square(3)", api.call("square", vec![num(3.0)])).await;
+    assert_eq!(result.unwrap(), num(9.0));
+}
+
+#[tokio::test]
+async fn a_call_on_a_returned_stub_is_pipelined() {
+    let server = TestServer::start().await;
+    let api: Stub = websocket::connect(&server.ws_url()).await.unwrap();
+    // Not awaited: the increment is sent at once, on the counter the server has not returned.
+    let counter = api.call("makeCounter", vec![num(1.0)]);
+    let incremented = counter.call("increment", vec![num(2.0)]);
+    assert_eq!(within("increment", incremented).await.unwrap(), num(3.0));
+    let again = counter.call("increment", vec![num(4.0)]);
+    assert_eq!(within("increment", again).await.unwrap(), num(7.0));
+}
+
+#[tokio::test]
+async fn the_server_calls_back_a_client_function() {
+    let server = TestServer::start().await;
+    let api: Stub = websocket::connect(&server.ws_url()).await.unwrap();
+    let cube = Stub::from_fn(|args: Vec<Value>| async move {
+        let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);
+        Ok(Value::from(x * x * x))
+    });
+    let result = api.call("callFunction", vec![Value::Stub(cube), num(3.0)]);
+    assert_eq!(within("callFunction", result).await.unwrap(), num(27.0));
+}
+
+#[tokio::test]
+async fn a_thrown_error_reaches_the_caller() {
+    let server = TestServer::start().await;
+    let api: Stub = websocket::connect(&server.ws_url()).await.unwrap();
+    let error = within("throwError", api.call("throwError", vec![]))
+        .await
+        .unwrap_err();
+    let remote = error.as_remote().expect("a remote error");
+    assert_eq!(remote.name, "RangeError");
+    assert_eq!(remote.message, "test error");
+    // The session survives a failed call.
+    let result = within("square", api.call("square", vec![num(2.0)])).await;
+    assert_eq!(result.unwrap(), num(4.0));
+}
+
+#[tokio::test]
+async fn the_tables_go_back_to_the_main_entries_after_the_calls() {
+    let server = TestServer::start().await;
+    let session = websocket::connect_with(&server.ws_url(), None, SessionOptions::default())
+        .await
+        .unwrap();
+    let api = session.main();
+    let counter = api.call("makeCounter", vec![num(5.0)]);
+    within("increment", counter.call("increment", vec![num(1.0)]))
+        .await
+        .unwrap();
+    drop(counter);
+    let identity =
+        Stub::from_fn(
+            |args: Vec<Value>| async move { Ok(args.into_iter().next().unwrap_or_default()) },
+        );
+    within(
+        "callFunction",
+        api.call("callFunction", vec![Value::Stub(identity), num(1.0)]),
+    )
+    .await
+    .unwrap();
+    within("throwError", api.call("throwError", vec![]))
+        .await
+        .unwrap_err();
+    until("the client's tables to hold only the main entries", || {
+        let stats = session.stats();
+        (stats.imports, stats.exports) == (1, 1)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutting_the_server_down_rejects_pending_calls_and_fires_on_broken() {
+    let mut server = TestServer::start().await;
+    let api: Stub = websocket::connect(&server.ws_url()).await.unwrap();
+    let (broken_tx, broken) = oneshot::channel::<Error>();
+    api.on_broken(move |e| {
+        let _ = broken_tx.send(e.clone());
+    });
+    let pending = tokio::spawn(api.call("hang", vec![]).into_future());
+    server.events.hang_started().await;
+
+    server.shutdown().await;
+
+    let outcome = within("the pending call to settle", pending).await.unwrap();
+    let error = outcome.unwrap_err();
+    assert!(error.is_disconnected(), "{error:?}");
+    let error = within("on_broken", broken).await.unwrap();
+    assert!(error.is_disconnected(), "{error:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_main_stub_ends_the_server_side_session() {
+    let mut server = TestServer::start().await;
+    let api: Stub = websocket::connect(&server.ws_url()).await.unwrap();
+    within("square", api.call("square", vec![num(2.0)]))
+        .await
+        .unwrap();
+    drop(api);
+    // The server's session ended, and with it the main object it served.
+    server.events.main_dropped().await;
+}
+
+/// A WebSocket server in the test itself, to see the frames a client session sends.
+async fn raw_peer() -> (
+    String,
+    tokio::task::JoinHandle<tokio_tungstenite::WebSocketStream<TcpStream>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let accepted = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        tokio_tungstenite::accept_async(tcp).await.unwrap()
+    });
+    (url, accepted)
+}
+
+/// Reads frames until a close frame; returns the texts before it and the close frame.
+async fn read_until_close(
+    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+) -> (Vec<String>, Option<(CloseCode, String)>) {
+    let mut texts = Vec::new();
+    while let Some(frame) = within("a frame", ws.next()).await {
+        match frame.unwrap() {
+            Message::Text(text) => texts.push(text.as_str().to_owned()),
+            Message::Close(frame) => {
+                return (texts, frame.map(|f| (f.code, f.reason.as_str().to_owned())))
+            }
+            _ => {}
+        }
+    }
+    (texts, None)
+}
+
+#[tokio::test]
+async fn a_clean_end_closes_with_code_1000() {
+    let (url, accepted) = raw_peer().await;
+    let api: Stub = websocket::connect(&url).await.unwrap();
+    let mut ws = within("the raw server's accept", accepted).await.unwrap();
+    drop(api);
+    let (_, close) = read_until_close(&mut ws).await;
+    assert_eq!(close.map(|(code, _)| code), Some(CloseCode::Normal));
+}
+
+#[tokio::test]
+async fn an_abort_closes_with_code_3000_and_a_truncated_reason() {
+    let (url, accepted) = raw_peer().await;
+    let session = websocket::connect_with(&url, None, SessionOptions::default())
+        .await
+        .unwrap();
+    let mut ws = within("the raw server's accept", accepted).await.unwrap();
+    session.abort(RpcError::error("é".repeat(100)));
+    let (texts, close) = read_until_close(&mut ws).await;
+    assert_eq!(texts.len(), 1, "the abort message: {texts:?}");
+    let (code, reason) = close.expect("a close frame");
+    assert_eq!(code, CloseCode::from(3000));
+    // 61 two-byte characters: the most that fit in 123 bytes.
+    assert_eq!(reason, "é".repeat(61));
+}
+
+#[tokio::test]
+async fn a_binary_frame_ends_the_session_with_a_protocol_error() {
+    let (url, accepted) = raw_peer().await;
+    let api: Stub = websocket::connect(&url).await.unwrap();
+    let mut ws = within("the raw server's accept", accepted).await.unwrap();
+    let pending = tokio::spawn(api.call("square", vec![num(2.0)]).into_future());
+    within("the push", ws.next()).await.unwrap().unwrap();
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    let error = within("the call to fail", pending)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Protocol(m) if m.contains("binary")),
+        "{error:?}"
+    );
+}
+
+/// A stream that counts its flushes.
+struct CountingIo {
+    inner: TcpStream,
+    flushes: Arc<AtomicUsize>,
+}
+
+impl AsyncRead for CountingIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountingIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let flushed = Pin::new(&mut self.inner).poll_flush(cx);
+        if flushed.is_ready() {
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+        }
+        flushed
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// For each `send` call: how many messages it carried, and how many flushes it made.
+type SendLog = Arc<Mutex<Vec<(usize, usize)>>>;
+
+/// The WebSocket transport, with its sends recorded.
+struct Recorded {
+    inner: WebSocketTransport<CountingIo>,
+    flushes: Arc<AtomicUsize>,
+    log: SendLog,
+}
+
+struct RecordedSender {
+    inner: WebSocketSender<CountingIo>,
+    flushes: Arc<AtomicUsize>,
+    log: SendLog,
+}
+
+impl Transport for Recorded {
+    type Sender = RecordedSender;
+    type Receiver = WebSocketReceiver<CountingIo>;
+
+    fn split(self) -> (RecordedSender, WebSocketReceiver<CountingIo>) {
+        let (sender, receiver) = self.inner.split();
+        let sender = RecordedSender {
+            inner: sender,
+            flushes: self.flushes,
+            log: self.log,
+        };
+        (sender, receiver)
+    }
+}
+
+impl MessageSender for RecordedSender {
+    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
+        let count = messages.len();
+        let before = self.flushes.load(Ordering::SeqCst);
+        let sent = self.inner.send(messages).await;
+        let flushes = self.flushes.load(Ordering::SeqCst) - before;
+        self.log.lock().unwrap().push((count, flushes));
+        sent
+    }
+
+    async fn close(&mut self, reason: Option<RpcError>) {
+        self.inner.close(reason).await
+    }
+}
+
+#[tokio::test]
+async fn calls_made_in_one_tick_leave_in_one_send_and_one_flush() {
+    const CALLS: usize = 10;
+    let server = TestServer::start().await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let flushes = Arc::new(AtomicUsize::new(0));
+    let io = CountingIo {
+        inner: tcp,
+        flushes: Arc::clone(&flushes),
+    };
+    let (ws, _) = within(
+        "the WebSocket handshake",
+        tokio_tungstenite::client_async(server.ws_url(), io),
+    )
+    .await
+    .unwrap();
+    let log = SendLog::default();
+    let transport = Recorded {
+        inner: WebSocketTransport::new(ws),
+        flushes,
+        log: Arc::clone(&log),
+    };
+    let session = Session::new(transport, None, SessionOptions::default());
+    let api = session.main();
+
+    let calls: Vec<_> = (0..CALLS)
+        .map(|i| api.call("square", vec![num(i as f64)]).into_future())
+        .collect();
+    let results = within("the calls", futures::future::join_all(calls)).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result.unwrap(), num((i * i) as f64));
+    }
+
+    // The first send held every push and every pull, written with a single flush.
+    let first = log.lock().unwrap()[0];
+    assert_eq!(first, (2 * CALLS, 1), "sends: {:?}", log.lock().unwrap());
+}
+
+#[tokio::test]
+async fn connecting_to_nothing_is_a_transport_error_naming_the_url() {
+    // A port that was free a moment ago: nothing listens there now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("ws://{addr}/");
+    let error = within("connecting", websocket::connect::<Stub>(&url))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transport(m) if m.contains(&url)),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn the_public_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&websocket::connect::<Stub>("ws://127.0.0.1:1/"));
+    assert_send(&websocket::connect_with(
+        "ws://127.0.0.1:1/",
+        None,
+        SessionOptions::default(),
+    ));
+    let request = http::Request::post("/").body(String::new()).unwrap();
+    let main = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::Null) });
+    assert_send(&capnweb::http_batch::handle(
+        request,
+        main,
+        SessionOptions::default(),
+    ));
+}
