@@ -80,11 +80,33 @@ pub(crate) enum Output {
 }
 
 impl Output {
-    /// The type a client's promise resolves to.
+    /// The type a client's promise resolves to. A method that returns a promise
+    /// (`RpcPromise<T>`, possibly inside `Result`) resolves, for its caller, to `T`.
     pub(crate) fn client_type(&self) -> TokenStream {
         match self {
             Output::Unit => quote::quote!(()),
-            Output::Value(ty) | Output::Result(ty) => quote::quote!(#ty),
+            Output::Value(ty) | Output::Result(ty) => {
+                let ty = promised(ty);
+                quote::quote!(#ty)
+            }
         }
     }
+}
+
+/// `T` for `RpcPromise<T>` (by the last path segment), else the type itself.
+fn promised(ty: &Type) -> &Type {
+    if let Type::Path(path) = ty {
+        if let Some(last) = path.path.segments.last() {
+            if last.ident == "RpcPromise" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let [syn::GenericArgument::Type(inner)] =
+                        args.args.iter().collect::<Vec<_>>()[..]
+                    {
+                        return promised(inner);
+                    }
+                }
+            }
+        }
+    }
+    ty
 }

@@ -57,6 +57,20 @@ impl<T> IntoArg<T> for &RpcPromise<T> {
     }
 }
 
+/// An optional parameter takes the value itself (`Some` implied).
+impl<T: Serialize> IntoArg<Option<T>> for T {
+    fn into_arg(self) -> Result<Value, Error> {
+        to_value(&self)
+    }
+}
+
+/// An optional parameter takes a promise of the value too.
+impl<T> IntoArg<Option<T>> for RpcPromise<T> {
+    fn into_arg(self) -> Result<Value, Error> {
+        Ok(Value::Promise(self.untyped()))
+    }
+}
+
 impl IntoArg<String> for &str {
     fn into_arg(self) -> Result<Value, Error> {
         Ok(Value::String(self.to_owned()))

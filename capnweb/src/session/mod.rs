@@ -115,6 +115,12 @@ struct State {
     on_broken: Vec<BrokenCallback>,
     /// Hooks removed from the tables, dropped once the lock is released.
     graveyard: Vec<Hook>,
+    /// The counts just before the session ended.
+    stats_at_close: Option<SessionStats>,
+    /// Resolutions whose value is at hand, waiting to be sent in order.
+    ready: std::collections::VecDeque<(i64, Arc<Value>)>,
+    /// The reader is handling a message: ready resolutions wait until it is done.
+    handling_message: bool,
 }
 
 impl Session {
@@ -143,6 +149,9 @@ impl Session {
                 pulls_in_flight: 0,
                 on_broken: Vec::new(),
                 graveyard: Vec::new(),
+                stats_at_close: None,
+                ready: std::collections::VecDeque::new(),
+                handling_message: false,
             }),
             deferred: Mutex::new(Vec::new()),
             outbox,
@@ -159,7 +168,11 @@ impl Session {
         });
         tokio::spawn(write_loop(sender, outbox_rx, Arc::downgrade(&inner)));
         tokio::spawn(read_loop(receiver, Arc::clone(&inner)));
-        Session { inner }
+        let session = Session { inner };
+        if let Some(on_start) = session.inner.options.on_start.clone() {
+            on_start(&session);
+        }
+        session
     }
 
     /// The peer's main object. Dropping every handle to it ends the session.
@@ -179,6 +192,12 @@ impl Session {
             imports: st.imports.len(),
             exports: st.exports.len(),
         })
+    }
+
+    /// The import and export counts as they were just before the session ended (`None` while
+    /// it runs). Both are 1 for a session that leaked nothing: only the main objects remained.
+    pub fn stats_at_close(&self) -> Option<SessionStats> {
+        self.inner.with_state(|st| st.stats_at_close)
     }
 
     /// Waits until every result the peer pulled has been sent.
@@ -252,6 +271,9 @@ impl SessionInner {
         let (result, graveyard, shutdown) = {
             let mut st = lock(&self.state);
             let result = f(&mut st);
+            if !st.handling_message {
+                self.send_ready(&mut st);
+            }
             let shutdown = self.apply_deferred(&mut st);
             (result, std::mem::take(&mut st.graveyard), shutdown)
         };
@@ -438,16 +460,36 @@ impl SessionInner {
         entry.resolving = true;
         let hook = entry.hook.clone();
         st.pulls_in_flight += 1;
+        if let Hook::Payload(value) = hook {
+            // Already resolved: sent in order, once the message that introduced it is out.
+            st.ready.push_back((id, value));
+            return Ok(());
+        }
         let session = Arc::clone(self);
         tokio::spawn(async move {
             let outcome = hook.pull().await;
-            session.with_state(|st| session.send_resolution(st, id, &outcome));
+            session.with_state(|st| session.send_resolution(st, id, &outcome.as_ref()));
             drop((outcome, hook));
         });
         Ok(())
     }
 
-    fn send_resolution(self: &Arc<Self>, st: &mut State, id: i64, outcome: &Result<Value, Error>) {
+    /// Sends the resolutions that were ready, in the order they were started (as the
+    /// reference does: after the message being handled, before anything later).
+    fn send_ready(self: &Arc<Self>, st: &mut State) {
+        while let Some((id, value)) = st.ready.pop_front() {
+            self.send_resolution(st, id, &Ok(&*value));
+            // The value may hold the last reference to something: drop it after the lock.
+            st.graveyard.push(Hook::Payload(value));
+        }
+    }
+
+    fn send_resolution(
+        self: &Arc<Self>,
+        st: &mut State,
+        id: i64,
+        outcome: &Result<&Value, &Error>,
+    ) {
         st.pulls_in_flight -= 1;
         if st.pulls_in_flight == 0 {
             self.drained.notify_waiters();
@@ -570,6 +612,10 @@ impl SessionInner {
             };
             let _ = self.outbox.send(Outgoing::Close(close_reason));
             st.aborted = Some(error.clone());
+            st.stats_at_close = Some(SessionStats {
+                imports: st.imports.len(),
+                exports: st.exports.len(),
+            });
             st.graveyard.extend(st.exports.take_all());
             let imports = st.imports.take_all();
             let callbacks = std::mem::take(&mut st.on_broken);
@@ -686,7 +732,10 @@ async fn read_loop<R: MessageReceiver>(mut receiver: R, session: Arc<SessionInne
         };
         match next {
             Some(Ok(text)) => {
-                if let Err(e) = session.handle_text(&text) {
+                session.with_state(|st| st.handling_message = true);
+                let handled = session.handle_text(&text);
+                session.with_state(|st| st.handling_message = false);
+                if let Err(e) = handled {
                     tracing::debug!(error = %e, "aborting the session: bad input from the peer");
                     session.abort(e, true);
                     return;

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use super::Session;
 use crate::error::RpcError;
 use crate::wire::Limits;
 
 type SendErrorHook = Arc<dyn Fn(&RpcError) -> Option<RpcError> + Send + Sync>;
+type StartHook = Arc<dyn Fn(&Session) + Send + Sync>;
 
 /// Per-session settings.
 ///
@@ -22,6 +24,7 @@ type SendErrorHook = Arc<dyn Fn(&RpcError) -> Option<RpcError> + Send + Sync>;
 pub struct SessionOptions {
     pub(crate) limits: Limits,
     pub(crate) on_send_error: Option<SendErrorHook>,
+    pub(crate) on_start: Option<StartHook>,
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for SessionOptions {
         f.debug_struct("SessionOptions")
             .field("limits", &self.limits)
             .field("on_send_error", &self.on_send_error.is_some())
+            .field("on_start", &self.on_start.is_some())
             .finish()
     }
 }
@@ -50,6 +54,22 @@ impl SessionOptions {
         hook: impl Fn(&RpcError) -> Option<RpcError> + Send + Sync + 'static,
     ) -> Self {
         self.on_send_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called with every session started with these options, as it starts: to keep a handle
+    /// for metrics, logging or tests (a server's sessions are otherwise out of reach).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// # let sessions: Arc<Mutex<Vec<capnweb::Session>>> = Arc::default();
+    /// let seen = sessions.clone();
+    /// let options = capnweb::SessionOptions::default()
+    ///     .on_start(move |session| seen.lock().unwrap().push(session.clone()));
+    /// # let _ = options;
+    /// ```
+    pub fn on_start(mut self, hook: impl Fn(&Session) + Send + Sync + 'static) -> Self {
+        self.on_start = Some(Arc::new(hook));
         self
     }
 }

@@ -1,0 +1,223 @@
+//! The interop matrix: our server and client against the reference implementation (npm
+//! `capnweb` 0.12.0 on Node) and the Python peer (PyPI `py-capnweb` 0.5.0), both directions,
+//! over WebSocket and HTTP batch. Each cell prints its per-scenario lines (run the tests with
+//! `--show-output` to see them in the log); a failed call fails the cell.
+//!
+//! The Node and Python environments are installed by `interop/setup.sh` (pinned, into ignored
+//! folders) on first use. Servers are awaited by their `listening on` line.
+
+#[path = "interop/peers.rs"]
+mod peers;
+#[path = "interop/scenarios.rs"]
+mod scenarios;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use capnweb::{Server, Session, SessionOptions};
+use capnweb_examples::interop::{InteropApi, InteropApiStub};
+use peers::{run_client, Peer, PeerServer, Report};
+use scenarios::Transport;
+
+/// Our interop server, in-process, recording every session it starts.
+struct OurServer {
+    addr: SocketAddr,
+    sessions: Arc<Mutex<Vec<Session>>>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn our_server() -> OurServer {
+    let sessions: Arc<Mutex<Vec<Session>>> = Arc::default();
+    let seen = sessions.clone();
+    let options = SessionOptions::default().on_start(move |s| seen.lock().unwrap().push(s.clone()));
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .options(options);
+    let addr = server.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        server.serve_with_shutdown(|| InteropApiStub::new(InteropApi), async move {
+            let _ = rx.await;
+        }),
+    );
+    OurServer {
+        addr,
+        sessions,
+        _shutdown: tx,
+    }
+}
+
+impl OurServer {
+    /// Every WebSocket session that ended held only its main entries when it did.
+    async fn assert_no_leaks(&self) {
+        let sessions = self.sessions.lock().unwrap().clone();
+        assert!(!sessions.is_empty(), "the server started no session");
+        for session in &sessions {
+            tokio::time::timeout(std::time::Duration::from_secs(10), session.closed())
+                .await
+                .expect("the session ends when the client goes");
+            let stats = session.stats_at_close().expect("closed");
+            assert_eq!(
+                (stats.imports, stats.exports),
+                (1, 1),
+                "a server session ended with leftover entries: {stats:?}"
+            );
+        }
+    }
+}
+
+fn print_cell(title: &str, report: &Report) {
+    println!("== {title}: {}", report.summary());
+    println!("{}", report.output.trim_end());
+}
+
+fn assert_cell(title: &str, report: &Report) {
+    print_cell(title, report);
+    assert!(
+        report.failed.is_empty(),
+        "{title}: failed scenarios: {:#?}\n{}",
+        report.failed,
+        report.output
+    );
+    assert!(
+        !report.passed.is_empty(),
+        "{title}: no scenario ran\n{}",
+        report.output
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_client_against_our_server_over_websocket() {
+    let server = our_server().await;
+    let report = run_client(Peer::Node, "ws", &server.addr.to_string()).await;
+    assert_cell("node client -> rust server (websocket)", &report);
+    server.assert_no_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_client_against_our_server_over_http_batch() {
+    let server = our_server().await;
+    let report = run_client(Peer::Node, "http", &server.addr.to_string()).await;
+    assert_cell("node client -> rust server (http batch)", &report);
+    assert!(
+        report
+            .output
+            .contains("ok pipeline.one-round-trip (1 POST)"),
+        "the pipelined chain and .map() must cost one POST:\n{}",
+        report.output
+    );
+}
+
+async fn our_client_against(peer: Peer, transport: Transport) -> (Vec<String>, usize) {
+    let server = PeerServer::start(peer, false).await;
+    let mut log = Vec::new();
+    let failures = scenarios::run_all(transport, &server.addr, &mut log).await;
+    (log, failures)
+}
+
+fn assert_our_cell(title: &str, log: &[String], failures: usize) {
+    println!(
+        "== {title}: {} passed, {failures} failed",
+        log.len() - failures
+    );
+    for line in log {
+        println!("{line}");
+    }
+    assert_eq!(failures, 0, "{title}:\n{}", log.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_the_node_server_over_websocket() {
+    let (log, failures) = our_client_against(Peer::Node, Transport::WebSocket).await;
+    assert_our_cell("rust client -> node server (websocket)", &log, failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_the_node_server_over_http_batch() {
+    let (log, failures) = our_client_against(Peer::Node, Transport::HttpBatch).await;
+    assert_our_cell("rust client -> node server (http batch)", &log, failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_chain_and_a_map_cost_one_post_to_the_node_server() {
+    let mut server = PeerServer::start(Peer::Node, true).await;
+    let (_session, api) = scenarios::connect(Transport::HttpBatch, &server.addr).await;
+    let counter = api.make_counter(5.0);
+    let squared = api.square(counter.increment(3.0));
+    let chained = api.square(api.square(api.square(2.0)));
+    let squares = api.generate_fibonacci(6.0).map(|x| api.square(x));
+    let (squared, chained, squares) = tokio::join!(squared, chained, squares);
+    assert_eq!(
+        (squared.unwrap(), chained.unwrap(), squares.unwrap()),
+        (64.0, 256.0, vec![0.0, 1.0, 1.0, 4.0, 9.0, 25.0])
+    );
+    let posts = server.count_posts(1).await;
+    println!("== rust client -> node server: chain of 3 + counter + map: {posts} POST");
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_our_server() {
+    for transport in [Transport::WebSocket, Transport::HttpBatch] {
+        let server = our_server().await;
+        let mut log = Vec::new();
+        let failures = scenarios::run_all(transport, &server.addr.to_string(), &mut log).await;
+        assert_our_cell(
+            &format!("rust client -> rust server ({transport:?})"),
+            &log,
+            failures,
+        );
+        if transport == Transport::WebSocket {
+            server.assert_no_leaks().await;
+        }
+    }
+}
+
+/// py-capnweb 0.5.0 departs from the protocol in many places (see interop/README.md), so its
+/// client is held to this standard: every scenario it passes against the reference's server,
+/// it passes against ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_against_our_server_does_what_it_does_against_the_reference() {
+    for transport in ["http", "ws"] {
+        let reference = PeerServer::start(Peer::Node, false).await;
+        let baseline = run_client(Peer::Python, transport, &reference.addr).await;
+        let ours = our_server().await;
+        let report = run_client(Peer::Python, transport, &ours.addr.to_string()).await;
+        print_cell(
+            &format!("python client -> rust server ({transport})"),
+            &report,
+        );
+        println!("   (against the reference server: {})", baseline.summary());
+        let expected: BTreeSet<_> = baseline.passed.iter().collect();
+        let got: BTreeSet<_> = report.passed.iter().collect();
+        let missing: Vec<_> = expected.difference(&got).collect();
+        assert!(missing.is_empty(), "python client ({transport}): passes against the reference but not against us: {missing:?}\n{}", report.output);
+    }
+}
+
+/// Our client against py-capnweb's server, over what py-capnweb supports (interop/README.md):
+/// plain calls with JSON values, several in one batch. (It answers a pipelined property read
+/// with `[["promise", 1]]`, an escaped array around a positive id, and leaves nested arrays in
+/// results unescaped: no peer can accept either.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_the_python_server_over_http_batch() {
+    let server = PeerServer::start(Peer::Python, false).await;
+    let (_session, api) = scenarios::connect(Transport::HttpBatch, &server.addr).await;
+    let object: capnweb::Value = capnweb::to_value(
+        &serde_json::json!({"name": "x", "list": [1, 2], "nested": {"ok": true}}),
+    )
+    .unwrap();
+    let (square, fib, number, echoed) = tokio::join!(
+        api.square(3.0),
+        api.generate_fibonacci(6.0),
+        api.return_number(7.5),
+        api.echo(object.clone())
+    );
+    println!("== rust client -> python server (http batch): square, generateFibonacci, returnNumber, echo(object) in one batch: ok");
+    assert_eq!(square.unwrap(), 9.0);
+    assert_eq!(fib.unwrap(), vec![0.0, 1.0, 1.0, 2.0, 3.0, 5.0]);
+    assert_eq!(number.unwrap(), 7.5);
+    assert_eq!(echoed.unwrap(), object);
+}
