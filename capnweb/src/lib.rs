@@ -1,4 +1,48 @@
 //! Cap'n Web for Rust: capability-based JSON RPC with promise pipelining.
+//!
+//! [`rpc_target`] turns an `impl` block or a trait into an RPC target and a typed client stub.
+//! Calls return [`RpcPromise`]s at once: await them, call methods on them (pipelining: no
+//! round trip is spent), pass them as arguments, or `.map()` over them on the peer's side.
+//! Sessions run over WebSocket ([`websocket`]), HTTP batch ([`http_batch`]), one [`Server`] for
+//! both, or any [`transport::Transport`]; they interoperate with the JavaScript reference
+//! implementation (npm `capnweb`).
+//!
+//! ```
+//! use capnweb::{rpc_target, transport::memory, Session, SessionOptions};
+//!
+//! pub struct Api;
+//!
+//! #[rpc_target]
+//! impl Api {
+//!     pub fn add(&self, a: f64, b: f64) -> f64 { a + b }
+//!     pub fn counter(&self, start: i64) -> CounterStub { CounterStub::new(Counter(start.into())) }
+//! }
+//!
+//! pub struct Counter(std::sync::atomic::AtomicI64);
+//!
+//! #[rpc_target]
+//! impl Counter {
+//!     pub fn increment(&self, by: i64) -> i64 {
+//!         self.0.fetch_add(by, std::sync::atomic::Ordering::SeqCst) + by
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+//! // Two sessions connected in memory; over a network use `websocket` or `http_batch`.
+//! let (a, b) = memory::pair();
+//! let _server = Session::new(a, Some(ApiStub::new(Api).into()), SessionOptions::default());
+//! let client = Session::new(b, None, SessionOptions::default());
+//! let api: ApiStub = client.main_as();
+//!
+//! assert_eq!(api.add(2.0, 3.0).await?, 5.0);
+//! // Pipelined: `increment` is sent before `counter` has returned. One round trip.
+//! assert_eq!(api.counter(10).increment(5).await?, 15);
+//! # Ok(()) }
+//! ```
+//!
+//! The modules, from the wire up: [`wire`] (messages and expressions as text), [`value`] (the
+//! data model and the serde bridge), [`error`], [`transport`]; the session, hooks, tables, the
+//! evaluator and the `.map()` recorder are internal.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
@@ -22,6 +66,11 @@ mod typed;
 pub mod __private;
 
 pub use capnweb_macros::rpc_target;
+
+/// The README's tour, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 pub use error::{Error, RpcError};
 pub use server::{RpcService, Server};
 pub use session::{Session, SessionOptions, SessionStats};
