@@ -57,6 +57,10 @@ pub(crate) fn encode_error(error: &RpcError, exporter: &mut dyn Exporter) -> Exp
 }
 
 fn encode_at(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result<Expr, Error> {
+    crate::stack::guarded(|| encode_level(value, exporter, depth))
+}
+
+fn encode_level(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result<Expr, Error> {
     if depth >= MAX_ENCODE_DEPTH {
         return Err(Error::Encode(format!(
             "the value is nested more than {MAX_ENCODE_DEPTH} levels deep"

@@ -23,6 +23,10 @@ pub(crate) trait Importer {
 /// Evaluates `expr` into a value. Calls inside it (`["pipeline", id, path, args]`) are made now,
 /// in order, and appear in the value as promises.
 pub(crate) fn evaluate(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
+    crate::stack::guarded(|| evaluate_level(expr, importer))
+}
+
+fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
     Ok(match expr {
         Expr::Null => Value::Null,
         Expr::Bool(b) => Value::Bool(b),

@@ -7,10 +7,12 @@
 //! Cloning a hook is `dup()`; dropping the last clone releases what it refers to.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use tokio::sync::Notify;
 
 use crate::error::Error;
@@ -78,6 +80,7 @@ impl Hook {
             Hook::Target(target) => call_target(target, path, args),
             Hook::Payload(value) => match walk(value, path) {
                 Walk::Forward(hook, rest) => hook.call(&rest, args),
+                Walk::Found(Value::Stub(stub)) => stub.hook().call(&[], args),
                 Walk::Found(v) => Hook::Error(type_error(format!(
                     "'{}' is not a function (it is {})",
                     join(path),
@@ -100,8 +103,7 @@ impl Hook {
             Hook::Import(import) => import.get(path),
             Hook::Target(target) => get_target(target, path),
             Hook::Payload(value) => match walk(value, path) {
-                Walk::Forward(hook, rest) if !rest.is_empty() => hook.get(&rest),
-                Walk::Forward(hook, _) => Hook::Payload(Arc::new(hook_as_value(hook))),
+                Walk::Forward(hook, rest) => hook.get(&rest),
                 Walk::Found(v) => Hook::Payload(Arc::new(v.clone())),
                 Walk::Failed(e) => Hook::Error(e),
             },
@@ -238,7 +240,7 @@ impl TargetCell {
         let mut queue = self.lock();
         if !queue.draining && !args.iter().any(Value::contains_promise) {
             drop(queue);
-            return start(self.invoke(&action, args));
+            return start(|| self.invoke(&action, args));
         }
         let promise = LocalPromise::new();
         queue.waiting.push_back(Waiting {
@@ -272,7 +274,7 @@ impl TargetCell {
                 }
             };
             let hook = match resolve_all(next.args).await {
-                Ok(args) => start(self.invoke(&next.action, args)),
+                Ok(args) => start(|| self.invoke(&next.action, args)),
                 Err(e) => Hook::Error(e),
             };
             next.promise.resolve(hook);
@@ -320,12 +322,34 @@ fn get_target(cell: &Arc<TargetCell>, path: &[PathKey]) -> Hook {
 }
 
 /// Polls a target's future once; finished calls resolve at once, the rest run as a task.
-fn start(mut future: CallFuture) -> Hook {
-    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(result) => Hook::from_result(result.map_err(Error::from)),
-        Poll::Pending => LocalPromise::spawn(async move { future.await.map_err(Error::from) }),
+fn start(make: impl FnOnce() -> CallFuture) -> Hook {
+    // A panicking method fails its call; it must not take the session's reader down with it.
+    let first_poll = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut future = make();
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => Err(future),
+        }
+    }));
+    match first_poll {
+        Ok(Ok(result)) => Hook::from_result(result.map_err(Error::from)),
+        Ok(Err(future)) => LocalPromise::spawn(async move { future.await.map_err(Error::from) }),
+        Err(panic) => Hook::Error(panicked(panic)),
     }
+}
+
+/// The error a call fails with when the method panicked.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    tracing::error!(panic = %detail, "an RPC method panicked");
+    Error::from(crate::RpcError::error(format!(
+        "internal error: the method panicked ({detail})"
+    )))
 }
 
 /// Replaces every promise inside `value` with its resolution.
@@ -393,9 +417,10 @@ fn walk<'a>(mut value: &'a Value, path: &[PathKey]) -> Walk<'a> {
             _ => &UNDEFINED,
         };
     }
+    // A promise is followed to what it resolves to; a stub at the end is a value (a call
+    // on it calls it, a read returns it, a map maps it once).
     match value {
         Value::Promise(p) => Walk::Forward(p.hook().clone(), p.path().to_vec()),
-        Value::Stub(stub) => Walk::Forward(stub.hook().clone(), Vec::new()),
         other => Walk::Found(other),
     }
 }
@@ -468,7 +493,13 @@ impl LocalPromise {
         let resolver = Arc::clone(&promise);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move { resolver.resolve(Hook::from_result(future.await)) });
+                runtime.spawn(async move {
+                    let outcome = match AssertUnwindSafe(future).catch_unwind().await {
+                        Ok(result) => Hook::from_result(result),
+                        Err(panic) => Hook::Error(panicked(panic)),
+                    };
+                    resolver.resolve(outcome)
+                });
                 Hook::Promise(promise)
             }
             Err(_) => Hook::Error(no_runtime()),

@@ -57,6 +57,7 @@ mod hook;
 mod record;
 mod server;
 mod session;
+mod stack;
 mod stub;
 mod tables;
 mod target;

@@ -155,6 +155,54 @@ impl<T> RpcPromise<Vec<T>> {
     }
 }
 
+impl<T> RpcPromise<Vec<T>> {
+    /// Like [`map`](RpcPromise::<Vec<T>>::map), for a closure that returns any serializable
+    /// value holding promises and stubs (a struct of them, say); `O` is what each element
+    /// becomes once they are resolved.
+    ///
+    /// ```
+    /// # use capnweb::{RpcPromise, Stub, Value};
+    /// #[derive(serde::Serialize)]
+    /// struct Pending { name: RpcPromise<Value>, age: RpcPromise<Value> }
+    /// #[derive(serde::Deserialize)]
+    /// struct Person { name: String, age: u32 }
+    ///
+    /// # fn demo(ids: RpcPromise<Vec<u64>>, api: Stub) -> RpcPromise<Vec<Person>> {
+    /// ids.map_as::<Person, _>(|id| {
+    ///     let user = api.call("getUser", vec![id.into()]);
+    ///     Pending { name: user.get("name"), age: user.get("age") }
+    /// })
+    /// # }
+    /// ```
+    pub fn map_as<O, R: Serialize>(
+        &self,
+        mapper: impl FnOnce(RpcPromise<T>) -> R,
+    ) -> RpcPromise<Vec<O>> {
+        map_serialized(self, mapper)
+    }
+}
+
+impl<T> RpcPromise<Option<T>> {
+    /// Like [`map`](RpcPromise::<Option<T>>::map), for a closure that returns any serializable
+    /// value holding promises and stubs; see [`RpcPromise::<Vec<T>>::map_as`].
+    pub fn map_as<O, R: Serialize>(
+        &self,
+        mapper: impl FnOnce(RpcPromise<T>) -> R,
+    ) -> RpcPromise<Option<O>> {
+        map_serialized(self, mapper)
+    }
+}
+
+fn map_serialized<S, T, R: Serialize, O>(
+    promise: &RpcPromise<S>,
+    mapper: impl FnOnce(RpcPromise<T>) -> R,
+) -> RpcPromise<O> {
+    let hook = record::record_map(promise.hook(), promise.path(), |input: Hook| {
+        to_value(&mapper(RpcPromise::from_hook(input)))
+    });
+    RpcPromise::from_hook(hook)
+}
+
 impl<T> RpcPromise<Option<T>> {
     /// Maps the value if there is one (`null`/`undefined` pass through untouched), on the
     /// peer's side, in the same round trip. See [`RpcPromise::<Vec<T>>::map`].

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -535,5 +536,204 @@ async fn an_oversized_result_from_the_peer_rejects_pending_calls_on_the_client()
     assert!(
         matches!(err, Error::LimitExceeded(ref m) if m.contains("max_bigint_digits")),
         "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn property_paths_walk_objects_and_arrays() {
+    let pair = test_pair();
+    let value = capnweb::to_value(&serde_json::json!({"a": [10, 20, {"deep": "yes"}]})).unwrap();
+    let echoed = pair.api.call("echo", vec![value]);
+    assert_eq!(echoed.get("a").get("1").await.unwrap(), v(20.0));
+    assert_eq!(
+        echoed.get("a").get("2").get("deep").await.unwrap(),
+        Value::from("yes")
+    );
+    assert_eq!(echoed.get("missing").await.unwrap(), Value::Undefined);
+    let err = echoed.get("missing").get("x").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot read properties of undefined (reading 'x')"),
+        "{err}"
+    );
+    drop(echoed);
+    pair.assert_settled().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_waits_for_pulled_results_and_fails_once_the_session_ended() {
+    let pair = test_pair();
+    let slow = tokio::spawn(pair.api.call("slow", vec![v(1.0)]).into_future());
+    pair.server.drain().await.unwrap();
+    assert_eq!(slow.await.unwrap().unwrap(), v(1.0));
+    pair.server.abort(RpcError::error("done"));
+    assert!(pair.server.drain().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_inside_map_instructions_are_refused() {
+    let (_session, mut peer) =
+        RawPeer::serve(Stub::new(TestTarget::default()), SessionOptions::default());
+    peer.send(r#"["push",["remap",0,[],[],[["export",-1]]]]"#)
+        .await;
+    peer.send(r#"["pull",1]"#).await;
+    let answer = peer.recv().await.unwrap();
+    assert!(
+        answer.starts_with(r#"["reject",1,["error","TypeError""#),
+        "{answer}"
+    );
+    assert!(answer.contains("mappers cannot"), "{answer}");
+}
+
+struct Panicky;
+
+impl capnweb::RpcTarget for Panicky {
+    fn call(self: Arc<Self>, method: &str, _args: Vec<Value>) -> capnweb::CallFuture {
+        match method {
+            "now" => panic!("boom now"),
+            "later" => Box::pin(async {
+                tokio::task::yield_now().await;
+                panic!("boom later")
+            }),
+            _ => Box::pin(async { Ok(Value::from("fine")) }),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_method_fails_its_call_and_the_session_goes_on() {
+    let pair = connect(Stub::new(Panicky));
+    for method in ["now", "later"] {
+        let err = pair.api.call(method, vec![]).await.unwrap_err();
+        assert!(err.to_string().contains("the method panicked"), "{err}");
+    }
+    assert_eq!(
+        pair.api.call("ok", vec![]).await.unwrap(),
+        Value::from("fine")
+    );
+    pair.assert_settled().await;
+}
+
+#[test]
+fn public_handles_and_futures_are_send() {
+    fn send<T: Send>() {}
+    send::<Stub>();
+    send::<Session>();
+    send::<capnweb::RpcPromise<Value>>();
+    send::<capnweb::RpcPromise<String>>();
+    send::<capnweb::RpcFuture<Value>>();
+    send::<capnweb::Error>();
+    send::<Value>();
+}
+
+/// Mutations of every message the reference sent in its transcripts, each fed to a fresh
+/// session: each must leave the session answering, or aborted with an `abort` message.
+/// Never a panic, never a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutated_messages_never_hang_or_panic_a_session() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/transcripts.json"
+    ))
+    .unwrap();
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut seeds: Vec<String> = Vec::new();
+    for scenario in all.as_object().unwrap().values() {
+        for m in scenario["messages"].as_array().into_iter().flatten() {
+            seeds.push(m[1].as_str().unwrap().to_string());
+        }
+    }
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let alphabet: &[u8] = br#"[]{}",:-0123456789.eE truefalsnul\"#;
+    let rounds: usize = std::env::var("FUZZ_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(400);
+    for round in 0..rounds {
+        let seed = seeds[next() % seeds.len()].as_bytes().to_vec();
+        let mut bytes = seed.clone();
+        for _ in 0..(1 + next() % 3) {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = next() % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = alphabet[next() % alphabet.len()],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, alphabet[next() % alphabet.len()]),
+            }
+        }
+        let input = String::from_utf8_lossy(&bytes).into_owned();
+        if std::env::var("FUZZ_TRACE").is_ok() {
+            eprintln!("round {round}: {input}");
+        }
+        let (session, mut peer) =
+            RawPeer::serve(Stub::new(TestTarget::default()), SessionOptions::default());
+        peer.send(&input).await;
+        peer.send(r#"["pull",0]"#).await;
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(text) = peer.recv().await {
+                if text.starts_with(r#"["abort","#) || text.starts_with(r#"["resolve",0,"#) {
+                    return text;
+                }
+            }
+            "closed".to_string()
+        })
+        .await;
+        let outcome = outcome.unwrap_or_else(|_| {
+            panic!("round {round}: the session neither answered nor aborted after {input}")
+        });
+        if outcome.starts_with(r#"["abort","#) {
+            assert!(
+                session.is_closed(),
+                "round {round}: aborted but not closed after {input}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deepest_values_the_limits_allow_do_not_overflow_the_stack() {
+    // Nested arrays and nested remaps, as deep as the default depth limit lets a peer send.
+    let (_session, mut peer) =
+        RawPeer::serve(Stub::new(TestTarget::default()), SessionOptions::default());
+    let depth: usize = std::env::var("DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(250);
+    let nested = format!("{}1{}", "[[".repeat(depth), "]]".repeat(depth));
+    peer.send(&format!(r#"["push",["pipeline",0,["echo"],[{nested}]]]"#))
+        .await;
+    peer.send(r#"["pull",1]"#).await;
+    let answer = peer.recv().await.unwrap();
+    assert!(
+        answer.starts_with(r#"["resolve",1,"#),
+        "{}",
+        &answer[..80.min(answer.len())]
+    );
+    let mut remap = r#"["pipeline",0]"#.to_string();
+    let remaps: usize = std::env::var("REMAPS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(120);
+    for _ in 0..remaps {
+        remap = format!(r#"["remap",0,[],[],[{remap}]]"#);
+    }
+    peer.send(&format!(r#"["push",{remap}]"#)).await;
+    peer.send(r#"["pull",2]"#).await;
+    let answer = peer.recv().await.unwrap();
+    assert!(
+        answer.starts_with(r#"["resolve",2,"#)
+            || answer.starts_with(r#"["reject",2,"#)
+            || answer.starts_with(r#"["abort","#),
+        "{answer}"
     );
 }

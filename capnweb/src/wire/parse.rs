@@ -83,14 +83,28 @@ pub(crate) fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError>
 // ---------------------------------------------------------------------------------------------
 // Steps 1 and 2: size and nesting checks on the raw text, then JSON.
 
+/// Texts nested at most this deep parse on the current stack.
+const SHALLOW_NESTING: usize = 64;
+/// Stack for a deeper text: generous per level (debug builds use the most).
+const STACK_PER_NESTING: usize = 8 * 1024;
+const STACK_BASE: usize = 256 * 1024;
+
 /// Checks the size and nesting limits, then parses the text as JSON.
 fn parse_json(text: &str, limits: &Limits, what: &str) -> Result<Value, WireError> {
     check_size(text, limits, what)?;
-    check_nesting(text, limits)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    // Safe: `check_nesting` has already bounded how deep serde_json can recurse.
-    de.disable_recursion_limit();
-    let value = Value::deserialize(&mut de).and_then(|value| de.end().map(|()| value));
+    let nesting = check_nesting(text, limits)?;
+    let parse = || {
+        let mut de = serde_json::Deserializer::from_str(text);
+        // Safe: `check_nesting` has already bounded how deep serde_json can recurse, and a
+        // deep text is parsed on a stack grown to fit it.
+        de.disable_recursion_limit();
+        Value::deserialize(&mut de).and_then(|value| de.end().map(|()| value))
+    };
+    let value = if nesting > SHALLOW_NESTING {
+        stacker::grow(nesting * STACK_PER_NESTING + STACK_BASE, parse)
+    } else {
+        parse()
+    };
     value.map_err(|err| WireError::new(WireErrorKind::Malformed, format!("invalid JSON: {err}")))
 }
 
@@ -120,13 +134,14 @@ fn check_size(text: &str, limits: &Limits, what: &str) -> Result<(), WireError> 
 /// inside a form), so anything deeper than `2 * max_depth + NESTING_SLACK` must exceed the value
 /// depth limit (or be malformed), and is refused before serde_json recurses into it. Whatever
 /// the limit, nesting beyond [`MAX_JSON_NESTING`] is refused too, to keep the stack safe.
-fn check_nesting(text: &str, limits: &Limits) -> Result<(), WireError> {
+fn check_nesting(text: &str, limits: &Limits) -> Result<usize, WireError> {
     let by_limit = limits
         .max_depth
         .saturating_mul(2)
         .saturating_add(NESTING_SLACK);
     let bound = by_limit.min(MAX_JSON_NESTING);
     let mut depth = 0usize;
+    let mut deepest = 0usize;
     let mut in_string = false;
     let mut escaped = false;
     for &byte in text.as_bytes() {
@@ -145,6 +160,7 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<(), WireError> {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
+                deepest = deepest.max(depth);
                 if depth > bound {
                     return Err(nesting_error(limits, bound < by_limit));
                 }
@@ -154,7 +170,7 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<(), WireError> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(deepest)
 }
 
 fn nesting_error(limits: &Limits, hard_cap: bool) -> WireError {
@@ -389,6 +405,10 @@ impl Converter {
 
     /// Converts one expression found at value depth `depth`.
     fn expr(&self, value: Value, depth: usize) -> Result<Expr> {
+        crate::stack::guarded(|| self.expr_at(value, depth))
+    }
+
+    fn expr_at(&self, value: Value, depth: usize) -> Result<Expr> {
         if depth >= self.limits.max_depth {
             return Err(Fail::limit(depth_problem(&self.limits), false));
         }

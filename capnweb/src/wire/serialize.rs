@@ -79,6 +79,10 @@ impl Writer {
     // --- expressions -----------------------------------------------------------------------
 
     fn expr(&mut self, expr: &Expr) {
+        crate::stack::guarded(|| self.expr_inner(expr))
+    }
+
+    fn expr_inner(&mut self, expr: &Expr) {
         match expr {
             Expr::Null => self.out.push_str("null"),
             Expr::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
