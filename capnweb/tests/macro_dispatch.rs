@@ -450,3 +450,55 @@ async fn typed_stubs_convert_to_and_from_untyped_ones() {
     drop((again, api));
     pair.assert_settled().await;
 }
+
+#[tokio::test]
+async fn map_over_a_list_returning_a_struct_of_promises() {
+    #[derive(serde::Serialize)]
+    struct Pending {
+        name: capnweb::RpcPromise<String>,
+        id: capnweb::RpcPromise<u64>,
+        friends: capnweb::RpcPromise<Vec<u64>>,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Summary {
+        name: String,
+        id: u64,
+        friends: Vec<u64>,
+    }
+    let (pair, api, _) = setup();
+    let summaries = api.list_user_ids().map_as::<Summary, _>(|id| {
+        let user = api.get_user(id);
+        Pending {
+            name: user.name(),
+            id: user.id(),
+            friends: user.friend_ids(),
+        }
+    });
+    assert_eq!(
+        summaries.await.unwrap(),
+        [
+            Summary {
+                name: "user1".into(),
+                id: 1,
+                friends: vec![10]
+            },
+            Summary {
+                name: "user2".into(),
+                id: 2,
+                friends: vec![10, 20]
+            },
+            Summary {
+                name: "user3".into(),
+                id: 3,
+                friends: vec![10, 20, 30]
+            },
+        ]
+    );
+    assert_eq!(
+        pushes_before_any_answer(&pair),
+        2,
+        "the list and the map: one round trip"
+    );
+    drop(api);
+    pair.assert_settled().await;
+}
