@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::hook::{self, Hook};
-use crate::record;
 use crate::target::{CallResult, FnTarget, RpcTarget};
 use crate::value::{from_value, Value};
 use crate::wire::PathKey;
@@ -235,10 +234,7 @@ impl<T> RpcPromise<T> {
     where
         R: Into<Value>,
     {
-        let hook = record::record_map(&self.hook, &self.path, |input| {
-            Ok(mapper(RpcPromise::from_hook(input)).into())
-        });
-        RpcPromise::from_hook(hook)
+        crate::typed::record_typed_map(self, |input| Ok(mapper(input).into()))
     }
 }
 

@@ -148,10 +148,7 @@ impl<T> RpcPromise<Vec<T>> {
         &self,
         mapper: impl FnOnce(RpcPromise<T>) -> R,
     ) -> RpcPromise<Vec<R::Output>> {
-        let hook = record::record_map(self.hook(), self.path(), |input: Hook| {
-            Ok(mapper(RpcPromise::from_hook(input)).into_value())
-        });
-        RpcPromise::from_hook(hook)
+        record_typed_map(self, |input| Ok(mapper(input).into_value()))
     }
 }
 
@@ -178,7 +175,7 @@ impl<T> RpcPromise<Vec<T>> {
         &self,
         mapper: impl FnOnce(RpcPromise<T>) -> R,
     ) -> RpcPromise<Vec<O>> {
-        map_serialized(self, mapper)
+        record_typed_map(self, |input| to_value(&mapper(input)))
     }
 }
 
@@ -189,16 +186,18 @@ impl<T> RpcPromise<Option<T>> {
         &self,
         mapper: impl FnOnce(RpcPromise<T>) -> R,
     ) -> RpcPromise<Option<O>> {
-        map_serialized(self, mapper)
+        record_typed_map(self, |input| to_value(&mapper(input)))
     }
 }
 
-fn map_serialized<S, T, R: Serialize, O>(
+/// Records `mapper` on a typed placeholder; `to_value` turns its result into the value the
+/// recorder encodes as the last instruction.
+pub(crate) fn record_typed_map<S, T, O>(
     promise: &RpcPromise<S>,
-    mapper: impl FnOnce(RpcPromise<T>) -> R,
+    mapper: impl FnOnce(RpcPromise<T>) -> Result<Value, Error>,
 ) -> RpcPromise<O> {
     let hook = record::record_map(promise.hook(), promise.path(), |input: Hook| {
-        to_value(&mapper(RpcPromise::from_hook(input)))
+        mapper(RpcPromise::from_hook(input))
     });
     RpcPromise::from_hook(hook)
 }
@@ -210,10 +209,7 @@ impl<T> RpcPromise<Option<T>> {
         &self,
         mapper: impl FnOnce(RpcPromise<T>) -> R,
     ) -> RpcPromise<Option<R::Output>> {
-        let hook = record::record_map(self.hook(), self.path(), |input: Hook| {
-            Ok(mapper(RpcPromise::from_hook(input)).into_value())
-        });
-        RpcPromise::from_hook(hook)
+        record_typed_map(self, |input| Ok(mapper(input).into_value()))
     }
 }
 
