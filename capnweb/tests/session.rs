@@ -478,6 +478,10 @@ async fn bad_ids_and_unknown_tags_abort_with_a_clear_error() {
         (r#"["frobnicate",1]"#, "frobnicate"),
         (r#"["push",["nope",1]]"#, "nope"),
         (r#"{"not":"an array"}"#, ""),
+        (
+            r#"["push",["pipeline",0,["echo"],[["export",3]]]]"#,
+            "must be negative",
+        ),
     ] {
         let (_session, mut peer) =
             RawPeer::serve(Stub::new(TestTarget::default()), SessionOptions::default());

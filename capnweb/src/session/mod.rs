@@ -645,6 +645,18 @@ impl SessionInner {
     }
 }
 
+/// Ids the exporter chooses are negative (0 is the main object, positive ids are the
+/// importer's): anything else in an `export` or `promise` would collide with our own imports.
+fn exporter_chosen(id: i64, tag: &str) -> Result<(), Error> {
+    if id < 0 {
+        Ok(())
+    } else {
+        Err(Error::Protocol(format!(
+            "the peer sent [\"{tag}\", {id}], but ids the exporter chooses must be negative"
+        )))
+    }
+}
+
 /// The batching transport's flush function, if `hook` is an import of a session that has one.
 pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
     match hook {
@@ -669,6 +681,7 @@ fn rejection(value: Value) -> RpcError {
 
 impl Importer for Arc<SessionInner> {
     fn import_stub(&self, id: i64) -> Result<Hook, Error> {
+        exporter_chosen(id, "export")?;
         self.with_state(|st| {
             if let Some(e) = &st.aborted {
                 return Err(e.clone());
@@ -690,6 +703,7 @@ impl Importer for Arc<SessionInner> {
     }
 
     fn import_promise(&self, id: i64) -> Result<Hook, Error> {
+        exporter_chosen(id, "promise")?;
         self.with_state(|st| {
             if let Some(e) = &st.aborted {
                 return Err(e.clone());
