@@ -1,14 +1,12 @@
 //! [`from_value`]: a serde `Deserializer` over an owned [`Value`].
 
-use std::fmt;
-
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, EnumAccess, Expected, IntoDeserializer, MapAccess,
     SeqAccess, VariantAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
 
-use super::ser::{write_path, PathSeg};
+use super::path_error::{PathError as DeError, PathSeg};
 use super::special::{self, describe, DepthGuard, MAGIC_NAME};
 use super::types::MAX_SAFE_INTEGER;
 use super::{Object, Value};
@@ -50,54 +48,6 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     let _guard = DepthGuard::enter();
     T::deserialize(ValueDeserializer { value })
         .map_err(|e| Error::decode(std::any::type_name::<T>(), e.to_string()))
-}
-
-// ---------------------------------------------------------------------------------------------
-// The error.
-
-/// Why deserialization failed, and where (boxed: results stay small on the success path).
-#[derive(Debug)]
-pub(crate) struct DeError(Box<DeErrorInner>);
-
-#[derive(Debug)]
-struct DeErrorInner {
-    message: String,
-    /// Innermost step first.
-    path: Vec<PathSeg>,
-}
-
-impl DeError {
-    fn new(message: String) -> DeError {
-        DeError(Box::new(DeErrorInner {
-            message,
-            path: Vec::new(),
-        }))
-    }
-
-    fn at(mut self, seg: PathSeg) -> DeError {
-        self.0.path.push(seg);
-        self
-    }
-}
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)?;
-        if !self.0.path.is_empty() {
-            f.write_str(" (at ")?;
-            write_path(f, &self.0.path)?;
-            f.write_str(")")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for DeError {}
-
-impl de::Error for DeError {
-    fn custom<T: fmt::Display>(msg: T) -> DeError {
-        DeError::new(msg.to_string())
-    }
 }
 
 /// "invalid type: expected {what the visitor wants}, found {value}".

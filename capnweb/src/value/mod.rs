@@ -35,6 +35,7 @@
 //! ```
 
 mod de;
+mod path_error;
 mod ser;
 pub(crate) mod special;
 mod types;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
+use super::path_error::{PathError as SerError, PathSeg};
 use super::special::{self, MAGIC_NAME};
 use super::types::MAX_SAFE_INTEGER;
 use super::{BigInt, Bytes, Object, Value};
@@ -39,87 +40,6 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, Error> {
     value
         .serialize(ValueSerializer)
         .map_err(|e| Error::Encode(e.to_string()))
-}
-
-// ---------------------------------------------------------------------------------------------
-// The error, with the path to where it happened.
-
-/// One step from the root to a failing value.
-#[derive(Debug)]
-pub(crate) enum PathSeg {
-    Index(usize),
-    Key(String),
-    /// An object entry whose key was moved into the result, by position.
-    Entry(usize),
-}
-
-/// Writes a path (given innermost step first) as `.users[2].name`.
-pub(crate) fn write_path(f: &mut fmt::Formatter<'_>, reversed: &[PathSeg]) -> fmt::Result {
-    for seg in reversed.iter().rev() {
-        match seg {
-            PathSeg::Index(i) => write!(f, "[{i}]")?,
-            PathSeg::Key(k) if is_plain_key(k) => write!(f, ".{k}")?,
-            PathSeg::Key(k) => write!(f, "[{k:?}]")?,
-            PathSeg::Entry(i) => write!(f, ".<key #{i}>")?,
-        }
-    }
-    Ok(())
-}
-
-fn is_plain_key(key: &str) -> bool {
-    !key.is_empty()
-        && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-}
-
-/// Why serialization failed (boxed: results stay one word wide on the success path).
-#[derive(Debug)]
-pub(crate) struct SerError(Box<SerErrorInner>);
-
-#[derive(Debug)]
-struct SerErrorInner {
-    message: String,
-    path: Vec<PathSeg>,
-}
-
-impl SerError {
-    fn new(message: String) -> SerError {
-        SerError(Box::new(SerErrorInner {
-            message,
-            path: Vec::new(),
-        }))
-    }
-
-    fn at(mut self, seg: PathSeg) -> SerError {
-        self.0.path.push(seg);
-        self
-    }
-
-    fn at_key(self, key: &str) -> SerError {
-        self.at(PathSeg::Key(key.to_owned()))
-    }
-}
-
-impl fmt::Display for SerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)?;
-        if !self.0.path.is_empty() {
-            f.write_str(" (at ")?;
-            write_path(f, &self.0.path)?;
-            f.write_str(")")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for SerError {}
-
-impl ser::Error for SerError {
-    fn custom<T: fmt::Display>(msg: T) -> SerError {
-        SerError::new(msg.to_string())
-    }
 }
 
 fn unsafe_integer(n: impl fmt::Display) -> SerError {
