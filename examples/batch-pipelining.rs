@@ -3,11 +3,10 @@
 //!
 //! `cargo run --example batch-pipelining`
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use capnweb::{http_batch, rpc_target, RpcError, Server, SessionOptions};
+use capnweb::{http_batch, rpc_target, RpcError, Server};
 use serde::{Deserialize, Serialize};
 
 /// Simulated work per call on the server.
@@ -92,11 +91,7 @@ impl Api {
 #[tokio::main]
 async fn main() -> Result<(), capnweb::Error> {
     // Every HTTP batch is one POST and one server-side session: count the sessions.
-    let posts = Arc::new(AtomicUsize::new(0));
-    let counter = posts.clone();
-    let options = SessionOptions::default().on_start(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    let (options, posts) = capnweb_examples::counting_sessions();
     let server = Server::bind("127.0.0.1:0").await?.options(options);
     let url = format!("http://{}/", server.local_addr());
     tokio::spawn(server.serve(|| ApiStub::new(Api)));

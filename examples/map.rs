@@ -2,10 +2,9 @@
 //!
 //! `cargo run --example map`
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use capnweb::{http_batch, rpc_target, Server, SessionOptions};
+use capnweb::{http_batch, rpc_target, Server};
 
 /// A directory of users.
 pub struct Directory;
@@ -41,11 +40,8 @@ impl User {
 
 #[tokio::main]
 async fn main() -> Result<(), capnweb::Error> {
-    let posts = Arc::new(AtomicUsize::new(0));
-    let counter = posts.clone();
-    let options = SessionOptions::default().on_start(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    // Every HTTP batch is one POST and one server-side session: count the sessions.
+    let (options, posts) = capnweb_examples::counting_sessions();
     let server = Server::bind("127.0.0.1:0").await?.options(options);
     let url = format!("http://{}/", server.local_addr());
     tokio::spawn(server.serve(|| DirectoryStub::new(Directory)));
