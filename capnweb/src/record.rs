@@ -78,7 +78,10 @@ pub(crate) fn record_map(
         state: Mutex::default(),
     });
     // Nested: the subject is something of the parent mapper's, referred to by its index there.
-    let nested_subject = parent.as_ref().map(|p| p.capture(subject));
+    let nested = parent.map(|p| {
+        let subject_index = p.capture(subject);
+        (p, subject_index)
+    });
     let input = Hook::MapVar(MapVar {
         recorder: Arc::clone(&recorder),
         index: 0,
@@ -104,14 +107,15 @@ pub(crate) fn record_map(
     let captures = std::mem::take(&mut state.captures);
     drop(state);
 
-    match (parent, nested_subject) {
-        (Some(parent), Some(subject_index)) => {
+    // A nested recorder captures only through its parent (`Parent`), the outermost one only
+    // hooks (`Hook`): see `Recorder::capture`.
+    match nested {
+        Some((parent, subject_index)) => {
             let captures = captures
                 .into_iter()
-                .map(|c| match c {
-                    CaptureSource::Parent(i) => Capture::Import(i),
-                    // A nested recorder only captures through its parent.
-                    CaptureSource::Hook(_) => Capture::Import(0),
+                .filter_map(|c| match c {
+                    CaptureSource::Parent(i) => Some(Capture::Import(i)),
+                    CaptureSource::Hook(_) => None,
                 })
                 .collect();
             let remap = Expr::Remap {
@@ -122,7 +126,7 @@ pub(crate) fn record_map(
             };
             parent.push(remap)
         }
-        _ => {
+        None => {
             let hooks = captures
                 .into_iter()
                 .filter_map(|c| match c {

@@ -404,6 +404,17 @@ async fn values_of_every_type_round_trip() {
         )),
         Value::Url("https://example.com/path?q=1".into()),
         Value::Headers(vec![("content-type".into(), "text/plain".into())]),
+        Value::Request(Box::new(capnweb::value::Fetch {
+            url: "https://example.com/upload".into(),
+            headers: vec![("x-id".into(), "7".into())],
+            body: Some(Value::from("payload")),
+            other: serde_json::from_str(r#"{"method":"POST"}"#).unwrap(),
+        })),
+        Value::Response(Box::new(capnweb::value::Fetch {
+            body: Some(Value::Bytes(capnweb::Bytes::from(vec![1, 2, 3]))),
+            other: serde_json::from_str(r#"{"status":404}"#).unwrap(),
+            ..Default::default()
+        })),
         Value::Array(vec![
             Value::Array(vec![v(1.0), Value::Array(vec![v(2.0)])]),
             Value::Array(vec![]),
@@ -740,4 +751,22 @@ async fn the_deepest_values_the_limits_allow_do_not_overflow_the_stack() {
             || answer.starts_with(r#"["abort","#),
         "{answer}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_message_is_resolved_without_a_pull_and_released_by_the_resolve() {
+    let (session, mut peer) =
+        RawPeer::serve(Stub::new(TestTarget::default()), SessionOptions::default());
+    peer.send(r#"["stream",["pipeline",0,["square"],[3]]]"#)
+        .await;
+    assert_eq!(peer.recv().await.unwrap(), r#"["resolve",1,9]"#);
+    assert_eq!(
+        session.stats().exports,
+        1,
+        "the stream result is released with its resolve"
+    );
+    // The next push takes the next id: the stream used id 1.
+    peer.send(r#"["push",["pipeline",0,["square"],[4]]]"#).await;
+    peer.send(r#"["pull",2]"#).await;
+    assert_eq!(peer.recv().await.unwrap(), r#"["resolve",2,16]"#);
 }
