@@ -86,6 +86,11 @@ fn assert_cell(title: &str, report: &Report) {
         "{title}: no scenario ran\n{}",
         report.output
     );
+    assert!(
+        report.success,
+        "{title}: the client exited with a failure\n{}",
+        report.output
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,10 +182,13 @@ async fn our_client_against_our_server() {
 
 /// py-capnweb 0.5.0 departs from the protocol in many places (see interop/README.md), so its
 /// client is held to this standard: every scenario it passes against the reference's server,
-/// it passes against ours.
+/// it passes against ours (over HTTP batch; see the comment on WebSocket below).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_against_our_server_does_what_it_does_against_the_reference() {
-    for transport in ["http", "ws"] {
+    // Over WebSocket, py-capnweb's client sends binary frames holding several messages, which
+    // the reference refuses too: it passes nothing there against any server, so there is
+    // nothing to compare.
+    for transport in ["http"] {
         let reference = PeerServer::start(Peer::Node, false).await;
         let baseline = run_client(Peer::Python, transport, &reference.addr).await;
         let ours = our_server().await;
@@ -190,6 +198,11 @@ async fn python_client_against_our_server_does_what_it_does_against_the_referenc
             &report,
         );
         println!("   (against the reference server: {})", baseline.summary());
+        assert!(
+            !baseline.passed.is_empty(),
+            "the python client ({transport}) passes nothing even against the reference:\n{}",
+            baseline.output
+        );
         let expected: BTreeSet<_> = baseline.passed.iter().collect();
         let got: BTreeSet<_> = report.passed.iter().collect();
         let missing: Vec<_> = expected.difference(&got).collect();

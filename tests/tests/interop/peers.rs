@@ -152,6 +152,8 @@ pub struct Report {
     pub failed: BTreeMap<String, String>,
     pub skipped: BTreeMap<String, String>,
     pub output: String,
+    /// Whether the client exited with status 0 (every scenario it ran passed).
+    pub success: bool,
 }
 
 impl Report {
@@ -177,6 +179,7 @@ pub async fn run_client(peer: Peer, transport: &str, addr: &str) -> Report {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let mut report = Report {
         output: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+        success: out.status.success(),
         ..Report::default()
     };
     for line in stdout.lines() {
