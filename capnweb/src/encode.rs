@@ -1,24 +1,40 @@
-//! Values to wire expressions (the opposite of [`evaluate`](crate::evaluate)).
+//! Values to wire text (the opposite of [`evaluate`](crate::evaluate)), written straight into
+//! the buffer that goes to the peer.
 //!
 //! Data maps onto its expression directly; stubs and promises are handed to an [`Exporter`],
 //! which decides how the peer will refer to them: a session exports them on its table, the
-//! `.map()` recorder captures them.
+//! `.map()` recorder captures them. What is written is held to the same [`Limits`] as what is
+//! read: a value nested too deeply, a bigint too long, or a message too large fails with
+//! [`Error::LimitExceeded`] as soon as the writer can tell, not after the whole text exists.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
 
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
-use crate::value::Value;
-use crate::wire::{Expr, FetchInit, PathKey};
+use crate::value::{Fetch, Value};
+use crate::wire::text::{write_expr, write_number, write_string};
+use crate::wire::{Expr, FetchInit, Limits, PathKey};
 
-/// Deepest value the encoder walks, as the reference's serializer does (cycles are impossible
-/// in a `Value`, but an absurdly deep one would exhaust the stack).
-const MAX_ENCODE_DEPTH: usize = 256;
+/// How the peer will refer to a stub or promise the encoder met.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Reference {
+    /// `["import", id]`: something the peer exports to us (we pass it back).
+    Import(i64),
+    /// `["export", id]`: a stub we export.
+    Export(i64),
+    /// `["pipeline", id, path?]`: a promise the peer is computing for us.
+    Pipeline(i64, Vec<PathKey>),
+    /// `["promise", id]`: a promise we export and will resolve.
+    Promise(i64),
+}
 
 /// Decides how stubs and promises inside a value are referred to on the wire.
 pub(crate) trait Exporter {
-    /// The expression for a stub (`["import", id]` or `["export", id]`).
-    fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error>;
-    /// The expression for a promise for `path` of `hook` (`["pipeline", …]` or `["promise", id]`).
-    fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error>;
+    /// The reference for a stub.
+    fn stub(&mut self, hook: &Hook) -> Result<Reference, Error>;
+    /// The reference for a promise for `path` of `hook`.
+    fn promise(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Reference, Error>;
     /// The error as it should be sent (`on_send_error`), with its stack only if kept.
     fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
         RpcError {
@@ -28,108 +44,350 @@ pub(crate) trait Exporter {
     }
 }
 
-/// Encodes `value` for the wire.
-pub(crate) fn encode(value: &Value, exporter: &mut dyn Exporter) -> Result<Expr, Error> {
-    encode_at(value, exporter, 0)
+/// Writes one message's worth of values into `out`, checking the limits as it goes.
+pub(crate) struct Encoder<'a> {
+    out: &'a mut String,
+    exporter: &'a mut dyn Exporter,
+    limits: &'a Limits,
+    /// Where the message being written starts in `out`.
+    start: usize,
+    /// How much of the message has been counted in UTF-16 units, and the count.
+    counted: usize,
+    units: usize,
 }
 
-/// Encodes a list of call arguments.
-pub(crate) fn encode_args(args: &[Value], exporter: &mut dyn Exporter) -> Result<Vec<Expr>, Error> {
-    args.iter().map(|v| encode_at(v, exporter, 1)).collect()
-}
-
-/// Encodes an error: its props go through `exporter`, and what cannot be encoded is dropped
-/// (the error itself must always get through, as in the reference).
-pub(crate) fn encode_error(error: &RpcError, exporter: &mut dyn Exporter) -> Expr {
-    let outgoing = exporter.outgoing_error(error);
-    let props: Vec<(String, Expr)> = outgoing
-        .props
-        .iter()
-        .filter(|(_, v)| !matches!(v, Value::Stub(_) | Value::Promise(_)))
-        .filter_map(|(k, v)| encode_at(v, exporter, 1).ok().map(|e| (k.clone(), e)))
-        .collect();
-    Expr::Error {
-        name: outgoing.name,
-        message: outgoing.message,
-        stack: outgoing.stack,
-        props: (!props.is_empty()).then_some(props),
+impl<'a> Encoder<'a> {
+    /// An encoder for a message that starts at the current end of `out`.
+    pub(crate) fn new(
+        out: &'a mut String,
+        exporter: &'a mut dyn Exporter,
+        limits: &'a Limits,
+    ) -> Self {
+        let start = out.len();
+        Encoder {
+            out,
+            exporter,
+            limits,
+            start,
+            counted: 0,
+            units: 0,
+        }
     }
-}
 
-fn encode_at(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result<Expr, Error> {
-    crate::stack::guarded(|| encode_level(value, exporter, depth))
-}
-
-fn encode_level(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result<Expr, Error> {
-    if depth >= MAX_ENCODE_DEPTH {
-        return Err(Error::Encode(format!(
-            "the value is nested more than {MAX_ENCODE_DEPTH} levels deep"
-        )));
+    /// Appends text that needs no escaping (the message's frame: tags, ids, brackets).
+    pub(crate) fn raw(&mut self, text: &str) {
+        self.out.push_str(text);
     }
-    Ok(match value {
-        Value::Undefined => Expr::Undefined,
-        Value::Null => Expr::Null,
-        Value::Bool(b) => Expr::Bool(*b),
-        Value::Number(n) if n.is_nan() => Expr::NaN,
-        Value::Number(n) if n.is_infinite() => {
-            if *n > 0.0 {
-                Expr::Inf
-            } else {
-                Expr::NegInf
+
+    /// Appends an integer.
+    pub(crate) fn integer(&mut self, n: i64) {
+        let mut buffer = itoa::Buffer::new();
+        self.out.push_str(buffer.format(n));
+    }
+
+    /// Appends a JSON string.
+    pub(crate) fn string(&mut self, s: &str) {
+        write_string(self.out, s);
+    }
+
+    /// Appends a property path, `["a",0]`.
+    pub(crate) fn path(&mut self, path: &[PathKey]) {
+        self.out.push('[');
+        for (i, key) in path.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            match key {
+                PathKey::Name(name) => write_string(self.out, name),
+                PathKey::Index(index) => {
+                    let mut buffer = itoa::Buffer::new();
+                    self.out.push_str(buffer.format(*index));
+                }
             }
         }
-        Value::Number(n) => Expr::Number(*n),
-        Value::String(s) => Expr::String(s.clone()),
-        Value::Array(items) => Expr::Array(
-            items
-                .iter()
-                .map(|v| encode_at(v, exporter, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(object) => Expr::Object(
-            object
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), encode_at(v, exporter, depth + 1)?)))
-                .collect::<Result<_, Error>>()?,
-        ),
-        Value::BigInt(b) => Expr::BigInt(b.as_str().to_owned()),
-        Value::Date(d) => Expr::Date(d.is_valid().then_some(d.millis())),
-        Value::Bytes(b) => Expr::Bytes {
-            data: b.as_slice().to_vec(),
-            kind: b.kind(),
-        },
-        Value::Error(e) => encode_error(e, exporter),
-        Value::Url(href) => Expr::Url(href.clone()),
-        Value::Headers(pairs) => Expr::Headers(pairs.clone()),
-        Value::Request(request) => Expr::Request {
-            url: request.url.clone(),
-            init: fetch_init(request, true, exporter, depth)?,
-        },
-        Value::Response(response) => Expr::Response {
-            body: Box::new(match &response.body {
-                Some(body) => encode_at(body, exporter, depth + 1)?,
-                None => Expr::Null,
-            }),
-            init: fetch_init(response, false, exporter, depth)?,
-        },
-        Value::Stub(stub) => exporter.stub_expr(stub.hook())?,
-        Value::Promise(promise) => exporter.promise_expr(promise.hook(), promise.path())?,
-    })
+        self.out.push(']');
+    }
+
+    /// Appends an expression (already in wire form, e.g. `.map()` instructions).
+    pub(crate) fn expr(&mut self, expr: &Expr) -> Result<(), Error> {
+        write_expr(self.out, expr);
+        self.check_size()
+    }
+
+    /// Appends `value` as found at value depth `depth` (0 for a resolution, 1 for arguments).
+    pub(crate) fn value(&mut self, value: &Value, depth: usize) -> Result<(), Error> {
+        crate::stack::guarded(|| self.value_level(value, depth))
+    }
+
+    /// Appends an error, its props through the exporter. A prop that cannot be encoded is left
+    /// out: the error itself must always get through, as in the reference.
+    pub(crate) fn error(&mut self, error: &RpcError, depth: usize) -> Result<(), Error> {
+        let outgoing = self.exporter.outgoing_error(error);
+        self.raw("[\"error\",");
+        self.string(&outgoing.name);
+        self.out.push(',');
+        self.string(&outgoing.message);
+        let props: Vec<_> = outgoing
+            .props
+            .iter()
+            .filter(|(_, v)| !matches!(v, Value::Stub(_) | Value::Promise(_)))
+            .collect();
+        if outgoing.stack.is_some() || !props.is_empty() {
+            self.out.push(',');
+            match &outgoing.stack {
+                Some(stack) => self.string(stack),
+                None => self.raw("null"),
+            }
+        }
+        if !props.is_empty() {
+            self.raw(",{");
+            let mut first = true;
+            for (key, value) in props {
+                let mark = self.out.len();
+                if !first {
+                    self.out.push(',');
+                }
+                self.string(key);
+                self.out.push(':');
+                match self.value(value, depth + 1) {
+                    Ok(()) => first = false,
+                    Err(e @ Error::LimitExceeded(_)) => return Err(e),
+                    Err(_) => self.out.truncate(mark),
+                }
+            }
+            self.out.push('}');
+        }
+        self.out.push(']');
+        self.check_size()
+    }
+
+    fn value_level(&mut self, value: &Value, depth: usize) -> Result<(), Error> {
+        if depth >= self.limits.max_depth {
+            return Err(Error::LimitExceeded(format!(
+                "the value is nested deeper than the limit of {} levels, so it was not sent",
+                self.limits.max_depth
+            )));
+        }
+        match value {
+            Value::Undefined => self.raw("[\"undefined\"]"),
+            Value::Null => self.raw("null"),
+            Value::Bool(b) => self.raw(if *b { "true" } else { "false" }),
+            Value::Number(n) => self.number(*n),
+            Value::String(s) => self.string(s),
+            Value::Array(items) => {
+                self.raw("[[");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.value(item, depth + 1)?;
+                }
+                self.raw("]]");
+            }
+            Value::Object(object) => {
+                self.out.push('{');
+                for (i, (key, item)) in object.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.string(key);
+                    self.out.push(':');
+                    self.value(item, depth + 1)?;
+                }
+                self.out.push('}');
+            }
+            Value::BigInt(b) => {
+                if b.as_str().len() > self.limits.max_bigint_digits {
+                    return Err(Error::LimitExceeded(format!(
+                        "a bigint of {} characters is longer than the limit of {}, so it was \
+                         not sent",
+                        b.as_str().len(),
+                        self.limits.max_bigint_digits
+                    )));
+                }
+                self.raw("[\"bigint\",\"");
+                self.raw(b.as_str());
+                self.raw("\"]");
+            }
+            Value::Date(d) => {
+                self.raw("[\"date\",");
+                if d.is_valid() {
+                    write_number(self.out, d.millis());
+                } else {
+                    self.raw("null");
+                }
+                self.out.push(']');
+            }
+            Value::Bytes(b) => {
+                self.raw("[\"bytes\",\"");
+                STANDARD_NO_PAD.encode_string(b.as_slice(), self.out);
+                self.out.push('"');
+                if let Some(kind) = b.kind() {
+                    self.out.push(',');
+                    self.string(kind.name());
+                }
+                self.out.push(']');
+            }
+            Value::Error(e) => self.error(e, depth)?,
+            Value::Url(href) => {
+                self.raw("[\"url\",");
+                self.string(href);
+                self.out.push(']');
+            }
+            Value::Headers(pairs) => {
+                self.raw("[\"headers\",");
+                self.header_pairs(pairs);
+                self.out.push(']');
+            }
+            Value::Request(request) => {
+                let expr = Expr::Request {
+                    url: request.url.clone(),
+                    init: fetch_init(request, true)?,
+                };
+                self.expr(&expr)?;
+            }
+            Value::Response(response) => {
+                let body = match &response.body {
+                    Some(body) => data_expr(body)?,
+                    None => Expr::Null,
+                };
+                let expr = Expr::Response {
+                    body: Box::new(body),
+                    init: fetch_init(response, false)?,
+                };
+                self.expr(&expr)?;
+            }
+            Value::Stub(stub) => {
+                let reference = self.exporter.stub(stub.hook())?;
+                self.reference(&reference);
+            }
+            Value::Promise(promise) => {
+                let reference = self.exporter.promise(promise.hook(), promise.path())?;
+                self.reference(&reference);
+            }
+        }
+        self.check_size()
+    }
+
+    fn number(&mut self, n: f64) {
+        if n.is_nan() {
+            self.raw("[\"nan\"]");
+        } else if n == f64::INFINITY {
+            self.raw("[\"inf\"]");
+        } else if n == f64::NEG_INFINITY {
+            self.raw("[\"-inf\"]");
+        } else {
+            write_number(self.out, n);
+        }
+    }
+
+    fn reference(&mut self, reference: &Reference) {
+        let (tag, id) = match reference {
+            Reference::Import(id) => ("[\"import\",", *id),
+            Reference::Export(id) => ("[\"export\",", *id),
+            Reference::Pipeline(id, _) => ("[\"pipeline\",", *id),
+            Reference::Promise(id) => ("[\"promise\",", *id),
+        };
+        self.raw(tag);
+        self.integer(id);
+        if let Reference::Pipeline(_, path) = reference {
+            if !path.is_empty() {
+                self.out.push(',');
+                self.path(path);
+            }
+        }
+        self.out.push(']');
+    }
+
+    fn header_pairs(&mut self, pairs: &[(String, String)]) {
+        self.out.push('[');
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.out.push('[');
+            self.string(name);
+            self.out.push(',');
+            self.string(value);
+            self.out.push(']');
+        }
+        self.out.push(']');
+    }
+
+    /// Fails once the message is over `Limits::max_message_size` UTF-16 units (JavaScript's
+    /// string length). Bytes are an upper bound on units, so units are only counted (each
+    /// byte once, however often this runs) when the bytes pass the limit.
+    fn check_size(&mut self) -> Result<(), Error> {
+        let written = self.out.len() - self.start;
+        if written <= self.limits.max_message_size {
+            return Ok(());
+        }
+        let fresh = &self.out.as_bytes()[self.start + self.counted..];
+        self.units += utf16_units(fresh);
+        self.counted = written;
+        if self.units <= self.limits.max_message_size {
+            return Ok(());
+        }
+        Err(Error::LimitExceeded(format!(
+            "the message is larger than the limit of {} characters, so it was not sent",
+            self.limits.max_message_size
+        )))
+    }
 }
 
-fn fetch_init(
-    fetch: &crate::value::Fetch,
-    with_body: bool,
-    exporter: &mut dyn Exporter,
-    depth: usize,
-) -> Result<FetchInit, Error> {
+/// UTF-16 code units of UTF-8 `bytes` (which may start or end inside a character): one per
+/// character, two for those beyond the Basic Multilingual Plane (4-byte sequences).
+fn utf16_units(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xBF => 0,
+            0xF0..=0xFF => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The `init` of a request or response value, its body (requests only) as plain data.
+fn fetch_init(fetch: &Fetch, with_body: bool) -> Result<FetchInit, Error> {
     let body = match (&fetch.body, with_body) {
-        (Some(body), true) => Some(Box::new(encode_at(body, exporter, depth + 1)?)),
+        (Some(body), true) => Some(Box::new(data_expr(body)?)),
         _ => None,
     };
     Ok(FetchInit {
         body,
         headers: (!fetch.headers.is_empty()).then(|| fetch.headers.clone()),
         other: fetch.other.clone(),
+    })
+}
+
+/// A request or response body as an expression: bodies are data (null, strings, bytes, …),
+/// never capabilities.
+fn data_expr(value: &Value) -> Result<Expr, Error> {
+    Ok(match value {
+        Value::Undefined | Value::Null => Expr::Null,
+        Value::Bool(b) => Expr::Bool(*b),
+        Value::Number(n) if n.is_nan() => Expr::NaN,
+        Value::Number(n) if *n == f64::INFINITY => Expr::Inf,
+        Value::Number(n) if *n == f64::NEG_INFINITY => Expr::NegInf,
+        Value::Number(n) => Expr::Number(*n),
+        Value::String(s) => Expr::String(s.clone()),
+        Value::Bytes(b) => Expr::Bytes {
+            data: b.as_slice().to_vec(),
+            kind: b.kind(),
+        },
+        Value::Array(items) => Expr::Array(items.iter().map(data_expr).collect::<Result<_, _>>()?),
+        Value::Object(object) => Expr::Object(
+            object
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), data_expr(v)?)))
+                .collect::<Result<_, Error>>()?,
+        ),
+        other => {
+            return Err(Error::Encode(format!(
+                "a request or response body must be data (a string, bytes or null), not {}",
+                other.kind()
+            )))
+        }
     })
 }

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::error::{Error, RpcError};
-use crate::hook::Hook;
+use crate::hook::{self, Hook, Walk};
 use crate::value::{Bytes, Date, Fetch, Object, Value};
-use crate::wire::{Capture, Expr, FetchInit};
+use crate::wire::{Capture, Expr, FetchInit, PathKey};
 use crate::{BigInt, RpcPromise, Stub};
 
 /// Resolves the ids inside expressions. Ids are from the sender's point of view: the sender's
@@ -64,22 +64,14 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
             let body = evaluate(*body, importer)?;
             Value::Response(Box::new(fetch(String::new(), Some(body), init, importer)?))
         }
+        // `import` does what `pipeline` does (a property read with a path, a call with
+        // arguments); only its result is a stub, usable at once, instead of a promise.
         Expr::Import { id, path, args } => {
-            let hook = importer.export(id)?;
-            let hook = match (path, args) {
-                (None, _) => hook,
-                (Some(path), None) => hook.get(&path),
-                (Some(path), Some(args)) => hook.call(&path, evaluate_all(args, importer)?),
-            };
+            let hook = reference(importer.export(id)?, false, path, args, importer)?;
             Value::Stub(Stub::from_hook(hook))
         }
         Expr::Pipeline { id, path, args } => {
-            let hook = importer.export(id)?;
-            let path = path.unwrap_or_default();
-            let hook = match args {
-                None => hook.get(&path),
-                Some(args) => hook.call(&path, evaluate_all(args, importer)?),
-            };
+            let hook = reference(importer.export(id)?, true, path, args, importer)?;
             Value::Promise(RpcPromise::from_hook(hook))
         }
         Expr::Remap {
@@ -96,7 +88,8 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
                     Capture::Export(id) => importer.import_stub(id),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Value::Promise(RpcPromise::from_hook(hook.map(
+            Value::Promise(RpcPromise::from_hook(map(
+                &hook,
                 &path,
                 captures,
                 instructions,
@@ -111,6 +104,24 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
                     .into(),
             ))
         }
+    })
+}
+
+/// `[…, id, path?, args?]` on `hook`, as the reference evaluates it: with arguments a call of
+/// the path, with a path alone a read of it, with neither the export itself (read as a
+/// promise for `pipeline`, so that it can be awaited).
+fn reference(
+    hook: Hook,
+    promise: bool,
+    path: Option<Vec<PathKey>>,
+    args: Option<Vec<Expr>>,
+    importer: &dyn Importer,
+) -> Result<Hook, Error> {
+    Ok(match (path, args) {
+        (None, _) if promise => hook.get(&[]),
+        (None, _) => hook,
+        (Some(path), None) => hook.get(&path),
+        (Some(path), Some(args)) => hook.call(&path, evaluate_all(args, importer)?),
     })
 }
 
@@ -150,6 +161,31 @@ fn fetch(
 
 fn protocol(message: String) -> Error {
     Error::Protocol(message)
+}
+
+/// Applies a `.map()` to the value at `path` of `hook`: sent on to the peer for a remote
+/// import, queued for a local promise, run here for a local value.
+pub(crate) fn map(
+    hook: &Hook,
+    path: &[PathKey],
+    captures: Vec<Hook>,
+    instructions: Vec<Expr>,
+) -> Hook {
+    match hook {
+        Hook::Remote(remote) => remote.entry.map(path, captures, instructions),
+        Hook::Target(_) => map(&hook.get(path), &[], captures, instructions),
+        Hook::Payload(value) => match hook::walk(value, path) {
+            Walk::Forward(hook, rest) => map(&hook, &rest, captures, instructions),
+            Walk::Found(v) => Hook::from_result(apply_map(v, &captures, &instructions)),
+            Walk::Failed(e) => Hook::Error(e),
+        },
+        Hook::Promise(promise) => {
+            let path = path.to_vec();
+            promise.then(move |resolution| map(resolution, &path, captures, instructions))
+        }
+        Hook::Error(e) => Hook::Error(e.clone()),
+        Hook::Placeholder(_) => Hook::Error(hook::placeholder_misuse()),
+    }
 }
 
 /// Runs `.map()` instructions over `input`: element-wise for an array, untouched for
@@ -202,10 +238,18 @@ impl Importer for Applicator<'_> {
             usize::try_from(id).ok().and_then(|i| self.variables.get(i))
         };
         found.cloned().ok_or_else(|| {
+            let captures = match self.captures.len() {
+                0 => "no captures".to_owned(),
+                1 => "one capture (-1)".to_owned(),
+                n => format!("captures -1 to -{n}"),
+            };
+            let results = match self.variables.len() - 1 {
+                0 => "the input (0)".to_owned(),
+                n => format!("the input (0) and the results of instructions 1 to {n}"),
+            };
             protocol(format!(
-                "mapper instruction refers to {id}, but only captures -1..-{} and results 0..{} exist",
-                self.captures.len(),
-                self.variables.len() - 1
+                "a mapper instruction refers to {id}, but only {captures} and {results} exist \
+                 at that point"
             ))
         })
     }
@@ -216,9 +260,8 @@ fn map_one(input: Value, captures: &[Hook], instructions: &[Expr]) -> Result<Val
         captures,
         variables: vec![Hook::Payload(Arc::new(input))],
     };
-    let (last, steps) = match instructions.split_last() {
-        Some(split) => split,
-        None => return Ok(Value::Undefined),
+    let Some((last, steps)) = instructions.split_last() else {
+        return Ok(Value::Undefined);
     };
     for step in steps {
         let value = evaluate(step.clone(), &applicator)?;

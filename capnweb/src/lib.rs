@@ -59,7 +59,6 @@ mod server;
 mod session;
 mod stack;
 mod stub;
-mod tables;
 mod target;
 mod typed;
 

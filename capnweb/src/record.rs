@@ -1,44 +1,24 @@
 //! The calling side of `.map()`: records a closure, once, as remap instructions.
 //!
-//! While a mapper closure runs, every call made on this thread is intercepted and recorded as
-//! an instruction instead of being sent; the closure's input is a placeholder. Stubs the
-//! closure uses are captured. What the closure returns becomes the last instruction.
-//! Recording is synchronous (the closure cannot await), so a thread-local is enough to find
-//! the active recorder; nested `.map()` calls stack.
+//! While a mapper closure runs, every call the stub layer makes on this thread is handed to
+//! [`intercept_call`] / [`intercept_get`] and recorded as an instruction instead of being sent;
+//! the closure's input is a [`Placeholder`]. Stubs the closure uses are captured. What the
+//! closure returns becomes the last instruction. Recording is synchronous (the closure cannot
+//! await), so a thread-local is enough to find the active recorder; nested `.map()` calls stack.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::encode::{self, Exporter};
-use crate::error::{Error, RpcError};
-use crate::hook::Hook;
+use crate::encode::{Encoder, Exporter, Reference};
+use crate::error::Error;
+use crate::hook::{Hook, Placeholder};
 use crate::value::Value;
-use crate::wire::{Capture, Expr, PathKey};
+use crate::wire::{Capture, Expr, Limits, PathKey};
 
 thread_local! {
     static ACTIVE: RefCell<Vec<Arc<Recorder>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A placeholder for a value inside a mapper: the input (0) or an instruction's result (n).
-#[derive(Clone)]
-pub(crate) struct MapVar {
-    recorder: Arc<Recorder>,
-    index: i64,
-}
-
-impl MapVar {
-    pub(crate) fn index(&self) -> i64 {
-        self.index
-    }
-}
-
-/// The error for a placeholder used outside its closure.
-pub(crate) fn placeholder_misuse() -> Error {
-    Error::from(RpcError::error(
-        "a .map() placeholder was used outside its mapper: the closure given to .map() may only \
-         make calls on it while it runs; it cannot be awaited or kept",
-    ))
 }
 
 struct Recorder {
@@ -82,21 +62,13 @@ pub(crate) fn record_map(
         let subject_index = p.capture(subject);
         (p, subject_index)
     });
-    let input = Hook::MapVar(MapVar {
-        recorder: Arc::clone(&recorder),
-        index: 0,
-    });
+    let input = recorder.placeholder(0);
 
     let result = {
         let _active = Activation::push(Arc::clone(&recorder));
         mapper(input)
     };
-    let result = result.and_then(|value| {
-        let expr = encode::encode(&value, &mut RecorderExporter(&recorder));
-        drop(value);
-        expr
-    });
-    let last = match result {
+    let last = match result.and_then(|value| recorder.encode(&value)) {
         Ok(expr) => expr,
         Err(e) => return Hook::Error(e),
     };
@@ -134,7 +106,7 @@ pub(crate) fn record_map(
                     CaptureSource::Parent(_) => None,
                 })
                 .collect();
-            subject.map(path, hooks, instructions)
+            crate::evaluate::map(subject, path, hooks, instructions)
         }
     }
 }
@@ -143,24 +115,18 @@ pub(crate) fn record_map(
 pub(crate) fn intercept_call(hook: &Hook, path: &[PathKey], args: &[Value]) -> Option<Hook> {
     let recorder = current()?;
     let subject = recorder.capture(hook);
-    Some(
-        match encode::encode_args(args, &mut RecorderExporter(&recorder)) {
-            Ok(args) => recorder.push(Expr::Pipeline {
-                id: subject,
-                path: Some(path.to_vec()),
-                args: Some(args),
-            }),
-            Err(e) => Hook::Error(e),
-        },
-    )
+    Some(match recorder.encode_call(subject, path, args) {
+        Ok(instruction) => recorder.push(instruction),
+        Err(e) => Hook::Error(e),
+    })
 }
 
 /// Records a property read, if a mapper is being recorded on this thread.
 pub(crate) fn intercept_get(hook: &Hook, path: &[PathKey]) -> Option<Hook> {
     let recorder = current()?;
     if path.is_empty() {
-        if let Hook::MapVar(var) = hook {
-            if Arc::ptr_eq(&var.recorder, &recorder) {
+        if let Hook::Placeholder(p) = hook {
+            if p.belongs_to(&recorder.identity()) {
                 return Some(hook.clone());
             }
         }
@@ -193,9 +159,33 @@ impl Drop for Activation {
     }
 }
 
+/// Recorded values pass through wire text on their way to instructions: the generous
+/// limits only keep the stack safe (a mapper is the caller's own code).
+const RECORDING_LIMITS: Limits = Limits {
+    max_bigint_digits: usize::MAX,
+    max_depth: 256,
+    max_message_size: usize::MAX,
+};
+
 impl Recorder {
     fn lock(&self) -> MutexGuard<'_, RecorderState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn identity(self: &Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        Arc::clone(self) as Arc<dyn Any + Send + Sync>
+    }
+
+    fn placeholder(self: &Arc<Self>, index: i64) -> Hook {
+        Hook::Placeholder(Placeholder {
+            recording: self.identity(),
+            index,
+        })
+    }
+
+    /// The recorder a placeholder belongs to, if it is one of ours.
+    fn owns(self: &Arc<Self>, placeholder: &Placeholder) -> bool {
+        placeholder.belongs_to(&self.identity())
     }
 
     /// Appends an instruction; returns the placeholder for its result.
@@ -203,20 +193,50 @@ impl Recorder {
         let mut state = self.lock();
         state.instructions.push(instruction);
         let index = state.instructions.len() as i64;
-        Hook::MapVar(MapVar {
-            recorder: Arc::clone(self),
-            index,
-        })
+        drop(state);
+        self.placeholder(index)
+    }
+
+    /// `value` as an instruction: its stubs and promises referred to by mapper indices.
+    fn encode(self: &Arc<Self>, value: &Value) -> Result<Expr, Error> {
+        let mut text = String::new();
+        Encoder::new(&mut text, &mut RecorderExporter(self), &RECORDING_LIMITS).value(value, 0)?;
+        Expr::parse(&text).map_err(|e| Error::Encode(e.to_string()))
+    }
+
+    /// `["pipeline", subject, path, args]`.
+    fn encode_call(
+        self: &Arc<Self>,
+        subject: i64,
+        path: &[PathKey],
+        args: &[Value],
+    ) -> Result<Expr, Error> {
+        let mut text = String::new();
+        let mut exporter = RecorderExporter(self);
+        let mut encoder = Encoder::new(&mut text, &mut exporter, &RECORDING_LIMITS);
+        encoder.raw("[\"pipeline\",");
+        encoder.integer(subject);
+        encoder.raw(",");
+        encoder.path(path);
+        encoder.raw(",[");
+        for (i, arg) in args.iter().enumerate() {
+            if i > 0 {
+                encoder.raw(",");
+            }
+            encoder.value(arg, 1)?;
+        }
+        encoder.raw("]]");
+        Expr::parse(&text).map_err(|e| Error::Encode(e.to_string()))
     }
 
     /// The index by which the mapper refers to `hook`: a placeholder of this mapper by its own
     /// index, anything else as a capture (negative), each captured once.
     fn capture(self: &Arc<Self>, hook: &Hook) -> i64 {
         let key = match hook {
-            Hook::MapVar(var) if Arc::ptr_eq(&var.recorder, self) => return var.index,
-            Hook::MapVar(var) => Some(CaptureKey::Var(
-                Arc::as_ptr(&var.recorder) as usize,
-                var.index,
+            Hook::Placeholder(p) if self.owns(p) => return p.index,
+            Hook::Placeholder(p) => Some(CaptureKey::Var(
+                Arc::as_ptr(&p.recording) as *const () as usize,
+                p.index,
             )),
             other => other.identity().map(CaptureKey::Object),
         };
@@ -244,20 +264,11 @@ impl Recorder {
 struct RecorderExporter<'a>(&'a Arc<Recorder>);
 
 impl Exporter for RecorderExporter<'_> {
-    fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error> {
-        Ok(Expr::Import {
-            id: self.0.capture(hook),
-            path: None,
-            args: None,
-        })
+    fn stub(&mut self, hook: &Hook) -> Result<Reference, Error> {
+        Ok(Reference::Import(self.0.capture(hook)))
     }
 
-    fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error> {
-        let path = (!path.is_empty()).then(|| path.to_vec());
-        Ok(Expr::Pipeline {
-            id: self.0.capture(hook),
-            path,
-            args: None,
-        })
+    fn promise(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Reference, Error> {
+        Ok(Reference::Pipeline(self.0.capture(hook), path.to_vec()))
     }
 }

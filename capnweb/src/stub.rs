@@ -68,12 +68,12 @@ impl Stub {
 
     /// Calls `method` with `args`.
     pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise<Value> {
-        RpcPromise::from_hook(self.hook.call(&[PathKey::from(method)], args))
+        RpcPromise::from_hook(call(&self.hook, &[PathKey::from(method)], args))
     }
 
     /// Calls the object itself as a function (for function capabilities).
     pub fn call_self(&self, args: Vec<Value>) -> RpcPromise<Value> {
-        RpcPromise::from_hook(self.hook.call(&[], args))
+        RpcPromise::from_hook(call(&self.hook, &[], args))
     }
 
     /// Reads `property`. Nothing is sent until the promise is awaited or used.
@@ -101,6 +101,23 @@ impl Stub {
 
     pub(crate) fn into_hook(self) -> Hook {
         self.hook
+    }
+}
+
+/// A call made through the stub layer: recorded if a `.map()` mapper is running on this
+/// thread, made otherwise.
+fn call(hook: &Hook, path: &[PathKey], args: Vec<Value>) -> Hook {
+    match crate::record::intercept_call(hook, path, &args) {
+        Some(recorded) => recorded,
+        None => hook.call(path, args),
+    }
+}
+
+/// A property read made through the stub layer (see [`call`]).
+fn get(hook: &Hook, path: &[PathKey]) -> Hook {
+    match crate::record::intercept_get(hook, path) {
+        Some(recorded) => recorded,
+        None => hook.get(path),
     }
 }
 
@@ -180,7 +197,7 @@ impl<T> RpcPromise<T> {
         if self.path.is_empty() {
             self.hook
         } else {
-            self.hook.get(&self.path)
+            get(&self.hook, &self.path)
         }
     }
 
@@ -188,12 +205,12 @@ impl<T> RpcPromise<T> {
     pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise<Value> {
         let mut path = self.path.clone();
         path.push(PathKey::from(method));
-        RpcPromise::from_hook(self.hook.call(&path, args))
+        RpcPromise::from_hook(call(&self.hook, &path, args))
     }
 
     /// Calls the result itself as a function (pipelined).
     pub fn call_self(&self, args: Vec<Value>) -> RpcPromise<Value> {
-        RpcPromise::from_hook(self.hook.call(&self.path, args))
+        RpcPromise::from_hook(call(&self.hook, &self.path, args))
     }
 
     /// A promise for `property` of the result. Nothing is sent until it is awaited or used.
@@ -307,9 +324,11 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
         let hook = self.into_hook();
         RpcFuture {
             inner: Box::pin(async move {
-                let value = hook.pull().await?;
+                // The pull holds what it needs; without the hook, it may be the last holder
+                // and take the value instead of copying it.
+                let pull = hook.pull();
                 drop(hook);
-                let value = hook::resolve_deep(value).await?;
+                let value = hook::resolve_deep(pull.await?).await?;
                 from_value::<T>(value)
             }),
             flush,

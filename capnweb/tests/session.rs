@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capnweb::transport::memory;
-use capnweb::transport::{MessageReceiver, MessageSender, Transport};
 use capnweb::{BigInt, Error, Limits, RpcError, Session, SessionOptions, Stub, Value};
 use common::*;
 
@@ -328,10 +327,15 @@ async fn exports_are_released_when_the_session_ends() {
         api,
         ..
     } = pair;
-    drop(api); // the main stub: the client session shuts down, the server sees the connection go
+    let client_ended = Arc::new(AtomicBool::new(false));
+    let flag = client_ended.clone();
+    client.on_broken(move |_| flag.store(true, Ordering::SeqCst));
+    // Nothing from the client session is held any more: it ends, the server sees the
+    // connection go.
+    drop((api, client));
     let why = server.closed().await;
     assert!(why.is_disconnected(), "{why:?}");
-    assert!(client.is_closed());
+    assert!(client_ended.load(Ordering::SeqCst));
     assert!(
         dropped.load(Ordering::SeqCst),
         "the server's main object must be dropped"
@@ -429,24 +433,23 @@ async fn values_of_every_type_round_trip() {
 
 /// A raw peer: the test writes texts and reads what the session answers.
 struct RawPeer {
-    tx: memory::MemorySender,
-    rx: memory::MemoryReceiver,
+    end: memory::MemoryTransport,
 }
 
 impl RawPeer {
     fn serve(main: Stub, options: SessionOptions) -> (Session, RawPeer) {
-        let (a, b) = memory::pair();
+        let (a, end) = memory::pair();
         let session = Session::new(a, Some(main), options);
-        let (tx, rx) = b.split();
-        (session, RawPeer { tx, rx })
+        (session, RawPeer { end })
     }
 
     async fn send(&mut self, text: &str) {
-        self.tx.send(vec![text.to_string()]).await.unwrap();
+        self.end.send(text.to_string()).await.unwrap();
     }
 
     async fn recv(&mut self) -> Option<String> {
-        self.rx.recv().await.map(|r| r.unwrap())
+        let message = self.end.recv().await?;
+        Some(String::from_utf8(message.to_vec()).unwrap())
     }
 }
 
@@ -540,6 +543,25 @@ async fn each_limit_exceeded_aborts_the_session_naming_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_result_from_the_peer_rejects_pending_calls_on_the_client() {
+    let limits = Limits::default().max_message_size(200);
+    let pair = connect_with(
+        Stub::new(TestTarget::default()),
+        SessionOptions::default(),
+        SessionOptions::default().limits(limits),
+    );
+    let err = pair
+        .api
+        .call("generateFibonacci", vec![v(60.0)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::LimitExceeded(ref m) if m.contains("max_message_size")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_argument_over_our_own_limits_is_refused_before_it_is_sent() {
     let limits = Limits::default().max_bigint_digits(5);
     let pair = connect_with(
         Stub::new(TestTarget::default()),
@@ -549,9 +571,17 @@ async fn an_oversized_result_from_the_peer_rejects_pending_calls_on_the_client()
     let big = Value::BigInt(BigInt::from(12345678901234567890u64));
     let err = pair.api.call("echo", vec![big]).await.unwrap_err();
     assert!(
-        matches!(err, Error::LimitExceeded(ref m) if m.contains("max_bigint_digits")),
+        matches!(err, Error::LimitExceeded(ref m) if m.contains("longer than the limit of 5")),
         "{err:?}"
     );
+    // Nothing of it went out, and the session goes on.
+    assert!(
+        !pair.transcript().contains("bigint"),
+        "{}",
+        pair.transcript()
+    );
+    assert_eq!(pair.api.call("square", vec![v(3.0)]).await.unwrap(), v(9.0));
+    pair.assert_settled().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

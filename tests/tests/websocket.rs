@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use capnweb::transport::{MessageSender, Transport};
-use capnweb::websocket::{self, WebSocketReceiver, WebSocketSender, WebSocketTransport};
+use bytes::Bytes;
+use capnweb::transport::{CloseReason, Transport};
+use capnweb::websocket::{self, WebSocketTransport};
 use capnweb::{Error, RpcError, Session, SessionOptions, Stub, Value};
 use common::*;
 use futures::{SinkExt, StreamExt};
@@ -246,7 +247,8 @@ impl AsyncWrite for CountingIo {
     }
 }
 
-/// For each `send` call: how many messages it carried, and how many flushes it made.
+/// For each flush of the transport: how many messages it carried, and how many flushes of
+/// the socket it made.
 type SendLog = Arc<Mutex<Vec<(usize, usize)>>>;
 
 /// The WebSocket transport, with its sends recorded.
@@ -254,41 +256,38 @@ struct Recorded {
     inner: WebSocketTransport<CountingIo>,
     flushes: Arc<AtomicUsize>,
     log: SendLog,
-}
-
-struct RecordedSender {
-    inner: WebSocketSender<CountingIo>,
-    flushes: Arc<AtomicUsize>,
-    log: SendLog,
+    /// Messages since the last flush, and the socket's flush count then.
+    pending: Option<(usize, usize)>,
 }
 
 impl Transport for Recorded {
-    type Sender = RecordedSender;
-    type Receiver = WebSocketReceiver<CountingIo>;
-
-    fn split(self) -> (RecordedSender, WebSocketReceiver<CountingIo>) {
-        let (sender, receiver) = self.inner.split();
-        let sender = RecordedSender {
-            inner: sender,
-            flushes: self.flushes,
-            log: self.log,
-        };
-        (sender, receiver)
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        self.inner.poll_recv(cx)
     }
-}
 
-impl MessageSender for RecordedSender {
-    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        let count = messages.len();
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
         let before = self.flushes.load(Ordering::SeqCst);
-        let sent = self.inner.send(messages).await;
-        let flushes = self.flushes.load(Ordering::SeqCst) - before;
-        self.log.lock().unwrap().push((count, flushes));
-        sent
+        self.pending.get_or_insert((0, before)).0 += 1;
+        self.inner.start_send(message)
     }
 
-    async fn close(&mut self, reason: Option<RpcError>) {
-        self.inner.close(reason).await
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let flushed = self.inner.poll_flush(cx);
+        if flushed.is_ready() {
+            if let Some((count, before)) = self.pending.take() {
+                let flushes = self.flushes.load(Ordering::SeqCst) - before;
+                self.log.lock().unwrap().push((count, flushes));
+            }
+        }
+        flushed
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>, reason: &CloseReason) -> Poll<()> {
+        self.inner.poll_close(cx, reason)
     }
 }
 
@@ -313,6 +312,7 @@ async fn calls_made_in_one_tick_leave_in_one_send_and_one_flush() {
         inner: WebSocketTransport::new(ws),
         flushes,
         log: Arc::clone(&log),
+        pending: None,
     };
     let session = Session::new(transport, None, SessionOptions::default());
     let api = session.main();

@@ -12,17 +12,15 @@ use http_body_util::Full;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use super::{shutdown_requested, Lifecycle};
-use crate::error::RpcError;
-use crate::session::SessionOptions;
+use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::{http_batch::text_response, websocket};
 
-/// How long a shutting-down server waits for a client to answer its close frame.
+/// How long a shutting-down server waits for a WebSocket session to end after saying so.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Whether the request asks for a WebSocket (`Upgrade: websocket`).
@@ -138,20 +136,15 @@ async fn run_session(
     let config = websocket::config(&options);
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let (session, closer) = websocket::serve_stream(ws, Some(main), options);
+    let transport = websocket::WebSocketTransport::new(ws);
+    let session = Session::new(transport, Some(main), options);
     tokio::select! {
         why = session.closed() => {
             tracing::debug!(reason = %why, "a WebSocket session ended");
         }
         () = shutdown_requested(lifecycle.as_mut()) => {
-            let goodbye = async {
-                closer.close(CloseCode::Away, "the server is shutting down").await;
-                session.closed().await
-            };
-            if tokio::time::timeout(CLOSE_GRACE, goodbye).await.is_err() {
-                tracing::debug!("a WebSocket client did not answer the server's close in time");
-                session.abort(RpcError::error("the server is shutting down"));
-            }
+            session.go_away("the server is shutting down");
+            let _ = tokio::time::timeout(CLOSE_GRACE, session.closed()).await;
         }
     }
     // Only now is the session over for the server's shutdown.

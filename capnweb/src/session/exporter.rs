@@ -1,63 +1,76 @@
-//! How a session refers to stubs and promises it sends: its imports by id, everything else
-//! exported on its table.
+//! How a session refers to stubs and promises it sends: its own pending imports by id,
+//! everything else exported on its table.
 
 use std::sync::Arc;
 
-use super::{SessionInner, State};
-use crate::encode::Exporter;
+use super::{SessionCore, Tables};
+use crate::encode::{Exporter, Reference};
 use crate::error::{Error, RpcError};
 use crate::hook::{Hook, LocalPromise};
-use crate::wire::{Capture, Expr, PathKey};
+use crate::wire::{Capture, PathKey};
 
+/// An [`Exporter`] over a session's tables. It keeps a journal of what it exported, so that a
+/// message that fails to encode (over a limit, say) leaves nothing exported behind it.
 pub(super) struct SessionExporter<'a> {
-    session: &'a Arc<SessionInner>,
-    st: &'a mut State,
+    core: &'a Arc<SessionCore>,
+    tables: &'a mut Tables,
+    journal: Vec<i64>,
 }
 
 impl<'a> SessionExporter<'a> {
-    pub(super) fn new(session: &'a Arc<SessionInner>, st: &'a mut State) -> Self {
-        SessionExporter { session, st }
+    pub(super) fn new(core: &'a Arc<SessionCore>, tables: &'a mut Tables) -> Self {
+        SessionExporter {
+            core,
+            tables,
+            journal: Vec::new(),
+        }
     }
 
     /// The import id if `hook` is a still-pending import of this very session.
     fn own_import(&self, hook: &Hook) -> Option<i64> {
         match hook {
-            Hook::Import(import) if import.belongs_to(self.session) && import.is_pending() => {
-                Some(import.id())
+            Hook::Remote(remote)
+                if remote.entry.session_key() == self.core.key() && remote.entry.is_pending() =>
+            {
+                Some(remote.entry.id())
             }
             _ => None,
         }
     }
 
     /// A `.map()` capture: our import by id, anything else exported.
-    pub(super) fn capture(&mut self, hook: &Hook) -> Capture {
-        match self.own_import(hook) {
-            Some(id) => Capture::Import(id),
-            None => Capture::Export(self.st.exports.export_stub(hook)),
+    pub(super) fn capture(&mut self, hook: &Hook) -> Result<Capture, Error> {
+        Ok(match self.stub(hook)? {
+            Reference::Import(id) => Capture::Import(id),
+            Reference::Export(id) | Reference::Pipeline(id, _) | Reference::Promise(id) => {
+                Capture::Export(id)
+            }
+        })
+    }
+
+    /// Takes back what this exporter exported: the message it was for was not sent.
+    pub(super) fn undo(self) {
+        for id in self.journal {
+            if let Ok(Some(hook)) = self.tables.exports.release(id, 1) {
+                self.tables.graveyard.push(hook);
+            }
         }
     }
 }
 
 impl Exporter for SessionExporter<'_> {
-    fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error> {
-        Ok(match self.capture(hook) {
-            Capture::Import(id) => Expr::Import {
-                id,
-                path: None,
-                args: None,
-            },
-            Capture::Export(id) => Expr::Export(id),
-        })
+    fn stub(&mut self, hook: &Hook) -> Result<Reference, Error> {
+        if let Some(id) = self.own_import(hook) {
+            return Ok(Reference::Import(id));
+        }
+        let id = self.tables.exports.export_stub(hook)?;
+        self.journal.push(id);
+        Ok(Reference::Export(id))
     }
 
-    fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error> {
+    fn promise(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Reference, Error> {
         if let Some(id) = self.own_import(hook) {
-            let path = (!path.is_empty()).then(|| path.to_vec());
-            return Ok(Expr::Pipeline {
-                id,
-                path,
-                args: None,
-            });
+            return Ok(Reference::Pipeline(id, path.to_vec()));
         }
         // A property of a local hook is read by a task: reading it here could run user code
         // (a target's getter) or re-enter this session while its tables are locked.
@@ -67,21 +80,20 @@ impl Exporter for SessionExporter<'_> {
             let (hook, path) = (hook.clone(), path.to_vec());
             LocalPromise::spawn(async move { hook.get(&path).pull().await })
         };
-        let id = self.st.exports.export_promise(target);
-        self.session.start_resolving(self.st, id)?;
-        Ok(Expr::Promise(id))
+        let id = self.tables.exports.export_promise(target)?;
+        self.journal.push(id);
+        self.core.start_resolving(self.tables, id)?;
+        Ok(Reference::Promise(id))
     }
 
     fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
-        match &self.session.options.on_send_error {
-            Some(hook) => hook(error).unwrap_or_else(|| RpcError {
-                stack: None,
-                ..error.clone()
-            }),
-            None => RpcError {
-                stack: None,
-                ..error.clone()
-            },
+        let redacted = || RpcError {
+            stack: None,
+            ..error.clone()
+        };
+        match &self.core.options.on_send_error {
+            Some(hook) => hook(error).unwrap_or_else(redacted),
+            None => redacted(),
         }
     }
 }

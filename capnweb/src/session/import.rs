@@ -1,22 +1,22 @@
-//! Import table entries and the hooks that point at them.
+//! [`ImportEntry`]: an object or promise on the peer's side, as this session knows it. It is
+//! the session's implementation of the hook layer's [`Remote`].
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
-use futures::future::BoxFuture;
-use tokio::sync::Notify;
-
-use super::SessionInner;
+use super::SessionCore;
 use crate::error::{BrokenCallback, Error};
-use crate::hook::Hook;
+use crate::hook::{Hook, Pull, Remote, RemoteRef};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
-/// An object or promise on the peer's side, as this session knows it.
+/// See the module docs.
 pub(crate) struct ImportEntry {
-    pub(super) session: Arc<SessionInner>,
+    pub(super) core: Arc<SessionCore>,
     pub(super) id: i64,
-    pub(super) state: Mutex<ImportState>,
-    pub(super) resolved: Notify,
+    state: Mutex<ImportState>,
 }
 
 pub(super) struct ImportState {
@@ -28,24 +28,35 @@ pub(super) struct ImportState {
     pub(super) resolution: Option<Hook>,
     /// Callbacks to run if the session ends before the resolution.
     pub(super) on_broken: Vec<BrokenCallback>,
+    /// Tasks waiting for the resolution.
+    waiters: Vec<Waker>,
 }
 
 impl ImportEntry {
-    pub(super) fn new(session: Arc<SessionInner>, id: i64, pulled: bool) -> ImportEntry {
+    pub(super) fn new(core: Arc<SessionCore>, id: i64, pulled: bool) -> ImportEntry {
+        core.entry_created();
         ImportEntry {
-            session,
+            core,
             id,
             state: Mutex::new(ImportState {
                 remote_refcount: 1,
                 pulled,
                 resolution: None,
                 on_broken: Vec::new(),
+                waiters: Vec::new(),
             }),
-            resolved: Notify::new(),
         }
     }
 
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ImportState> {
+    /// A hook on this entry.
+    pub(super) fn hook(self: Arc<Self>, promise: bool) -> Hook {
+        Hook::Remote(RemoteRef {
+            entry: self,
+            promise,
+        })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, ImportState> {
         // Updates are single assignments; a poisoned lock still holds a consistent state.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -63,8 +74,9 @@ impl ImportEntry {
         let broken = matches!(resolution, Hook::Error(_));
         state.resolution = Some(resolution);
         let callbacks = std::mem::take(&mut state.on_broken);
+        let waiters = std::mem::take(&mut state.waiters);
         drop(state);
-        self.resolved.notify_waiters();
+        waiters.into_iter().for_each(Waker::wake);
         if broken {
             callbacks
         } else {
@@ -76,85 +88,55 @@ impl ImportEntry {
 impl Drop for ImportEntry {
     fn drop(&mut self) {
         let count = self.state.get_mut().map(|s| s.remote_refcount).unwrap_or(0);
-        self.session
-            .on_import_dropped(self.id, count, self as *const ImportEntry as usize);
+        self.core
+            .import_dropped(self.id, count, self as *const ImportEntry as usize);
     }
 }
 
-/// A hook on an import: the entry, and whether this reference is a promise (can be pulled) or
-/// a stub.
-#[derive(Clone)]
-pub(crate) struct ImportRef {
-    pub(super) entry: Arc<ImportEntry>,
-    pub(super) promise: bool,
-}
-
-impl ImportRef {
-    pub(crate) fn id(&self) -> i64 {
-        self.entry.id
+impl Remote for ImportEntry {
+    fn id(&self) -> i64 {
+        self.id
     }
 
-    pub(crate) fn identity(&self) -> usize {
-        Arc::as_ptr(&self.entry) as usize
+    fn session_key(&self) -> usize {
+        self.core.key()
     }
 
-    pub(crate) fn belongs_to(&self, session: &SessionInner) -> bool {
-        std::ptr::eq(Arc::as_ptr(&self.entry.session), session)
-    }
-
-    pub(crate) fn call(&self, path: &[PathKey], args: Vec<Value>) -> Hook {
-        match self.entry.resolution() {
-            Some(resolution) => resolution.call(path, args),
-            None => self.entry.session.send_call(&self.entry, path, Some(args)),
+    fn call(&self, path: &[PathKey], args: Option<Vec<Value>>) -> Hook {
+        match (self.resolution(), args) {
+            (Some(resolution), Some(args)) => resolution.call(path, args),
+            (Some(resolution), None) => resolution.get(path),
+            (None, args) => self.core.send_call(self.id, path, args),
         }
     }
 
-    pub(crate) fn get(&self, path: &[PathKey]) -> Hook {
-        match self.entry.resolution() {
-            Some(resolution) => resolution.get(path),
-            None => self.entry.session.send_call(&self.entry, path, None),
+    fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook {
+        match self.resolution() {
+            Some(resolution) => crate::evaluate::map(&resolution, path, captures, instructions),
+            None => self.core.send_map(self.id, path, captures, instructions),
         }
     }
 
-    pub(crate) fn map(
-        &self,
-        path: &[PathKey],
-        captures: Vec<Hook>,
-        instructions: Vec<Expr>,
-    ) -> Hook {
-        match self.entry.resolution() {
-            Some(resolution) => resolution.map(path, captures, instructions),
-            None => self
-                .entry
-                .session
-                .send_map(&self.entry, path, captures, instructions),
+    fn pull(self: Arc<Self>, promise: bool) -> Pull {
+        if promise {
+            return Box::pin(Pulling {
+                entry: self,
+                asked: false,
+                inner: None,
+            });
         }
-    }
-
-    pub(crate) fn pull(&self) -> BoxFuture<'static, Result<Value, Error>> {
-        if !self.promise {
-            if let Some(resolution) = self.entry.resolution() {
-                return resolution.pull();
+        match self.resolution() {
+            Some(resolution) => resolution.pull(),
+            // A stub is what it is: pulling it gives the stub.
+            None => {
+                let stub = crate::Stub::from_hook(self.hook(false));
+                Box::pin(std::future::ready(Ok(Value::Stub(stub))))
             }
-            return Box::pin(std::future::ready(Err(Error::from(crate::RpcError::type_error(
-                "this is a stub, not a promise: there is nothing to await (call a method instead)",
-            )))));
         }
-        let entry = Arc::clone(&self.entry);
-        Box::pin(async move {
-            entry.session.send_pull(&entry);
-            loop {
-                let notified = entry.resolved.notified();
-                if let Some(resolution) = entry.resolution() {
-                    return resolution.pull().await;
-                }
-                notified.await;
-            }
-        })
     }
 
-    pub(crate) fn on_broken(&self, callback: Box<dyn FnOnce(&Error) + Send>) {
-        let mut state = self.entry.lock();
+    fn on_broken(&self, callback: BrokenCallback) {
+        let mut state = self.lock();
         match &state.resolution {
             Some(resolution) => {
                 let resolution = resolution.clone();
@@ -165,8 +147,69 @@ impl ImportRef {
         }
     }
 
-    /// Whether this import is still waiting for the peer (so it can be pipelined on by id).
-    pub(crate) fn is_pending(&self) -> bool {
-        self.entry.lock().resolution.is_none()
+    fn is_pending(&self) -> bool {
+        self.lock().resolution.is_none()
+    }
+
+    fn request_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>> {
+        self.core.flush.clone()
+    }
+}
+
+/// The future of pulling a promise import: asks the peer once, then waits.
+struct Pulling {
+    entry: Arc<ImportEntry>,
+    asked: bool,
+    /// The resolution's own pull, once there is a resolution.
+    inner: Option<Pull>,
+}
+
+impl Future for Pulling {
+    type Output = Result<Value, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            if let Some(inner) = &mut this.inner {
+                return inner.as_mut().poll(cx);
+            }
+            if let Some(resolution) = this.take_resolution() {
+                this.inner = Some(match resolution {
+                    // The only reference left: the value moves out instead of being copied.
+                    Hook::Payload(value) => match Arc::try_unwrap(value) {
+                        Ok(value) => return Poll::Ready(Ok(value)),
+                        Err(shared) => Hook::Payload(shared).pull(),
+                    },
+                    other => other.pull(),
+                });
+                continue;
+            }
+            if !this.asked {
+                this.asked = true;
+                // Takes the session's lock, so not while holding the entry's.
+                this.entry.core.send_pull(&this.entry);
+                continue;
+            }
+            let mut state = this.entry.lock();
+            if state.resolution.is_some() {
+                continue;
+            }
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+impl Pulling {
+    /// The resolution if there is one; taken out of the entry when nobody else can use it.
+    fn take_resolution(&self) -> Option<Hook> {
+        let mut state = self.entry.lock();
+        if Arc::strong_count(&self.entry) == 1 {
+            state.resolution.take()
+        } else {
+            state.resolution.clone()
+        }
     }
 }

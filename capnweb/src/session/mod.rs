@@ -1,33 +1,42 @@
 //! The session: one side of a Cap'n Web connection, as a state machine over a transport.
 //!
 //! Incoming messages update the tables and reach hooks; operations on imports become outgoing
-//! messages. The session never knows which transport it runs on.
+//! messages, serialized at once into the [`Outbox`]. One task per session, the
+//! [`driver`](driver::Driver), moves messages between the outbox and the transport and hands
+//! incoming ones to the session; the session itself never knows which transport it runs on.
 //!
 //! Locking: all table state sits behind one mutex, and nothing that can run user code or drop
-//! a capability happens while it is held. Dropping the last reference to an import only queues
-//! its release; the queue is applied by whoever holds (or next takes) the lock.
+//! a capability happens while it is held. Work that arises where the lock cannot be taken
+//! (an import's last reference dropped while the lock is held, a local promise settling) is
+//! queued as [`Deferred`] and applied, in order, by whoever holds or next takes the lock.
 
+mod driver;
 mod exporter;
 mod import;
+mod incoming;
 mod options;
+mod outbox;
+mod tables;
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::sync::{mpsc, Notify};
+use futures::task::AtomicWaker;
+use tokio::sync::Notify;
 
-pub(crate) use import::{ImportEntry, ImportRef};
 pub use options::SessionOptions;
 
-use crate::encode;
 use crate::error::{BrokenCallback, Error, RpcError};
-use crate::evaluate::{self, Importer};
-use crate::hook::Hook;
-use crate::tables::{ExportTable, ImportTable};
-use crate::transport::{MessageReceiver, MessageSender, Transport};
+use crate::hook::{Hook, LocalPromise, RemoteRef};
+use crate::transport::{CloseReason, Transport};
 use crate::value::Value;
-use crate::wire::{Expr, Message, PathKey, WireErrorKind};
+use crate::wire::{Expr, PathKey};
 use crate::Stub;
 use exporter::SessionExporter;
+use import::ImportEntry;
+use outbox::{Batch, Outbox};
+use tables::{ExportTable, ImportTable};
 
 /// Import and export counts of a session, as [`Session::stats`] reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +50,9 @@ pub struct SessionStats {
 /// One side of a Cap'n Web connection.
 ///
 /// A session serves `local_main` to the peer (as its id 0) and gives access to the peer's main
-/// object through [`Session::main`]. It runs on the transport until the transport closes, either
-/// side aborts, or the last handle to the peer's main object is dropped.
-///
-/// Dropping the `Session` handle does not end the session; [`Session::abort`] does.
+/// object through [`Session::main`]. It runs until the transport closes, either side aborts,
+/// or, for a session that serves nothing (`local_main` is `None`: a client), until nothing
+/// from it is held any more: no stub or promise it produced and no `Session` handle.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -63,7 +71,18 @@ pub struct SessionStats {
 /// ```
 #[derive(Clone)]
 pub struct Session {
-    inner: Arc<SessionInner>,
+    handle: Arc<Handle>,
+}
+
+/// Counts as something held from the session while a [`Session`] clone exists.
+struct Handle {
+    core: Arc<SessionCore>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.core.entry_dropped();
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -74,110 +93,147 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// What the writer task is asked to do.
-enum Outgoing {
-    Message(Message),
-    /// A batching transport should send what it has (see `Transport::BATCHED`).
-    Flush,
-    Close(Option<RpcError>),
-}
-
-/// Work queued by code that could not take the lock (see the module docs).
+/// Work queued where the session lock could not be taken (see the module docs).
 enum Deferred {
     /// An import's last reference is gone: release it with this count.
     Release { id: i64, count: u64, entry: usize },
-    /// The last handle to the peer's main object is gone.
+    /// What export `id` resolves to is known (or known to be another promise).
+    Resolution { id: i64, hook: Hook },
+    /// An incoming call finished.
+    CallFinished,
+    /// Nothing from a client session is held any more.
     Shutdown,
 }
 
-pub(crate) struct SessionInner {
+/// The result an export resolves to, ready to send.
+type Outcome = Result<Arc<Value>, Error>;
+
+pub(crate) struct SessionCore {
     state: Mutex<State>,
     deferred: Mutex<Vec<Deferred>>,
-    outbox: mpsc::UnboundedSender<Outgoing>,
     options: SessionOptions,
-    /// Wakes the reader when the session ends, and whoever waits in `closed()`.
+    /// Wakes the driver: messages to send, a flush asked for, or the end.
+    driver: AtomicWaker,
+    /// Bytes in the outbox, readable without the lock (the driver's backpressure check).
+    queued: AtomicUsize,
+    /// Wakes whoever waits in `closed()`.
     ended: Notify,
     /// Wakes `drain()` when the last pulled result was sent.
     drained: Notify,
-    /// For batching transports: asks the writer to send the batch (see `Transport::BATCHED`).
+    /// For batching transports: asks the driver to send what is queued.
     flush: Option<Arc<dyn Fn() + Send + Sync>>,
+    batched: bool,
     /// The peer's main object, created on first use.
     main: Mutex<Weak<ImportEntry>>,
+    /// A client session ends when nothing from it is held: its imports and `Session`
+    /// handles, counted here.
+    auto_close: bool,
+    live: AtomicUsize,
 }
 
-struct State {
-    exports: ExportTable,
-    imports: ImportTable,
-    aborted: Option<Error>,
-    /// Resolutions started and not yet sent.
-    pulls_in_flight: usize,
+pub(super) struct State {
+    tables: Tables,
+    outbox: Outbox,
+    ended: Option<Error>,
+    /// What the transport closes with.
+    close_reason: CloseReason,
     /// Callbacks for the session ending, registered on the session itself.
     on_broken: Vec<BrokenCallback>,
-    /// Hooks removed from the tables, dropped once the lock is released.
-    graveyard: Vec<Hook>,
     /// The counts just before the session ended.
     stats_at_close: Option<SessionStats>,
-    /// Resolutions whose value is at hand, waiting to be sent in order.
-    ready: std::collections::VecDeque<(i64, Arc<Value>)>,
-    /// The reader is handling a message: ready resolutions wait until it is done.
+    /// The driver is handling a message: ready resolutions wait until it is done.
     handling_message: bool,
+}
+
+/// What the exporter works on: everything but the outbox, which it writes beside.
+pub(super) struct Tables {
+    exports: ExportTable,
+    imports: ImportTable,
+    /// Resolutions started and not yet sent.
+    pulls_in_flight: usize,
+    /// Resolutions whose outcome is at hand, to send in the order they were started.
+    ready: VecDeque<(i64, Outcome)>,
+    /// Hooks removed from the tables, dropped once the lock is released.
+    graveyard: Vec<Hook>,
+    /// Calls from the peer still running here.
+    calls_in_flight: usize,
 }
 
 impl Session {
     /// Starts a session on `transport`, serving `local_main` (if any) to the peer.
     ///
-    /// Must be called inside a Tokio runtime: the session runs as two tasks (reader, writer).
+    /// Must be called inside a Tokio runtime (with timers enabled, as `#[tokio::main]` has):
+    /// the session runs as one task that drives the transport.
     pub fn new<T: Transport>(
         transport: T,
         local_main: Option<Stub>,
         options: SessionOptions,
     ) -> Session {
-        let (sender, receiver) = transport.split();
-        let (outbox, outbox_rx) = mpsc::unbounded_channel();
-        let outbox_for_flush = outbox.clone();
+        let auto_close = local_main.is_none();
         let main_hook = match local_main {
             Some(stub) => stub.into_hook(),
             None => Hook::Error(Error::from(RpcError::error(
                 "this connection has no main object: the other side serves nothing",
             ))),
         };
-        let inner = Arc::new(SessionInner {
-            state: Mutex::new(State {
-                exports: ExportTable::new(main_hook),
-                imports: ImportTable::new(),
-                aborted: None,
-                pulls_in_flight: 0,
-                on_broken: Vec::new(),
-                graveyard: Vec::new(),
-                stats_at_close: None,
-                ready: std::collections::VecDeque::new(),
-                handling_message: false,
-            }),
-            deferred: Mutex::new(Vec::new()),
-            outbox,
-            options,
-            ended: Notify::new(),
-            drained: Notify::new(),
-            flush: T::BATCHED.then(|| {
-                let outbox = outbox_for_flush;
+        let batched = transport.is_batched();
+        let core = Arc::new_cyclic(|weak: &Weak<SessionCore>| {
+            let weak = weak.clone();
+            let flush = batched.then(|| {
                 Arc::new(move || {
-                    let _ = outbox.send(Outgoing::Flush);
+                    if let Some(core) = weak.upgrade() {
+                        core.request_flush();
+                    }
                 }) as Arc<dyn Fn() + Send + Sync>
-            }),
-            main: Mutex::new(Weak::new()),
+            });
+            SessionCore {
+                state: Mutex::new(State {
+                    tables: Tables {
+                        exports: ExportTable::new(main_hook, options.max_exports),
+                        imports: ImportTable::new(options.max_imports),
+                        pulls_in_flight: 0,
+                        ready: VecDeque::new(),
+                        graveyard: Vec::new(),
+                        calls_in_flight: 0,
+                    },
+                    outbox: Outbox::default(),
+                    ended: None,
+                    close_reason: CloseReason::Normal,
+                    on_broken: Vec::new(),
+                    stats_at_close: None,
+                    handling_message: false,
+                }),
+                deferred: Mutex::new(Vec::new()),
+                options,
+                driver: AtomicWaker::new(),
+                queued: AtomicUsize::new(0),
+                ended: Notify::new(),
+                drained: Notify::new(),
+                flush,
+                batched,
+                main: Mutex::new(Weak::new()),
+                auto_close,
+                live: AtomicUsize::new(0),
+            }
         });
-        tokio::spawn(write_loop(sender, outbox_rx, Arc::downgrade(&inner)));
-        tokio::spawn(read_loop(receiver, Arc::clone(&inner)));
-        let session = Session { inner };
-        if let Some(on_start) = session.inner.options.on_start.clone() {
+        core.entry_created();
+        tokio::spawn(driver::Driver::new(Arc::clone(&core), transport));
+        let session = Session {
+            handle: Arc::new(Handle { core }),
+        };
+        if let Some(on_start) = session.core().options.on_start.clone() {
             on_start(&session);
         }
         session
     }
 
-    /// The peer's main object. Dropping every handle to it ends the session.
+    fn core(&self) -> &Arc<SessionCore> {
+        &self.handle.core
+    }
+
+    /// The peer's main object.
     pub fn main(&self) -> Stub {
-        Stub::from_hook(self.inner.main_hook())
+        Stub::from_hook(self.core().main_hook())
     }
 
     /// The peer's main object as a typed stub (or [`Stub`]).
@@ -188,25 +244,23 @@ impl Session {
     /// Current import and export counts. After every call has settled and every stub from the
     /// peer was dropped, both are 1: the main objects.
     pub fn stats(&self) -> SessionStats {
-        self.inner.with_state(|st| SessionStats {
-            imports: st.imports.len(),
-            exports: st.exports.len(),
-        })
+        self.core().with_state(|st| st.tables.stats())
     }
 
     /// The import and export counts as they were just before the session ended (`None` while
     /// it runs). Both are 1 for a session that leaked nothing: only the main objects remained.
     pub fn stats_at_close(&self) -> Option<SessionStats> {
-        self.inner.with_state(|st| st.stats_at_close)
+        self.core().with_state(|st| st.stats_at_close)
     }
 
     /// Waits until every result the peer pulled has been sent.
     pub async fn drain(&self) -> Result<(), Error> {
+        let core = self.core();
         loop {
-            let notified = self.inner.drained.notified();
-            let done = self.inner.with_state(|st| match &st.aborted {
+            let notified = core.drained.notified();
+            let done = core.with_state(|st| match &st.ended {
                 Some(e) => Err(e.clone()),
-                None => Ok(st.pulls_in_flight == 0),
+                None => Ok(st.tables.pulls_in_flight == 0),
             })?;
             if done {
                 return Ok(());
@@ -218,7 +272,7 @@ impl Session {
     /// Ends the session with `error`, telling the peer (an `abort` message) first.
     pub fn abort(&self, error: RpcError) {
         let reason = format!("the session was aborted locally: {error}");
-        self.inner.abort(
+        self.core().end(
             Error::Disconnected {
                 reason,
                 peer_error: Some(Box::new(error)),
@@ -227,26 +281,28 @@ impl Session {
         );
     }
 
+    /// Ends the session because the server is shutting down: the transport closes saying so
+    /// (a WebSocket's code 1001, "going away"), and pending calls fail with `why`.
+    pub(crate) fn go_away(&self, why: &str) {
+        let error = Error::disconnected(why.to_owned());
+        self.core()
+            .end_with(error, false, Some(CloseReason::GoingAway(why.to_owned())));
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
-        self.inner.with_state(|st| st.aborted.is_some())
+        self.core().with_state(|st| st.ended.is_some())
     }
 
     /// Waits until the session ends; returns why.
     pub async fn closed(&self) -> Error {
-        loop {
-            let notified = self.inner.ended.notified();
-            if let Some(e) = self.inner.with_state(|st| st.aborted.clone()) {
-                return e;
-            }
-            notified.await;
-        }
+        self.core().closed().await
     }
 
     /// Runs `callback` when the session ends (at once if it has already).
     pub fn on_broken(&self, callback: impl FnOnce(&Error) + Send + 'static) {
-        let callback: Box<dyn FnOnce(&Error) + Send> = Box::new(callback);
-        let ended = self.inner.with_state(|st| match &st.aborted {
+        let callback: BrokenCallback = Box::new(callback);
+        let ended = self.core().with_state(|st| match &st.ended {
             Some(e) => Some((e.clone(), callback)),
             None => {
                 st.on_broken.push(callback);
@@ -265,84 +321,119 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl SessionInner {
-    /// Runs `f` with the state locked, then applies deferred work and drops what was removed.
+impl Tables {
+    fn stats(&self) -> SessionStats {
+        SessionStats {
+            imports: self.imports.len(),
+            exports: self.exports.len(),
+        }
+    }
+}
+
+impl SessionCore {
+    /// Identifies this session (to tell its own imports from other sessions').
+    pub(super) fn key(&self) -> usize {
+        self as *const SessionCore as usize
+    }
+
+    /// Runs `f` with the state locked, then applies deferred work, sends what became ready,
+    /// wakes the driver if there is something for it, and drops what was removed.
     fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
-        let (result, graveyard, shutdown) = {
-            let mut st = lock(&self.state);
-            let result = f(&mut st);
-            if !st.handling_message {
-                self.send_ready(&mut st);
-            }
-            let shutdown = self.apply_deferred(&mut st);
-            (result, std::mem::take(&mut st.graveyard), shutdown)
-        };
-        self.after_unlock(graveyard, shutdown);
+        let mut st = lock(&self.state);
+        let result = f(&mut st);
+        self.settle(st);
         result
     }
 
-    /// Drops removed hooks and runs a queued shutdown, outside the lock; then applies whatever
-    /// that (or another thread) queued meanwhile.
-    fn after_unlock(self: &Arc<Self>, mut graveyard: Vec<Hook>, mut shutdown: bool) {
+    /// See [`SessionCore::with_state`]: everything owed once a critical section is done.
+    fn settle<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, State>) {
         loop {
-            drop(std::mem::take(&mut graveyard));
+            let shutdown = self.apply_deferred(&mut st);
+            if !st.handling_message {
+                self.send_ready(&mut st);
+            }
+            let graveyard = std::mem::take(&mut st.tables.graveyard);
+            self.queued
+                .store(st.outbox.queued_bytes(), Ordering::Relaxed);
+            let wake = !st.outbox.notified
+                && !st.outbox.is_empty()
+                && (!self.batched || st.outbox.flush_requested);
+            if wake {
+                st.outbox.notified = true;
+            }
+            drop(st);
+            if wake {
+                self.driver.wake();
+            }
+            drop(graveyard);
             if shutdown {
-                let why = "the session was shut down: its main stub was dropped";
-                self.abort(Error::disconnected(why), false);
+                let why = "the session was closed: nothing from it is held any more";
+                self.end(Error::disconnected(why), false);
             }
             if lock(&self.deferred).is_empty() {
                 return;
             }
-            let mut st = lock(&self.state);
-            shutdown = self.apply_deferred(&mut st);
-            graveyard = std::mem::take(&mut st.graveyard);
+            st = lock(&self.state);
         }
     }
 
-    /// Applies queued releases; returns whether a shutdown was queued.
-    fn apply_deferred(&self, st: &mut State) -> bool {
-        let deferred = std::mem::take(&mut *lock(&self.deferred));
-        let mut shutdown = false;
-        for work in deferred {
-            match work {
-                Deferred::Release { id, count, entry } => {
-                    st.imports.remove_if(id, entry);
-                    if count > 0 && st.aborted.is_none() {
-                        self.send(st, Message::Release(id, count));
-                    }
-                }
-                Deferred::Shutdown => shutdown = true,
-            }
-        }
-        shutdown
-    }
-
-    /// Called from `ImportEntry::drop`: queue the release, and apply it now if the lock is free.
-    fn on_import_dropped(self: &Arc<Self>, id: i64, count: u64, entry: usize) {
-        let work = if id == 0 {
-            Deferred::Shutdown
-        } else {
-            Deferred::Release { id, count, entry }
-        };
+    /// Queues `work`, and applies it now if the lock is free (see the module docs).
+    fn defer(self: &Arc<Self>, work: Deferred) {
         lock(&self.deferred).push(work);
         let acquired = match self.state.try_lock() {
             Ok(guard) => Some(guard),
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         };
-        if let Some(mut st) = acquired {
-            let shutdown = self.apply_deferred(&mut st);
-            let graveyard = std::mem::take(&mut st.graveyard);
-            drop(st);
-            self.after_unlock(graveyard, shutdown);
+        if let Some(st) = acquired {
+            self.settle(st);
         }
     }
 
-    /// Queues a message for the writer (call with the state locked, so order is kept).
-    fn send(&self, st: &State, message: Message) {
-        if st.aborted.is_none() {
-            let _ = self.outbox.send(Outgoing::Message(message));
+    /// Applies queued work in order; returns whether a shutdown was queued.
+    fn apply_deferred(self: &Arc<Self>, st: &mut State) -> bool {
+        let deferred = std::mem::take(&mut *lock(&self.deferred));
+        let mut shutdown = false;
+        for work in deferred {
+            match work {
+                Deferred::Release { id, count, entry } => {
+                    st.tables.imports.remove_if(id, entry);
+                    if count > 0 && st.ended.is_none() {
+                        st.outbox.release(id, count);
+                    }
+                }
+                Deferred::Resolution { id, hook } => {
+                    if st.ended.is_none() {
+                        self.await_resolution(&mut st.tables, id, hook);
+                    }
+                }
+                Deferred::CallFinished => {
+                    st.tables.calls_in_flight = st.tables.calls_in_flight.saturating_sub(1);
+                }
+                Deferred::Shutdown => shutdown = st.ended.is_none(),
+            }
         }
+        shutdown
+    }
+
+    /// A new import entry or `Session` handle exists.
+    fn entry_created(&self) {
+        self.live.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An import entry or `Session` handle is gone; a client session with none left ends.
+    fn entry_dropped(self: &Arc<Self>) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 && self.auto_close {
+            self.defer(Deferred::Shutdown);
+        }
+    }
+
+    /// Called from `ImportEntry::drop`.
+    fn import_dropped(self: &Arc<Self>, id: i64, count: u64, entry: usize) {
+        if id != 0 {
+            self.defer(Deferred::Release { id, count, entry });
+        }
+        self.entry_dropped();
     }
 
     fn main_hook(self: &Arc<Self>) -> Hook {
@@ -356,102 +447,103 @@ impl SessionInner {
             }
         };
         drop(main);
-        if let Some(e) = self.with_state(|st| st.aborted.clone()) {
+        if let Some(e) = self.with_state(|st| st.ended.clone()) {
             return Hook::Error(e);
         }
-        Hook::Import(ImportRef {
-            entry,
-            promise: false,
-        })
+        entry.hook(false)
     }
 
-    /// Sends a call (or, without `args`, a property read) on an import; returns the promise.
-    fn send_call(
-        self: &Arc<Self>,
-        target: &Arc<ImportEntry>,
-        path: &[PathKey],
-        args: Option<Vec<Value>>,
-    ) -> Hook {
-        let result = self.with_state(|st| {
-            if let Some(e) = &st.aborted {
-                return Err(e.clone());
+    /// Sends a call (or, without `args`, a property read) on import `id`; returns the promise.
+    fn send_call(self: &Arc<Self>, id: i64, path: &[PathKey], args: Option<Vec<Value>>) -> Hook {
+        let hook = self.with_state(|st| {
+            if let Some(e) = &st.ended {
+                return Hook::Error(e.clone());
             }
-            let args = match &args {
-                Some(args) => Some(encode::encode_args(
-                    args,
-                    &mut SessionExporter::new(self, st),
-                )?),
-                None => None,
-            };
-            let path = Some(path.to_vec());
-            self.send(
-                st,
-                Message::Push(Expr::Pipeline {
-                    id: target.id,
-                    path,
-                    args,
-                }),
-            );
-            Ok(self.new_promise_import(st))
+            let State { tables, outbox, .. } = st;
+            let mut exporter = SessionExporter::new(self, tables);
+            let limits = &self.options.limits;
+            match outbox.push_call(&mut exporter, limits, id, path, args.as_deref()) {
+                Ok(()) => self.new_promise_import(&mut st.tables),
+                Err(e) => {
+                    exporter.undo();
+                    Hook::Error(e)
+                }
+            }
         });
         drop(args);
-        result.unwrap_or_else(Hook::Error)
+        hook
     }
 
-    /// Sends a `.map()` on an import; returns the promise for its result.
+    /// Sends a `.map()` on import `id`; returns the promise for its result.
     fn send_map(
         self: &Arc<Self>,
-        target: &Arc<ImportEntry>,
+        id: i64,
         path: &[PathKey],
         captures: Vec<Hook>,
         instructions: Vec<Expr>,
     ) -> Hook {
-        let result = self.with_state(|st| {
-            if let Some(e) = &st.aborted {
-                return Err(e.clone());
+        let hook = self.with_state(|st| {
+            if let Some(e) = &st.ended {
+                return Hook::Error(e.clone());
             }
-            let mut exporter = SessionExporter::new(self, st);
-            let captures = captures.iter().map(|hook| exporter.capture(hook)).collect();
-            let remap = Expr::Remap {
-                id: target.id,
-                path: path.to_vec(),
-                captures,
-                instructions,
-            };
-            self.send(st, Message::Push(remap));
-            Ok(self.new_promise_import(st))
+            let State { tables, outbox, .. } = st;
+            let mut exporter = SessionExporter::new(self, tables);
+            let captured: Result<Vec<_>, _> =
+                captures.iter().map(|hook| exporter.capture(hook)).collect();
+            let written = captured.and_then(|captured| {
+                let limits = &self.options.limits;
+                outbox.push_remap(&mut exporter, limits, id, path, &captured, &instructions)
+            });
+            match written {
+                Ok(()) => self.new_promise_import(&mut st.tables),
+                Err(e) => {
+                    exporter.undo();
+                    Hook::Error(e)
+                }
+            }
         });
         drop(captures);
-        result.unwrap_or_else(Hook::Error)
+        hook
     }
 
-    /// The import for the result of the push just sent.
-    fn new_promise_import(self: &Arc<Self>, st: &mut State) -> Hook {
-        let id = st.imports.allocate_positive();
+    /// The import for the result of the push just written.
+    fn new_promise_import(self: &Arc<Self>, tables: &mut Tables) -> Hook {
+        let id = tables.imports.allocate_positive();
         let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, false));
-        st.imports.insert(id, Arc::downgrade(&entry));
-        Hook::Import(ImportRef {
-            entry,
-            promise: true,
-        })
+        tables.imports.insert(id, Arc::downgrade(&entry));
+        entry.hook(true)
     }
 
     /// Sends `pull` for a promise import, once.
     fn send_pull(self: &Arc<Self>, entry: &Arc<ImportEntry>) {
+        if !self.options.peer_answers {
+            let why = "the HTTP batch client cannot answer a call while its batch runs: it \
+                       reads nothing before the batch's answer, so a call into it (a callback) \
+                       cannot be awaited in the same batch";
+            entry.settle(Hook::Error(Error::from(RpcError::error(why))));
+            return;
+        }
         self.with_state(|st| {
             let mut state = entry.lock();
             if state.resolution.is_none() && !state.pulled {
                 state.pulled = true;
-                self.send(st, Message::Pull(entry.id));
+                if st.ended.is_none() {
+                    st.outbox.pull(entry.id);
+                }
             }
         });
     }
 
+    /// For a batching transport: send what is queued (the awaiting task has yielded once).
+    fn request_flush(self: &Arc<Self>) {
+        self.with_state(|st| st.outbox.flush_requested = true);
+    }
+
     /// Starts sending the resolution of export `id` (after a pull, or for a promise export).
-    fn start_resolving(self: &Arc<Self>, st: &mut State, id: i64) -> Result<(), Error> {
-        let entry = st.exports.get_mut(id).ok_or_else(|| {
+    fn start_resolving(self: &Arc<Self>, tables: &mut Tables, id: i64) -> Result<(), Error> {
+        let entry = tables.exports.get_mut(id).ok_or_else(|| {
             Error::Protocol(format!(
-                "pull of export {id}, which is not on the export table"
+                "the peer pulled export {id}, which is not on the export table"
             ))
         })?;
         if entry.resolving {
@@ -459,131 +551,128 @@ impl SessionInner {
         }
         entry.resolving = true;
         let hook = entry.hook.clone();
-        st.pulls_in_flight += 1;
-        if let Hook::Payload(value) = hook {
-            // Already resolved: sent in order, once the message that introduced it is out.
-            st.ready.push_back((id, value));
-            return Ok(());
-        }
-        let session = Arc::clone(self);
-        tokio::spawn(async move {
-            let outcome = hook.pull().await;
-            session.with_state(|st| session.send_resolution(st, id, &outcome.as_ref()));
-            drop((outcome, hook));
-        });
+        tables.pulls_in_flight += 1;
+        self.await_resolution(tables, id, hook);
         Ok(())
+    }
+
+    /// Arranges for export `id`'s resolution to be sent once `hook` has one: at once (after the
+    /// message being handled) for a value at hand, when it settles for a promise.
+    fn await_resolution(self: &Arc<Self>, tables: &mut Tables, id: i64, hook: Hook) {
+        let stub = |hook: Hook| Ok(Arc::new(Value::Stub(Stub::from_hook(hook))));
+        match hook {
+            Hook::Payload(value) => tables.ready.push_back((id, Ok(value))),
+            Hook::Error(e) => tables.ready.push_back((id, Err(e))),
+            Hook::Target(_) | Hook::Remote(RemoteRef { promise: false, .. }) => {
+                tables.ready.push_back((id, stub(hook)));
+            }
+            Hook::Placeholder(_) => {
+                tables
+                    .ready
+                    .push_back((id, Err(crate::hook::placeholder_misuse())));
+            }
+            Hook::Promise(promise) => match promise.resolution() {
+                Some(resolution) => crate::stack::guarded(|| {
+                    self.await_resolution(tables, id, resolution);
+                }),
+                None => {
+                    let core = Arc::downgrade(self);
+                    promise.when_settled(Box::new(move |resolution: &Hook| {
+                        if let Some(core) = core.upgrade() {
+                            let hook = resolution.clone();
+                            core.defer(Deferred::Resolution { id, hook });
+                        }
+                    }));
+                }
+            },
+            Hook::Remote(_) => {
+                // A promise on some session (this one or another): waiting for it means
+                // pulling it, which is a task's work.
+                let core = Arc::downgrade(self);
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    tables.ready.push_back((id, Err(no_runtime())));
+                    return;
+                };
+                drop(runtime.spawn(async move {
+                    let outcome = hook.pull().await;
+                    drop(hook);
+                    if let Some(core) = core.upgrade() {
+                        let hook = Hook::from_result(outcome);
+                        core.defer(Deferred::Resolution { id, hook });
+                    }
+                }));
+            }
+        }
     }
 
     /// Sends the resolutions that were ready, in the order they were started (as the
     /// reference does: after the message being handled, before anything later).
     fn send_ready(self: &Arc<Self>, st: &mut State) {
-        while let Some((id, value)) = st.ready.pop_front() {
-            self.send_resolution(st, id, &Ok(&*value));
+        while let Some((id, outcome)) = st.tables.ready.pop_front() {
+            self.send_resolution(st, id, &outcome);
             // The value may hold the last reference to something: drop it after the lock.
-            st.graveyard.push(Hook::Payload(value));
+            if let Ok(value) = outcome {
+                st.tables.graveyard.push(Hook::Payload(value));
+            }
         }
     }
 
-    fn send_resolution(
-        self: &Arc<Self>,
-        st: &mut State,
-        id: i64,
-        outcome: &Result<&Value, &Error>,
-    ) {
-        st.pulls_in_flight -= 1;
-        if st.pulls_in_flight == 0 {
+    fn send_resolution(self: &Arc<Self>, st: &mut State, id: i64, outcome: &Outcome) {
+        st.tables.pulls_in_flight -= 1;
+        if st.tables.pulls_in_flight == 0 {
             self.drained.notify_waiters();
         }
-        if st.aborted.is_some() {
+        if st.ended.is_some() {
             return;
         }
-        let message = {
-            let mut exporter = SessionExporter::new(self, st);
-            match outcome {
-                Ok(value) => match encode::encode(value, &mut exporter) {
-                    Ok(expr) => Message::Resolve(id, expr),
-                    Err(e) => {
-                        Message::Reject(id, encode::encode_error(&e.to_rpc_error(), &mut exporter))
-                    }
-                },
-                Err(e) => {
-                    Message::Reject(id, encode::encode_error(&e.to_rpc_error(), &mut exporter))
-                }
-            }
+        // Released meanwhile (or undone): nobody is waiting for it any more.
+        let Some(auto_release) = st.tables.exports.get(id).map(|e| e.auto_release) else {
+            return;
         };
-        self.send(st, message);
-        let auto_release = st.exports.get(id).is_some_and(|e| e.auto_release);
+        let limits = &self.options.limits;
+        let State { tables, outbox, .. } = st;
+        let mut exporter = SessionExporter::new(self, tables);
+        let sent = match outcome {
+            Ok(value) => outbox.resolve(&mut exporter, limits, id, value),
+            Err(e) => outbox.reject(&mut exporter, limits, Some(id), &e.to_rpc_error()),
+        };
+        if let Err(e) = sent {
+            // Over a limit, or not encodable: the caller learns why instead.
+            exporter.undo();
+            let mut exporter = SessionExporter::new(self, tables);
+            if outbox
+                .reject(&mut exporter, limits, Some(id), &e.to_rpc_error())
+                .is_err()
+            {
+                exporter.undo();
+                let fallback = RpcError::error("the result could not be sent");
+                let mut exporter = SessionExporter::new(self, tables);
+                let _ = outbox.reject(&mut exporter, limits, Some(id), &fallback);
+            }
+        }
         if auto_release {
-            if let Ok(Some(hook)) = st.exports.release(id, 1) {
-                st.graveyard.push(hook);
+            if let Ok(Some(hook)) = st.tables.exports.release(id, 1) {
+                st.tables.graveyard.push(hook);
             }
         }
     }
 
-    /// Handles one incoming message text.
-    fn handle_text(self: &Arc<Self>, text: &str) -> Result<(), Error> {
-        let message =
-            Message::parse_with_limits(text, &self.options.limits).map_err(|e| match e.kind() {
-                WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
-                _ => Error::Protocol(e.to_string()),
-            })?;
-        match message {
-            Message::Push(expr) => self.receive_push(expr, false),
-            Message::Stream(expr) => self.receive_push(expr, true),
-            Message::Pull(id) => self.with_state(|st| self.start_resolving(st, id)),
-            Message::Resolve(id, expr) => {
-                let value = evaluate::evaluate(expr, self)?;
-                self.settle_import(id, Hook::from_value(value));
-                Ok(())
-            }
-            Message::Reject(id, expr) => {
-                let value = evaluate::evaluate(expr, self)?;
-                self.settle_import(id, Hook::Error(Error::from(rejection(value))));
-                Ok(())
-            }
-            Message::Release(id, count) => self.with_state(|st| {
-                let removed = st.exports.release(id, count).map_err(Error::Protocol)?;
-                st.graveyard.extend(removed);
-                Ok(())
-            }),
-            Message::Abort(expr) => {
-                let error = rejection(evaluate::evaluate(expr, self)?);
-                let reason = format!("the peer aborted the session: {error}");
-                self.abort(Error::Disconnected { reason, peer_error: Some(Box::new(error)) }, false);
-                Ok(())
-            }
-            Message::Pipe => Err(Error::Protocol(
-                "the peer opened a pipe (a stream), and streams are not supported by this implementation yet"
-                    .into(),
-            )),
-        }
-    }
-
-    fn receive_push(self: &Arc<Self>, expr: Expr, stream: bool) -> Result<(), Error> {
-        let hook = Hook::from_value(evaluate::evaluate(expr, self)?);
-        self.with_state(|st| {
-            let id = st.exports.insert_pushed(hook, stream);
-            if stream {
-                self.start_resolving(st, id)?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Delivers a resolution or rejection to the import `id`, then releases it.
+    /// Delivers a resolution or rejection to import `id`, then releases it.
     fn settle_import(self: &Arc<Self>, id: i64, resolution: Hook) {
-        let callbacks = self.with_state(|st| {
-            let entry = st.imports.get(id).and_then(Weak::upgrade)?;
+        let entry = self.with_state(|st| {
+            let entry = st.tables.imports.get(id).and_then(Weak::upgrade)?;
             let count = std::mem::take(&mut entry.lock().remote_refcount);
-            if count > 0 {
-                self.send(st, Message::Release(id, count));
+            if count > 0 && st.ended.is_none() {
+                st.outbox.release(id, count);
             }
-            st.imports.remove_if(id, Arc::as_ptr(&entry) as usize);
+            st.tables
+                .imports
+                .remove_if(id, Arc::as_ptr(&entry) as usize);
             Some(entry)
         });
         // Settle (and drop the entry) outside the lock: settling wakes waiters and may run
         // callbacks.
-        if let Some(entry) = callbacks {
+        if let Some(entry) = entry {
             let broken = entry.settle(resolution.clone());
             if let Hook::Error(e) = &resolution {
                 broken.into_iter().for_each(|cb| cb(e));
@@ -591,33 +680,51 @@ impl SessionInner {
         }
     }
 
-    /// Ends the session: every pending import rejects, every export is released, callbacks run.
-    fn abort(self: &Arc<Self>, error: Error, tell_peer: bool) {
+    /// Waits until the session ends; returns why.
+    async fn closed(self: &Arc<Self>) -> Error {
+        loop {
+            let notified = self.ended.notified();
+            if let Some(e) = self.with_state(|st| st.ended.clone()) {
+                return e;
+            }
+            notified.await;
+        }
+    }
+
+    /// Ends the session: every pending import rejects, every export is released, callbacks
+    /// run, and the driver closes the transport (after sending an `abort` if `tell_peer`).
+    fn end(self: &Arc<Self>, error: Error, tell_peer: bool) {
+        self.end_with(error, tell_peer, None);
+    }
+
+    /// [`SessionCore::end`], closing the transport with `close` instead of the reason the
+    /// error implies.
+    fn end_with(self: &Arc<Self>, error: Error, tell_peer: bool, close: Option<CloseReason>) {
         let ended = self.with_state(|st| {
-            if st.aborted.is_some() {
+            if st.ended.is_some() {
                 return None;
             }
-            if tell_peer {
-                let expr = encode::encode_error(
-                    &error.to_rpc_error(),
-                    &mut SessionExporter::new(self, st),
-                );
-                self.send(st, Message::Abort(expr));
-            }
-            let close_reason = match &error {
+            let reason = match &error {
                 Error::Disconnected {
                     peer_error: None, ..
-                } if !tell_peer => None,
-                other => Some(other.to_rpc_error()),
+                } if !tell_peer => CloseReason::Normal,
+                other => CloseReason::Error(other.to_rpc_error()),
             };
-            let _ = self.outbox.send(Outgoing::Close(close_reason));
-            st.aborted = Some(error.clone());
-            st.stats_at_close = Some(SessionStats {
-                imports: st.imports.len(),
-                exports: st.exports.len(),
-            });
-            st.graveyard.extend(st.exports.take_all());
-            let imports = st.imports.take_all();
+            if let (true, CloseReason::Error(reason)) = (tell_peer, &reason) {
+                let State { tables, outbox, .. } = &mut *st;
+                let mut exporter = SessionExporter::new(self, tables);
+                let limits = &self.options.limits;
+                if outbox.reject(&mut exporter, limits, None, reason).is_err() {
+                    exporter.undo();
+                }
+            }
+            st.close_reason = close.unwrap_or(reason);
+            st.ended = Some(error.clone());
+            st.stats_at_close = Some(st.tables.stats());
+            let exports = st.tables.exports.take_all();
+            st.tables.graveyard.extend(exports);
+            st.tables.ready.clear();
+            let imports = st.tables.imports.take_all();
             let callbacks = std::mem::take(&mut st.on_broken);
             self.drained.notify_waiters();
             Some((imports, callbacks))
@@ -625,6 +732,7 @@ impl SessionInner {
         let Some((imports, callbacks)) = ended else {
             return;
         };
+        self.driver.wake();
         self.ended.notify_waiters();
         let main = lock(&self.main).upgrade();
         let entries: Vec<Arc<ImportEntry>> = imports
@@ -643,6 +751,26 @@ impl SessionInner {
             entry.settle(Hook::Error(error.clone()));
         }
     }
+
+    /// What the driver sends next: everything queued (for a batching transport, only once a
+    /// flush was asked for, and then with `true` to flush it); `None` if there is nothing.
+    fn take_outbox(self: &Arc<Self>) -> Option<(Batch, bool)> {
+        self.with_state(|st| {
+            let flush = std::mem::take(&mut st.outbox.flush_requested);
+            let ready = !self.batched || flush || st.ended.is_some();
+            let batch = if ready { st.outbox.take() } else { None };
+            batch.map(|batch| (batch, flush))
+        })
+    }
+
+    /// Whether the session ended, and the reason the transport should close with.
+    fn end_state(self: &Arc<Self>) -> Option<CloseReason> {
+        self.with_state(|st| st.ended.as_ref().map(|_| st.close_reason.clone()))
+    }
+}
+
+fn no_runtime() -> Error {
+    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
 }
 
 /// Ids the exporter chooses are negative (0 is the main object, positive ids are the
@@ -654,14 +782,6 @@ fn exporter_chosen(id: i64, tag: &str) -> Result<(), Error> {
         Err(Error::Protocol(format!(
             "the peer sent [\"{tag}\", {id}], but ids the exporter chooses must be negative"
         )))
-    }
-}
-
-/// The batching transport's flush function, if `hook` is an import of a session that has one.
-pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
-    match hook {
-        Hook::Import(import) => import.entry.session.flush.clone(),
-        _ => None,
     }
 }
 
@@ -679,136 +799,74 @@ fn rejection(value: Value) -> RpcError {
     }
 }
 
-impl Importer for Arc<SessionInner> {
+impl crate::evaluate::Importer for Arc<SessionCore> {
     fn import_stub(&self, id: i64) -> Result<Hook, Error> {
         exporter_chosen(id, "export")?;
         self.with_state(|st| {
-            if let Some(e) = &st.aborted {
+            if let Some(e) = &st.ended {
                 return Err(e.clone());
             }
-            if let Some(entry) = st.imports.get(id).and_then(Weak::upgrade) {
+            if let Some(entry) = st.tables.imports.get(id).and_then(Weak::upgrade) {
                 entry.lock().remote_refcount += 1;
-                return Ok(Hook::Import(ImportRef {
-                    entry,
-                    promise: false,
-                }));
+                return Ok(entry.hook(false));
             }
+            st.tables.imports.room()?;
             let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, false));
-            st.imports.insert(id, Arc::downgrade(&entry));
-            Ok(Hook::Import(ImportRef {
-                entry,
-                promise: false,
-            }))
+            st.tables.imports.insert(id, Arc::downgrade(&entry));
+            Ok(entry.hook(false))
         })
     }
 
     fn import_promise(&self, id: i64) -> Result<Hook, Error> {
         exporter_chosen(id, "promise")?;
         self.with_state(|st| {
-            if let Some(e) = &st.aborted {
+            if let Some(e) = &st.ended {
                 return Err(e.clone());
             }
-            if st.imports.get(id).is_some_and(|w| w.strong_count() > 0) {
+            if st
+                .tables
+                .imports
+                .get(id)
+                .is_some_and(|w| w.strong_count() > 0)
+            {
                 return Err(Error::Protocol(format!(
                     "the peer sent promise {id}, reusing an id already on the import table"
                 )));
             }
+            st.tables.imports.room()?;
             let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, true));
-            st.imports.insert(id, Arc::downgrade(&entry));
-            Ok(Hook::Import(ImportRef {
-                entry,
-                promise: true,
-            }))
+            st.tables.imports.insert(id, Arc::downgrade(&entry));
+            Ok(entry.hook(true))
         })
     }
 
     fn export(&self, id: i64) -> Result<Hook, Error> {
         self.with_state(|st| {
-            st.exports.get(id).map(|e| e.hook.clone()).ok_or_else(|| {
-                Error::Protocol(format!(
-                    "the peer referred to export {id}, which is not on the export table"
-                ))
-            })
+            st.tables
+                .exports
+                .get(id)
+                .map(|e| e.hook.clone())
+                .ok_or_else(|| {
+                    Error::Protocol(format!(
+                        "the peer referred to export {id}, which is not on the export table"
+                    ))
+                })
         })
     }
 }
 
-/// Reads messages until the transport closes or the session ends.
-async fn read_loop<R: MessageReceiver>(mut receiver: R, session: Arc<SessionInner>) {
-    loop {
-        let ended = session.ended.notified();
-        if session.with_state(|st| st.aborted.is_some()) {
-            return;
-        }
-        let next = tokio::select! {
-            next = receiver.recv() => next,
-            _ = ended => return,
-        };
-        match next {
-            Some(Ok(text)) => {
-                session.with_state(|st| st.handling_message = true);
-                let handled = session.handle_text(&text);
-                session.with_state(|st| st.handling_message = false);
-                if let Err(e) = handled {
-                    tracing::debug!(error = %e, "aborting the session: bad input from the peer");
-                    session.abort(e, true);
-                    return;
-                }
-            }
-            Some(Err(e)) => {
-                // The transport chose the error's kind (a network failure, a frame the protocol
-                // forbids, a failed HTTP batch); pending calls reject with it as it is.
-                tracing::debug!(error = %e, "the transport failed; ending the session");
-                session.abort(e, false);
-                return;
-            }
-            None => {
-                session.abort(Error::disconnected("the peer closed the connection"), false);
-                return;
-            }
-        }
+/// The batching transport's flush function, if `hook` is an import of a session that has one.
+pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
+    match hook {
+        Hook::Remote(remote) => remote.entry.request_flush(),
+        _ => None,
     }
 }
 
-/// Sends queued messages, everything queued at once in one batch, until the session ends.
-async fn write_loop<S: MessageSender>(
-    mut sender: S,
-    mut outbox: mpsc::UnboundedReceiver<Outgoing>,
-    session: Weak<SessionInner>,
-) {
-    while let Some(first) = outbox.recv().await {
-        let mut texts = Vec::new();
-        let mut close = None;
-        let mut flush = false;
-        let mut next = Some(first);
-        while let Some(item) = next.take() {
-            match item {
-                Outgoing::Message(message) => texts.push(message.to_text()),
-                Outgoing::Flush => flush = true,
-                Outgoing::Close(reason) => {
-                    close = Some(reason);
-                    break;
-                }
-            }
-            next = outbox.try_recv().ok();
-        }
-        let mut sent = Ok(());
-        if !texts.is_empty() {
-            sent = sender.send(texts).await;
-        }
-        if sent.is_ok() && flush {
-            sent = sender.flush().await;
-        }
-        if let Err(e) = sent {
-            if let Some(session) = session.upgrade() {
-                session.abort(Error::disconnected(format!("sending failed: {e}")), false);
-            }
-            sender.close(None).await;
-            return;
-        }
-        if let Some(reason) = close {
-            sender.close(reason).await;
-            return;
-        }
+/// Keeps `LocalPromise` in this module's vocabulary for the incoming handler.
+pub(super) fn is_pending_promise(hook: &Hook) -> Option<&Arc<LocalPromise>> {
+    match hook {
+        Hook::Promise(p) if p.resolution().is_none() => Some(p),
+        _ => None,
     }
 }

@@ -1,6 +1,7 @@
-//! [`SessionOptions`]: limits and the error hook, set per session.
+//! [`SessionOptions`]: limits, bounds and hooks, set per session.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Session;
 use crate::error::RpcError;
@@ -20,11 +21,35 @@ type StartHook = Arc<dyn Fn(&Session) + Send + Sync>;
 ///     .on_send_error(|e: &RpcError| Some(e.clone()));
 /// # let _ = options;
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SessionOptions {
     pub(crate) limits: Limits,
     pub(crate) on_send_error: Option<SendErrorHook>,
     pub(crate) on_start: Option<StartHook>,
+    pub(crate) max_queued_bytes: usize,
+    pub(crate) send_timeout: Duration,
+    pub(crate) max_exports: usize,
+    pub(crate) max_imports: usize,
+    pub(crate) max_calls_in_flight: usize,
+    /// Whether the peer can answer our calls while the session runs (not an HTTP batch's
+    /// client, which reads nothing before the answer).
+    pub(crate) peer_answers: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            limits: Limits::default(),
+            on_send_error: None,
+            on_start: None,
+            max_queued_bytes: 4 * 1024 * 1024,
+            send_timeout: Duration::from_secs(30),
+            max_exports: 100_000,
+            max_imports: 100_000,
+            max_calls_in_flight: 10_000,
+            peer_answers: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -33,12 +58,19 @@ impl std::fmt::Debug for SessionOptions {
             .field("limits", &self.limits)
             .field("on_send_error", &self.on_send_error.is_some())
             .field("on_start", &self.on_start.is_some())
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("send_timeout", &self.send_timeout)
+            .field("max_exports", &self.max_exports)
+            .field("max_imports", &self.max_imports)
+            .field("max_calls_in_flight", &self.max_calls_in_flight)
             .finish()
     }
 }
 
 impl SessionOptions {
-    /// The limits enforced on what the peer sends (defaults: the reference's).
+    /// The limits on every message, in both directions (defaults: the reference's). A message
+    /// from the peer over a limit aborts the session; a result of ours over a limit fails its
+    /// call with an error naming the limit, and is never sent.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -70,6 +102,43 @@ impl SessionOptions {
     /// ```
     pub fn on_start(mut self, hook: impl Fn(&Session) + Send + Sync + 'static) -> Self {
         self.on_start = Some(Arc::new(hook));
+        self
+    }
+
+    /// The most bytes of messages this session queues toward a peer that does not read them
+    /// (default 4 MiB). At the bound the session stops reading from that peer until the queue
+    /// drains (backpressure); one message larger than the bound is still sent whole.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// How long the queue toward the peer may stay at [`max_queued_bytes`](Self::max_queued_bytes)
+    /// before the session gives up on a peer that stopped reading and aborts (default 30 s).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// The most capabilities the peer may hold from this session at once (each call's result
+    /// and each stub sent counts until the peer releases it; default 100,000). Past it the
+    /// session aborts: a peer that never releases cannot grow the table without bound.
+    pub fn max_exports(mut self, max: usize) -> Self {
+        self.max_exports = max;
+        self
+    }
+
+    /// The most of the peer's capabilities this session holds at once (default 100,000). Past
+    /// it the session aborts.
+    pub fn max_imports(mut self, max: usize) -> Self {
+        self.max_imports = max;
+        self
+    }
+
+    /// The most calls from the peer that run at once (default 10,000). A call past it fails
+    /// at once with a `RangeError` saying so; the session goes on.
+    pub fn max_calls_in_flight(mut self, max: usize) -> Self {
+        self.max_calls_in_flight = max;
         self
     }
 }

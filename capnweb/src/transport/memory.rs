@@ -1,5 +1,9 @@
 //! An in-memory transport: two connected ends, for tests and for sessions inside one process.
 //!
+//! Each direction holds at most a capacity of bytes (1 MiB by default, see
+//! [`pair_with_capacity`]); a sender at the capacity waits, as a socket whose peer does not
+//! read would, so backpressure behaves as it does on a network.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use capnweb::{transport::memory, Session, SessionOptions, Stub, Value};
@@ -12,81 +16,186 @@
 //! assert_eq!(answer, Value::from(42));
 //! # }
 //! ```
+//!
+//! An end can also be used by hand, to play a peer message by message:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use capnweb::{transport::memory, Session, SessionOptions, Stub, Value};
+//!
+//! let (a, mut peer) = memory::pair();
+//! let square = Stub::from_fn(|args: Vec<Value>| async move {
+//!     let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);
+//!     Ok(Value::from(x * x))
+//! });
+//! let _server = Session::new(a, Some(square), SessionOptions::default());
+//! peer.send(r#"["push",["pipeline",0,[],[4]]]"#).await.unwrap();
+//! peer.send(r#"["pull",1]"#).await.unwrap();
+//! assert_eq!(&peer.recv().await.unwrap()[..], br#"["resolve",1,16]"#);
+//! # }
+//! ```
 
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
-use super::{MessageReceiver, MessageSender, Transport};
-use crate::error::{Error, RpcError};
+use bytes::Bytes;
+
+use super::{CloseReason, Transport};
+use crate::error::Error;
+
+/// The default capacity of each direction, in bytes.
+pub const DEFAULT_CAPACITY: usize = 1024 * 1024;
+
+/// One direction of a connection.
+#[derive(Default)]
+struct Queue {
+    messages: VecDeque<Bytes>,
+    bytes: usize,
+    /// The sending end closed (or went away): the receiver sees the end after the messages.
+    closed: bool,
+    /// The receiving end went away: what is sent is dropped, as on a network.
+    abandoned: bool,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+type Shared = Arc<Mutex<Queue>>;
+
+fn lock(queue: &Shared) -> MutexGuard<'_, Queue> {
+    // Every update leaves the queue consistent, so a poisoned lock is still usable.
+    queue.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn wake(slot: &mut Option<Waker>) {
+    if let Some(waker) = slot.take() {
+        waker.wake();
+    }
+}
 
 /// One end of an in-memory connection.
-#[derive(Debug)]
 pub struct MemoryTransport {
-    sender: MemorySender,
-    receiver: MemoryReceiver,
+    incoming: Shared,
+    outgoing: Shared,
+    capacity: usize,
 }
 
-/// The sending half of a [`MemoryTransport`].
-#[derive(Debug)]
-pub struct MemorySender {
-    tx: Option<mpsc::UnboundedSender<String>>,
-}
-
-/// The receiving half of a [`MemoryTransport`].
-#[derive(Debug)]
-pub struct MemoryReceiver {
-    rx: mpsc::UnboundedReceiver<String>,
+impl std::fmt::Debug for MemoryTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryTransport")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Two connected ends: what one sends, the other receives. Closing or dropping one end ends
 /// the other's session as a lost connection.
 pub fn pair() -> (MemoryTransport, MemoryTransport) {
-    let (a_tx, a_rx) = mpsc::unbounded_channel();
-    let (b_tx, b_rx) = mpsc::unbounded_channel();
+    pair_with_capacity(DEFAULT_CAPACITY)
+}
+
+/// Like [`pair`], with each direction holding at most `capacity` bytes of messages (at least
+/// one message always fits).
+pub fn pair_with_capacity(capacity: usize) -> (MemoryTransport, MemoryTransport) {
+    let (a_to_b, b_to_a) = (Shared::default(), Shared::default());
     (
         MemoryTransport {
-            sender: MemorySender { tx: Some(a_tx) },
-            receiver: MemoryReceiver { rx: b_rx },
+            incoming: b_to_a.clone(),
+            outgoing: a_to_b.clone(),
+            capacity,
         },
         MemoryTransport {
-            sender: MemorySender { tx: Some(b_tx) },
-            receiver: MemoryReceiver { rx: a_rx },
+            incoming: a_to_b,
+            outgoing: b_to_a,
+            capacity,
         },
     )
 }
 
-impl Transport for MemoryTransport {
-    type Sender = MemorySender;
-    type Receiver = MemoryReceiver;
+impl MemoryTransport {
+    /// Sends one message (waiting while the direction is at its capacity).
+    pub async fn send(&mut self, message: impl Into<Bytes>) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_ready(cx)).await?;
+        self.start_send(message.into())
+    }
 
-    fn split(self) -> (MemorySender, MemoryReceiver) {
-        (self.sender, self.receiver)
+    /// The next message; `None` once the other end closed.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        poll_fn(|cx| self.poll_recv(cx)).await.and_then(Result::ok)
+    }
+
+    /// Bytes sent by this end that the other has not received yet.
+    pub fn queued_bytes(&self) -> usize {
+        lock(&self.outgoing).bytes
     }
 }
 
-impl MessageSender for MemorySender {
-    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| Error::Transport("the transport is closed".into()))?;
-        for message in messages {
-            // If the other end is gone, the message is lost, as on a network: the loss is
-            // reported by our receiving half (which sees the end of the stream, after any
-            // message the other end sent before it went, such as its `abort`).
-            if tx.send(message).is_err() {
-                break;
-            }
+impl Transport for MemoryTransport {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let mut queue = lock(&self.incoming);
+        if let Some(message) = queue.messages.pop_front() {
+            queue.bytes -= message.len();
+            wake(&mut queue.writer);
+            return Poll::Ready(Some(Ok(message)));
+        }
+        if queue.closed {
+            return Poll::Ready(None);
+        }
+        queue.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut queue = lock(&self.outgoing);
+        if queue.closed {
+            return Poll::Ready(Err(Error::Transport("the transport is closed".into())));
+        }
+        if queue.abandoned || queue.bytes < self.capacity {
+            return Poll::Ready(Ok(()));
+        }
+        queue.writer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        let mut queue = lock(&self.outgoing);
+        if queue.closed {
+            return Err(Error::Transport("the transport is closed".into()));
+        }
+        // If the other end is gone, the message is lost, as on a network: the loss is
+        // reported by our receiving side (which sees the end of the stream, after any message
+        // the other end sent before it went, such as its `abort`).
+        if !queue.abandoned {
+            queue.bytes += message.len();
+            queue.messages.push_back(message);
+            wake(&mut queue.reader);
         }
         Ok(())
     }
 
-    async fn close(&mut self, _reason: Option<RpcError>) {
-        self.tx = None;
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(&mut self, _cx: &mut Context<'_>, _reason: &CloseReason) -> Poll<()> {
+        let mut queue = lock(&self.outgoing);
+        queue.closed = true;
+        wake(&mut queue.reader);
+        Poll::Ready(())
     }
 }
 
-impl MessageReceiver for MemoryReceiver {
-    async fn recv(&mut self) -> Option<Result<String, Error>> {
-        self.rx.recv().await.map(Ok)
+impl Drop for MemoryTransport {
+    fn drop(&mut self) {
+        let mut outgoing = lock(&self.outgoing);
+        outgoing.closed = true;
+        wake(&mut outgoing.reader);
+        drop(outgoing);
+        let mut incoming = lock(&self.incoming);
+        incoming.abandoned = true;
+        incoming.messages.clear();
+        incoming.bytes = 0;
+        wake(&mut incoming.writer);
     }
 }

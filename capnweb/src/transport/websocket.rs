@@ -14,22 +14,31 @@
 //! # let _ = nine; Ok(()) }
 //! ```
 //!
+//! Closing: a clean end closes with code 1000; a session that failed closes with 3000 and the
+//! error's message (cut to fit a close frame); a frame the WebSocket protocol forbids closes
+//! with 1002 (1007 for text that is not UTF-8, 1009 for a message over the limits) and says
+//! what was wrong; a server shutting down closes with 1001.
+//!
 //! Only `ws://` (and `http://`, read as `ws://`) URLs are supported: this build of
 //! `tokio-tungstenite` has no TLS. Put a TLS-terminating proxy in front for `wss://`.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use bytes::Bytes;
+use futures::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio::time::{Instant, Sleep};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{MessageReceiver, MessageSender, Transport};
-use crate::error::{Error, RpcError};
+use super::{CloseReason, Transport};
+use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::{FromStub, Stub};
 
@@ -39,9 +48,16 @@ const ERROR_CLOSE_CODE: u16 = 3000;
 /// A close frame's reason may hold 125 payload bytes less the 2-byte code (RFC 6455, 5.5).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
+/// The read buffer of each connection. Small: an idle session holds it, and reads are cheap
+/// enough that a burst of small messages costs a few more system calls, not more time.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// What is written per system call at most before the session's flush.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// Connects to the Cap'n Web server at `url` and returns its main object as `T` (a [`Stub`] or
-/// a typed stub). The session runs until every handle to the main object is dropped (which
-/// closes the socket) or the connection ends.
+/// a typed stub). The session runs until nothing from it is held any more (which closes the
+/// socket) or the connection ends.
 ///
 /// Errors are [`Error::Transport`], naming the URL and what failed (no server listening, a
 /// refused upgrade, an invalid URL).
@@ -110,29 +126,14 @@ where
     Session::new(WebSocketTransport::new(ws), local_main, options)
 }
 
-/// Like [`accept_stream`], also returning a handle that can close the socket with a chosen
-/// code (the server's "going away" on shutdown).
-pub(crate) fn serve_stream<S>(
-    ws: WebSocketStream<S>,
-    local_main: Option<Stub>,
-    options: SessionOptions,
-) -> (Session, WebSocketCloser<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let transport = WebSocketTransport::new(ws);
-    let closer = WebSocketCloser {
-        sink: Arc::clone(&transport.sender.sink),
-    };
-    (Session::new(transport, local_main, options), closer)
-}
-
-/// The `tungstenite` settings for a session: messages and frames up to the UTF-8 size of the
-/// largest message the session's limits allow (each UTF-16 unit is at most 3 bytes), so the
-/// session, not the socket, decides what is too large.
+/// The `tungstenite` settings for a session: small buffers, and messages and frames up to
+/// the UTF-8 size of the largest message the session's limits allow (each UTF-16 unit is at
+/// most 3 bytes), so the session, not the socket, decides what is too large.
 pub(crate) fn config(options: &SessionOptions) -> WebSocketConfig {
     let max = options.limits.max_message_size.saturating_mul(3);
     WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
 }
@@ -160,29 +161,44 @@ fn connect_error(url: &str, error: WsError) -> Error {
     Error::Transport(format!("could not open a WebSocket to {url}: {what}"))
 }
 
-type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
-
 /// A session's transport over one WebSocket: each message is one text frame.
 ///
 /// Sending writes every message the session queued at once and then flushes once, so calls
-/// made together leave in one write. Closing sends a close frame: code 1000 for a clean end,
-/// 3000 with the error's message (truncated to fit a close frame) for a failure.
+/// made together leave in one write. With [`keepalive`](WebSocketTransport::keepalive), an
+/// idle connection is pinged, and one that stays silent is given up.
 ///
 /// ```no_run
 /// # async fn example(ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) {
+/// use std::time::Duration;
 /// use capnweb::{websocket::WebSocketTransport, Session, SessionOptions};
 ///
-/// let session = Session::new(WebSocketTransport::new(ws), None, SessionOptions::default());
+/// let transport = WebSocketTransport::new(ws).keepalive(Duration::from_secs(30), Duration::from_secs(10));
+/// let session = Session::new(transport, None, SessionOptions::default());
 /// # let _ = session; }
 /// ```
 pub struct WebSocketTransport<S> {
-    sender: WebSocketSender<S>,
-    receiver: WebSocketReceiver<S>,
+    ws: WebSocketStream<S>,
+    /// The close frame a WebSocket protocol violation by the peer calls for.
+    failure: Option<CloseFrame>,
+    /// Our close frame was queued.
+    close_sent: bool,
+    keepalive: Option<Keepalive>,
+}
+
+/// Pings an idle peer, and gives up on one that stays silent.
+struct Keepalive {
+    interval: Duration,
+    timeout: Duration,
+    timer: Pin<Box<Sleep>>,
+    /// When the ping went out, if one is unanswered.
+    pinged: Option<Instant>,
 }
 
 impl<S> std::fmt::Debug for WebSocketTransport<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebSocketTransport")
+        f.debug_struct("WebSocketTransport")
+            .field("keepalive", &self.keepalive.as_ref().map(|k| k.interval))
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,13 +208,110 @@ where
 {
     /// Wraps an open WebSocket.
     pub fn new(ws: WebSocketStream<S>) -> Self {
-        let (sink, stream) = ws.split();
         WebSocketTransport {
-            sender: WebSocketSender {
-                sink: Arc::new(Mutex::new(sink)),
-            },
-            receiver: WebSocketReceiver { stream },
+            ws,
+            failure: None,
+            close_sent: false,
+            keepalive: None,
         }
+    }
+
+    /// Pings the peer after `interval` without a frame from it, and ends the session if
+    /// nothing arrives within `timeout` of the ping (the peer or the network is gone).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.keepalive = Some(Keepalive {
+            interval,
+            timeout,
+            timer: Box::pin(tokio::time::sleep(interval)),
+            pinged: None,
+        });
+        self
+    }
+
+    /// Something arrived from the peer: it is alive.
+    fn heard(&mut self) {
+        if let Some(keepalive) = &mut self.keepalive {
+            keepalive.pinged = None;
+            let next = Instant::now() + keepalive.interval;
+            keepalive.timer.as_mut().reset(next);
+        }
+    }
+
+    /// Runs the keepalive timer: sends a ping when due; an error once the peer is given up.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        let Some(keepalive) = &mut self.keepalive else {
+            return Ok(());
+        };
+        while keepalive.timer.as_mut().poll(cx).is_ready() {
+            if let Some(pinged) = keepalive.pinged {
+                return Err(Error::disconnected(format!(
+                    "the peer did not answer a ping within {:?} (it sent nothing for {:?})",
+                    keepalive.timeout,
+                    pinged.elapsed() + keepalive.interval
+                )));
+            }
+            // A ping only goes out when the socket can take it; a peer that does not read is
+            // the send timeout's business.
+            if let Poll::Ready(Ok(())) = Pin::new(&mut self.ws).poll_ready(cx) {
+                let ping = Message::Ping(Bytes::new());
+                let sent = Pin::new(&mut self.ws).start_send(ping).and_then(|()| {
+                    match Pin::new(&mut self.ws).poll_flush(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => Ok(()),
+                    }
+                });
+                if let Err(e) = sent {
+                    return Err(Error::disconnected(format!("sending a ping failed: {e}")));
+                }
+            }
+            let now = Instant::now();
+            keepalive.pinged = Some(now);
+            keepalive.timer.as_mut().reset(now + keepalive.timeout);
+        }
+        Ok(())
+    }
+
+    /// The session's error for a read that failed, remembering the close frame it calls for.
+    fn read_error(&mut self, error: WsError) -> Option<Error> {
+        let (code, problem, error) = match error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed => return None,
+            WsError::Capacity(e) => (
+                CloseCode::Size,
+                format!("message too large: {e}"),
+                Error::LimitExceeded(format!(
+                    "a WebSocket message is larger than the session's limits allow: {e}"
+                )),
+            ),
+            WsError::Utf8(e) => (
+                CloseCode::Invalid,
+                "a text frame is not valid UTF-8".to_owned(),
+                Error::Protocol(format!("the peer sent a text frame that is not UTF-8: {e}")),
+            ),
+            WsError::Protocol(e) => (
+                CloseCode::Protocol,
+                format!("WebSocket protocol error: {e}"),
+                Error::Protocol(format!("the peer broke the WebSocket protocol: {e}")),
+            ),
+            other => {
+                return Some(Error::disconnected(format!(
+                    "the WebSocket connection failed: {other}"
+                )))
+            }
+        };
+        self.failure = Some(CloseFrame {
+            code,
+            reason: close_reason(&problem).to_owned().into(),
+        });
+        Some(error)
+    }
+}
+
+fn send_error(error: WsError) -> Error {
+    match error {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            Error::disconnected("the WebSocket is closed")
+        }
+        other => Error::Transport(format!("writing to the WebSocket failed: {other}")),
     }
 }
 
@@ -206,71 +319,107 @@ impl<S> Transport for WebSocketTransport<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    type Sender = WebSocketSender<S>;
-    type Receiver = WebSocketReceiver<S>;
-
-    fn split(self) -> (Self::Sender, Self::Receiver) {
-        (self.sender, self.receiver)
-    }
-}
-
-/// The sending half of a [`WebSocketTransport`].
-pub struct WebSocketSender<S> {
-    /// Shared with a [`WebSocketCloser`], which may close the socket from outside the session.
-    sink: Arc<Mutex<Sink<S>>>,
-}
-
-impl<S> std::fmt::Debug for WebSocketSender<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebSocketSender")
-    }
-}
-
-impl<S> MessageSender for WebSocketSender<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        let mut sink = self.sink.lock().await;
-        for message in messages {
-            sink.feed(Message::text(message))
-                .await
-                .map_err(send_error)?;
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        loop {
+            let frame = match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(self.read_error(e).map(Err)),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    if let Err(e) = self.poll_keepalive(cx) {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    return Poll::Pending;
+                }
+            };
+            self.heard();
+            match frame {
+                Message::Text(text) => return Poll::Ready(Some(Ok(Bytes::from(text)))),
+                Message::Binary(_) => {
+                    self.failure = Some(CloseFrame {
+                        code: CloseCode::Unsupported,
+                        reason: "Cap'n Web messages are text frames".into(),
+                    });
+                    return Poll::Ready(Some(Err(Error::Protocol(
+                        "received a binary WebSocket frame; Cap'n Web messages are text frames"
+                            .into(),
+                    ))));
+                }
+                Message::Close(frame) => {
+                    return Poll::Ready(match frame {
+                        Some(frame) if frame.code != CloseCode::Normal => {
+                            Some(Err(Error::disconnected(format!(
+                                "the peer closed the connection ({}: {})",
+                                u16::from(frame.code),
+                                frame.reason
+                            ))))
+                        }
+                        _ => None,
+                    });
+                }
+                // tungstenite answers pings itself.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            }
         }
-        sink.flush().await.map_err(send_error)
     }
 
-    async fn close(&mut self, reason: Option<RpcError>) {
-        let frame = match reason {
-            None => CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            },
-            Some(error) => CloseFrame {
-                code: CloseCode::from(ERROR_CLOSE_CODE),
-                reason: close_reason(&error.message).into(),
-            },
-        };
-        close_sink(&self.sink, frame).await;
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.ws).poll_ready(cx).map_err(send_error)
+    }
+
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        // A raw frame: the session's text is UTF-8 already, so no second check is needed.
+        let frame = Frame::message(message, OpCode::Data(Data::Text), true);
+        Pin::new(&mut self.ws)
+            .start_send(Message::Frame(frame))
+            .map_err(send_error)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.ws).poll_flush(cx).map_err(send_error)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>, reason: &CloseReason) -> Poll<()> {
+        if !self.close_sent {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {}
+            }
+            let frame = self.failure.take().unwrap_or_else(|| close_frame(reason));
+            self.close_sent = true;
+            if let Err(e) = Pin::new(&mut self.ws).start_send(Message::Close(Some(frame))) {
+                tracing::debug!(error = %e, "sending the WebSocket close frame failed");
+                return Poll::Ready(());
+            }
+        }
+        match Pin::new(&mut self.ws).poll_close(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "closing the WebSocket failed");
+                }
+                Poll::Ready(())
+            }
+        }
     }
 }
 
-fn send_error(error: WsError) -> Error {
-    Error::Transport(format!("writing to the WebSocket failed: {error}"))
-}
-
-/// Sends `frame` (unless a close frame was sent or received already) and closes the sink.
-/// Failures are only logged: the connection is over either way.
-async fn close_sink<S>(sink: &Mutex<Sink<S>>, frame: CloseFrame)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let mut sink = sink.lock().await;
-    // After a close frame went either way, tungstenite refuses another; closing the sink still
-    // flushes its automatic reply to the peer's close.
-    let _ = sink.send(Message::Close(Some(frame))).await;
-    if let Err(e) = sink.close().await {
-        tracing::debug!(error = %e, "closing the WebSocket failed");
+/// The close frame for how the session ended.
+fn close_frame(reason: &CloseReason) -> CloseFrame {
+    match reason {
+        CloseReason::Normal => CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        },
+        CloseReason::Error(error) => CloseFrame {
+            code: CloseCode::from(ERROR_CLOSE_CODE),
+            reason: close_reason(&error.message).to_owned().into(),
+        },
+        CloseReason::GoingAway(why) => CloseFrame {
+            code: CloseCode::Away,
+            reason: close_reason(why).to_owned().into(),
+        },
     }
 }
 
@@ -284,78 +433,6 @@ fn close_reason(message: &str) -> &str {
         end -= 1;
     }
     &message[..end]
-}
-
-/// The receiving half of a [`WebSocketTransport`].
-pub struct WebSocketReceiver<S> {
-    stream: SplitStream<WebSocketStream<S>>,
-}
-
-impl<S> std::fmt::Debug for WebSocketReceiver<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebSocketReceiver")
-    }
-}
-
-impl<S> MessageReceiver for WebSocketReceiver<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    async fn recv(&mut self) -> Option<Result<String, Error>> {
-        loop {
-            let frame = match self.stream.next().await? {
-                Ok(frame) => frame,
-                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return None,
-                Err(WsError::Capacity(e)) => {
-                    return Some(Err(Error::LimitExceeded(format!(
-                        "a WebSocket message is larger than the session's limits allow: {e}"
-                    ))))
-                }
-                Err(e) => {
-                    return Some(Err(Error::disconnected(format!(
-                        "the WebSocket connection failed: {e}"
-                    ))))
-                }
-            };
-            match frame {
-                Message::Text(text) => return Some(Ok(text.as_str().to_owned())),
-                Message::Binary(_) => {
-                    return Some(Err(Error::Protocol(
-                        "received a binary WebSocket frame; Cap'n Web messages are text frames"
-                            .into(),
-                    )))
-                }
-                Message::Close(frame) => {
-                    if let Some(frame) = frame {
-                        tracing::debug!(code = %frame.code, reason = %frame.reason, "the peer closed the WebSocket");
-                    }
-                    return None;
-                }
-                // tungstenite answers pings itself.
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            }
-        }
-    }
-}
-
-/// Closes a session's WebSocket from outside the session (the server going away).
-pub(crate) struct WebSocketCloser<S> {
-    sink: Arc<Mutex<Sink<S>>>,
-}
-
-impl<S> WebSocketCloser<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    /// Sends a close frame with `code` and `reason`; the peer's answering close then ends the
-    /// session.
-    pub(crate) async fn close(&self, code: CloseCode, reason: &str) {
-        let frame = CloseFrame {
-            code,
-            reason: close_reason(reason).into(),
-        };
-        close_sink(&self.sink, frame).await;
-    }
 }
 
 #[cfg(test)]
@@ -383,5 +460,17 @@ mod tests {
         assert_eq!(websocket_url("http://h:1/x"), "ws://h:1/x");
         assert_eq!(websocket_url("https://h/"), "wss://h/");
         assert_eq!(websocket_url("ws://h/"), "ws://h/");
+    }
+
+    #[test]
+    fn each_ending_has_its_close_code() {
+        assert_eq!(close_frame(&CloseReason::Normal).code, CloseCode::Normal);
+        let failed = close_frame(&CloseReason::Error(crate::RpcError::error("boom")));
+        assert_eq!(
+            (u16::from(failed.code), failed.reason.as_str()),
+            (3000, "boom")
+        );
+        let away = close_frame(&CloseReason::GoingAway("bye".into()));
+        assert_eq!((away.code, away.reason.as_str()), (CloseCode::Away, "bye"));
     }
 }

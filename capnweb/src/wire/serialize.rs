@@ -20,9 +20,18 @@ pub(crate) fn message_to_text(msg: &Message) -> String {
 }
 
 pub(crate) fn expr_to_text(expr: &Expr) -> String {
-    let mut writer = Writer::default();
+    let mut out = String::new();
+    write_expr(&mut out, expr);
+    out
+}
+
+/// Appends the canonical text of `expr` to `out`.
+pub(super) fn write_expr(out: &mut String, expr: &Expr) {
+    let mut writer = Writer {
+        out: std::mem::take(out),
+    };
     writer.expr(expr);
-    writer.out
+    *out = writer.out;
 }
 
 /// `init` keys the reference writes before `headers`, so that our text matches its key order
@@ -441,7 +450,7 @@ impl Writer {
 
 /// Writes a finite number as JavaScript's `Number.prototype.toString` does (ECMA-262
 /// Number::toString with radix 10), which is what `JSON.stringify` uses.
-fn write_js_number(out: &mut String, x: f64) {
+pub(super) fn write_js_number(out: &mut String, x: f64) {
     if x == 0.0 {
         // Both zeros print as "0".
         out.push('0');
@@ -579,7 +588,7 @@ impl std::fmt::Write for Digits {
 /// Writes a JSON string literal escaped as `JSON.stringify` escapes it: `"` and `\` with a
 /// backslash, the usual short escapes for control characters, `\u00XX` (lowercase hex) for the
 /// other control characters, everything else as is.
-fn write_json_string(out: &mut String, s: &str) {
+pub(super) fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;

@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use capnweb::transport::memory::{self, MemoryReceiver, MemorySender, MemoryTransport};
-use capnweb::transport::{MessageSender, Transport};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use capnweb::transport::memory::{self, MemoryTransport};
+use capnweb::transport::{CloseReason, Transport};
 use capnweb::{CallFuture, Error, RpcError, RpcTarget, Session, SessionOptions, Stub, Value};
 
 pub fn num(v: &Value) -> f64 {
@@ -182,39 +185,27 @@ pub struct Tapped {
     dir: Dir,
 }
 
-pub struct TappedSender {
-    inner: MemorySender,
-    log: Log,
-    dir: Dir,
-}
-
 impl Transport for Tapped {
-    type Sender = TappedSender;
-    type Receiver = MemoryReceiver;
-    fn split(self) -> (TappedSender, MemoryReceiver) {
-        let (s, r) = self.inner.split();
-        (
-            TappedSender {
-                inner: s,
-                log: self.log,
-                dir: self.dir,
-            },
-            r,
-        )
-    }
-}
-
-impl MessageSender for TappedSender {
-    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        {
-            let mut log = self.log.lock().unwrap();
-            log.extend(messages.iter().map(|m| (self.dir, m.clone())));
-        }
-        self.inner.send(messages).await
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        self.inner.poll_recv(cx)
     }
 
-    async fn close(&mut self, reason: Option<RpcError>) {
-        self.inner.close(reason).await
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        let text = String::from_utf8(message.to_vec()).expect("the session sends UTF-8");
+        self.log.lock().unwrap().push((self.dir, text));
+        self.inner.start_send(message)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_flush(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>, reason: &CloseReason) -> Poll<()> {
+        self.inner.poll_close(cx, reason)
     }
 }
 

@@ -1,17 +1,19 @@
 //! The HTTP batch client: buffer until the application awaits, then one POST.
 
+use std::task::{ready, Context, Poll};
+
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::header::CONTENT_TYPE;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::oneshot;
 
-use super::{max_body_bytes, snippet, split_batch};
-use crate::error::{Error, RpcError};
+use super::{join_lines, max_body_bytes, snippet, split_batch};
+use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::FromStub;
-use crate::transport::{MessageReceiver, MessageSender, Transport};
+use crate::transport::{CloseReason, Transport};
 
 /// Largest part of an error response read for the error message.
 const ERROR_BODY_BYTES: usize = 4096;
@@ -56,107 +58,100 @@ pub fn connect_with(url: &str, options: SessionOptions) -> Session {
 }
 
 /// What the POST produced: the server's messages, or why there are none.
-type Delivery = Result<Vec<String>, Error>;
+type Delivery = Result<Vec<Bytes>, Error>;
 
-/// The client end of one batch: a sender that buffers and POSTs once, and a receiver that
-/// hands out the answer's lines.
+/// The client end of one batch: collects messages, POSTs them on the first flush, then hands
+/// out the answer's lines.
 struct BatchClientTransport {
-    sender: BatchSender,
-    receiver: BatchReceiver,
+    url: String,
+    max_response_bytes: usize,
+    queued: Vec<Bytes>,
+    state: ClientState,
+}
+
+enum ClientState {
+    /// Collecting the batch.
+    Collecting,
+    /// The POST is under way.
+    Posting(BoxFuture<'static, Delivery>),
+    /// The answer's messages, then the end of the session.
+    Answered(std::vec::IntoIter<Bytes>),
+    /// Closed, or the POST failed: nothing more comes.
+    Done,
 }
 
 impl BatchClientTransport {
     fn new(url: &str, max_response_bytes: usize) -> Self {
-        let (delivery_tx, delivery_rx) = oneshot::channel();
         BatchClientTransport {
-            sender: BatchSender {
-                url: url.to_owned(),
-                max_response_bytes,
-                batch: Some(Vec::new()),
-                delivery: Some(delivery_tx),
-            },
-            receiver: BatchReceiver {
-                delivery: Some(delivery_rx),
-                lines: Vec::new().into_iter(),
-            },
+            url: url.to_owned(),
+            max_response_bytes,
+            queued: Vec::new(),
+            state: ClientState::Collecting,
         }
     }
 }
 
 impl Transport for BatchClientTransport {
-    const BATCHED: bool = true;
-    type Sender = BatchSender;
-    type Receiver = BatchReceiver;
-
-    fn split(self) -> (BatchSender, BatchReceiver) {
-        (self.sender, self.receiver)
-    }
-}
-
-struct BatchSender {
-    url: String,
-    max_response_bytes: usize,
-    /// The messages to send; `None` once the POST went out.
-    batch: Option<Vec<String>>,
-    /// Where the answer goes (to the receiver).
-    delivery: Option<oneshot::Sender<Delivery>>,
-}
-
-impl MessageSender for BatchSender {
-    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        // After the POST the server's session is gone: what follows (the releases of the
-        // results) has nowhere to go, and is dropped.
-        if let Some(batch) = &mut self.batch {
-            batch.extend(messages);
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), Error> {
-        let Some(batch) = self.batch.take() else {
-            return Ok(());
-        };
-        let outcome = post_batch(&self.url, batch.join("\n"), self.max_response_bytes).await;
-        if let Some(delivery) = self.delivery.take() {
-            // The receiver ends the session with the failure, if any, so every pending call
-            // sees the same error.
-            let _ = delivery.send(outcome);
-        }
-        Ok(())
-    }
-
-    async fn close(&mut self, _reason: Option<RpcError>) {
-        self.batch = None;
-        self.delivery = None;
-    }
-}
-
-struct BatchReceiver {
-    /// The answer, until it arrived.
-    delivery: Option<oneshot::Receiver<Delivery>>,
-    lines: std::vec::IntoIter<String>,
-}
-
-impl MessageReceiver for BatchReceiver {
-    async fn recv(&mut self) -> Option<Result<String, Error>> {
-        if let Some(delivery) = &mut self.delivery {
-            // Awaited by reference so that a cancelled `recv` loses nothing.
-            let outcome = delivery.await;
-            self.delivery = None;
-            match outcome {
-                Ok(Ok(lines)) => self.lines = lines.into_iter(),
-                Ok(Err(error)) => return Some(Err(error)),
-                // The session closed before sending anything.
-                Err(_) => return None,
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        loop {
+            match &mut self.state {
+                // Nothing arrives before the POST; the driver polls again after flushing.
+                ClientState::Collecting => return Poll::Pending,
+                ClientState::Posting(post) => match ready!(post.as_mut().poll(cx)) {
+                    Ok(lines) => self.state = ClientState::Answered(lines.into_iter()),
+                    Err(e) => {
+                        // The session ends with the failure, so every pending call sees it.
+                        self.state = ClientState::Done;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
+                // After the answer's lines the batch session is over.
+                ClientState::Answered(lines) => return Poll::Ready(lines.next().map(Ok)),
+                ClientState::Done => return Poll::Ready(None),
             }
         }
-        // After the answer's lines the batch session is over.
-        self.lines.next().map(Ok)
+    }
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        // After the POST the server's session is gone: what follows (the releases of the
+        // results) has nowhere to go, and is dropped.
+        if let ClientState::Collecting = self.state {
+            self.queued.push(message);
+        }
+        Ok(())
+    }
+
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let ClientState::Collecting = self.state {
+            if !self.queued.is_empty() {
+                let body = join_lines(&std::mem::take(&mut self.queued));
+                let (url, limit) = (self.url.clone(), self.max_response_bytes);
+                self.state =
+                    ClientState::Posting(Box::pin(
+                        async move { post_batch(&url, body, limit).await },
+                    ));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(&mut self, _cx: &mut Context<'_>, _reason: &CloseReason) -> Poll<()> {
+        self.queued.clear();
+        self.state = ClientState::Done;
+        Poll::Ready(())
+    }
+
+    fn is_batched(&self) -> bool {
+        true
     }
 }
 
 /// POSTs one batch to `url`; returns the answer's messages.
-async fn post_batch(url: &str, body: String, max_response_bytes: usize) -> Delivery {
+async fn post_batch(url: &str, body: Bytes, max_response_bytes: usize) -> Delivery {
     let failed =
         |what: String| Error::Transport(format!("the HTTP batch request to {url} failed: {what}"));
     let uri: http::Uri = url
@@ -164,7 +159,7 @@ async fn post_batch(url: &str, body: String, max_response_bytes: usize) -> Deliv
         .map_err(|e| failed(format!("the URL is not usable: {e}")))?;
     let request = http::Request::post(uri)
         .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| failed(format!("the request could not be built: {e}")))?;
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let response = client
@@ -198,9 +193,8 @@ async fn post_batch(url: &str, body: String, max_response_bytes: usize) -> Deliv
             }
         })?
         .to_bytes();
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| failed(format!("the answer is not UTF-8 text: {e}")))?;
-    Ok(split_batch(text))
+    std::str::from_utf8(&body).map_err(|e| failed(format!("the answer is not UTF-8 text: {e}")))?;
+    Ok(split_batch(&body))
 }
 
 /// An error and its sources, so that "client error (Connect)" says what went wrong.

@@ -37,6 +37,8 @@ pub use client::{connect, connect_with};
 pub use server::handle;
 pub(crate) use server::text_response;
 
+use bytes::Bytes;
+
 use crate::session::SessionOptions;
 
 /// The largest body either side reads (see the module docs).
@@ -44,13 +46,35 @@ pub(crate) fn max_body_bytes(options: &SessionOptions) -> usize {
     options.limits.max_message_size.saturating_mul(3)
 }
 
-/// A batch body as its messages: split on `\n`; an empty body holds none.
-fn split_batch(body: &str) -> Vec<String> {
+/// A batch body as its messages, each a slice of the body: split on `\n`; an empty body
+/// holds none.
+fn split_batch(body: &Bytes) -> Vec<Bytes> {
     if body.is_empty() {
-        Vec::new()
-    } else {
-        body.split('\n').map(str::to_owned).collect()
+        return Vec::new();
     }
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, byte) in body.iter().enumerate() {
+        if *byte == b'\n' {
+            lines.push(body.slice(start..i));
+            start = i + 1;
+        }
+    }
+    lines.push(body.slice(start..));
+    lines
+}
+
+/// Messages as a batch body: joined by `\n`.
+fn join_lines(lines: &[Bytes]) -> Bytes {
+    let size = lines.iter().map(Bytes::len).sum::<usize>() + lines.len().saturating_sub(1);
+    let mut body = Vec::with_capacity(size);
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            body.push(b'\n');
+        }
+        body.extend_from_slice(line);
+    }
+    Bytes::from(body)
 }
 
 /// The first characters of `text`, for an error message.
@@ -69,9 +93,11 @@ mod tests {
 
     #[test]
     fn an_empty_body_holds_no_messages() {
-        assert!(split_batch("").is_empty());
-        assert_eq!(split_batch("a\nb"), ["a", "b"]);
-        assert_eq!(split_batch("a\n"), ["a", ""]);
+        let split = |text: &'static str| split_batch(&Bytes::from_static(text.as_bytes()));
+        assert!(split("").is_empty());
+        assert_eq!(split("a\nb"), ["a", "b"]);
+        assert_eq!(split("a\n"), ["a", ""]);
+        assert_eq!(join_lines(&split("a\nb")), "a\nb");
     }
 
     #[test]

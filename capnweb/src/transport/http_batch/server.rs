@@ -1,5 +1,10 @@
 //! The HTTP batch server: one request is one whole session.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
@@ -7,11 +12,11 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use tokio::sync::oneshot;
 
-use super::{max_body_bytes, split_batch};
-use crate::error::{Error, RpcError};
+use super::{join_lines, max_body_bytes, split_batch};
+use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
-use crate::transport::{MessageReceiver, MessageSender, Transport};
+use crate::transport::{CloseReason, Transport};
 
 /// Answers one HTTP batch request, serving `main` to it.
 ///
@@ -60,7 +65,7 @@ where
         Err(refusal) => return refusal,
     };
     match run_batch(split_batch(&body), main, options).await {
-        Ok(messages) => text_response(StatusCode::OK, messages.join("\n")),
+        Ok(messages) => bytes_response(StatusCode::OK, join_lines(&messages)),
         Err(error) => text_response(
             StatusCode::BAD_REQUEST,
             format!("The batch could not be processed: {error}"),
@@ -70,7 +75,11 @@ where
 
 /// A `text/plain` response.
 pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    bytes_response(status, Bytes::from(body))
+}
+
+fn bytes_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -79,8 +88,8 @@ pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<B
     response
 }
 
-/// The body as text, or the response refusing it.
-async fn read_body<B>(body: B, max_bytes: usize) -> Result<String, Response<Full<Bytes>>>
+/// The body (UTF-8 text), or the response refusing it.
+async fn read_body<B>(body: B, max_bytes: usize) -> Result<Bytes, Response<Full<Bytes>>>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -105,38 +114,38 @@ where
             ))
         }
     };
-    String::from_utf8(bytes.into()).map_err(|e| {
-        text_response(
+    match std::str::from_utf8(&bytes) {
+        Ok(_) => Ok(bytes),
+        Err(e) => Err(text_response(
             StatusCode::BAD_REQUEST,
             format!(
                 "The request body is not UTF-8 text (invalid byte at offset {}).",
-                e.utf8_error().valid_up_to()
+                e.valid_up_to()
             ),
-        )
-    })
+        )),
+    }
 }
 
 /// Runs `lines` as one session serving `main`; returns the messages the session sent, or why
 /// it aborted.
 async fn run_batch(
-    lines: Vec<String>,
+    lines: Vec<Bytes>,
     main: Stub,
-    options: SessionOptions,
-) -> Result<Vec<String>, Error> {
+    mut options: SessionOptions,
+) -> Result<Vec<Bytes>, Error> {
     let (all_received_tx, all_received) = oneshot::channel();
     let (end_tx, end_rx) = oneshot::channel();
     let (answer_tx, answer) = oneshot::channel();
     let transport = BatchServerTransport {
-        receiver: BatchServerReceiver {
-            lines: lines.into_iter(),
-            all_received: Some(all_received_tx),
-            end: Some(end_rx),
-        },
-        sender: BatchServerSender {
-            sent: Vec::new(),
-            answer: Some(answer_tx),
-        },
+        lines: lines.into(),
+        all_received: Some(all_received_tx),
+        end: Some(end_rx),
+        sent: Vec::new(),
+        answer: Some(answer_tx),
     };
+    // The client reads nothing until the answer: a call on one of its capabilities cannot be
+    // answered within the batch, so it fails at once instead of holding the request.
+    options.peer_answers = false;
     let session = Session::new(transport, Some(main), options);
     tokio::select! {
         biased;
@@ -146,7 +155,7 @@ async fn run_batch(
         },
     }
     session.drain().await?;
-    // Ending the input ends the session: its writer hands over every message queued before,
+    // Ending the input ends the session: its driver hands over every message queued before,
     // then closes, which delivers the answer.
     let _ = end_tx.send(());
     answer.await.map_err(|_| {
@@ -156,58 +165,50 @@ async fn run_batch(
 
 /// The server end of one batch: the request's lines in, the answer's messages out.
 struct BatchServerTransport {
-    sender: BatchServerSender,
-    receiver: BatchServerReceiver,
-}
-
-impl Transport for BatchServerTransport {
-    type Sender = BatchServerSender;
-    type Receiver = BatchServerReceiver;
-
-    fn split(self) -> (BatchServerSender, BatchServerReceiver) {
-        (self.sender, self.receiver)
-    }
-}
-
-struct BatchServerReceiver {
-    lines: std::vec::IntoIter<String>,
+    lines: VecDeque<Bytes>,
     /// Fired when the session asks for more than the request held: every line was handled.
     all_received: Option<oneshot::Sender<()>>,
     /// Fired (or dropped) when the answer is complete.
     end: Option<oneshot::Receiver<()>>,
+    sent: Vec<Bytes>,
+    answer: Option<oneshot::Sender<Vec<Bytes>>>,
 }
 
-impl MessageReceiver for BatchServerReceiver {
-    async fn recv(&mut self) -> Option<Result<String, Error>> {
-        if let Some(line) = self.lines.next() {
-            return Some(Ok(line));
+impl Transport for BatchServerTransport {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if let Some(line) = self.lines.pop_front() {
+            return Poll::Ready(Some(Ok(line)));
         }
         if let Some(all_received) = self.all_received.take() {
             let _ = all_received.send(());
         }
-        // Not `None` yet: that would end the session while results are still being computed.
+        // Not the end yet: that would end the session while results are still being computed.
         if let Some(end) = &mut self.end {
-            let _ = end.await;
+            if Pin::new(end).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             self.end = None;
         }
-        None
+        Poll::Ready(None)
     }
-}
 
-struct BatchServerSender {
-    sent: Vec<String>,
-    answer: Option<oneshot::Sender<Vec<String>>>,
-}
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
 
-impl MessageSender for BatchServerSender {
-    async fn send(&mut self, messages: Vec<String>) -> Result<(), Error> {
-        self.sent.extend(messages);
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        self.sent.push(message);
         Ok(())
     }
 
-    async fn close(&mut self, _reason: Option<RpcError>) {
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(&mut self, _cx: &mut Context<'_>, _reason: &CloseReason) -> Poll<()> {
         if let Some(answer) = self.answer.take() {
             let _ = answer.send(std::mem::take(&mut self.sent));
         }
+        Poll::Ready(())
     }
 }

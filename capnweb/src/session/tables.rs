@@ -1,4 +1,4 @@
-//! Per-session import and export tables: id allocation and reference counts.
+//! Per-session import and export tables: id allocation, reference counts and size caps.
 //!
 //! Ids follow the protocol: 0 is the main object on both sides; the importer picks positive
 //! ids (one per `push`, counting up in lockstep with the peer); the exporter picks negative ids
@@ -7,31 +7,33 @@
 use std::collections::HashMap;
 use std::sync::Weak;
 
+use super::import::ImportEntry;
+use crate::error::Error;
 use crate::hook::Hook;
-use crate::session::ImportEntry;
 
 /// One entry of the export table.
-pub(crate) struct ExportEntry {
-    pub(crate) hook: Hook,
+pub(super) struct ExportEntry {
+    pub(super) hook: Hook,
     /// How many times the peer has been handed this id and not yet released it.
-    pub(crate) refcount: u64,
+    pub(super) refcount: u64,
     /// Whether a resolve/reject for it has been started (after a pull, or for a promise export).
-    pub(crate) resolving: bool,
+    pub(super) resolving: bool,
     /// `stream` results are released by the resolve itself.
-    pub(crate) auto_release: bool,
+    pub(super) auto_release: bool,
 }
 
 /// What we export to the peer: our objects and promises, by the ids the peer knows them by.
-pub(crate) struct ExportTable {
+pub(super) struct ExportTable {
     entries: HashMap<i64, ExportEntry>,
     /// Identity of an exported object -> its id, so a re-export reuses the id.
     by_identity: HashMap<usize, i64>,
     next_negative: i64,
     next_positive: i64,
+    max: usize,
 }
 
 impl ExportTable {
-    pub(crate) fn new(main: Hook) -> ExportTable {
+    pub(super) fn new(main: Hook, max: usize) -> ExportTable {
         let mut entries = HashMap::new();
         entries.insert(0, ExportEntry::new(main));
         ExportTable {
@@ -39,72 +41,90 @@ impl ExportTable {
             by_identity: HashMap::new(),
             next_negative: -1,
             next_positive: 1,
+            max,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub(crate) fn get(&self, id: i64) -> Option<&ExportEntry> {
+    pub(super) fn get(&self, id: i64) -> Option<&ExportEntry> {
         self.entries.get(&id)
     }
 
-    pub(crate) fn get_mut(&mut self, id: i64) -> Option<&mut ExportEntry> {
+    pub(super) fn get_mut(&mut self, id: i64) -> Option<&mut ExportEntry> {
         self.entries.get_mut(&id)
     }
 
+    /// Refuses a new entry once the table holds `max`: a peer that never releases cannot make
+    /// it grow without bound.
+    fn room(&self) -> Result<(), Error> {
+        if self.entries.len() < self.max {
+            return Ok(());
+        }
+        Err(Error::LimitExceeded(format!(
+            "the peer holds {} exports without releasing them, the limit for one session \
+             (SessionOptions::max_exports)",
+            self.max
+        )))
+    }
+
     /// Exports a stub: the same object again reuses its id and bumps its count.
-    pub(crate) fn export_stub(&mut self, hook: &Hook) -> i64 {
+    pub(super) fn export_stub(&mut self, hook: &Hook) -> Result<i64, Error> {
         if let Some(identity) = hook.identity() {
             if let Some(&id) = self.by_identity.get(&identity) {
                 if let Some(entry) = self.entries.get_mut(&id) {
                     entry.refcount += 1;
-                    return id;
+                    return Ok(id);
                 }
             }
         }
-        self.insert_new(hook.clone())
-    }
-
-    /// Exports a promise: always a new id, or the peer could miss the resolution.
-    pub(crate) fn export_promise(&mut self, hook: Hook) -> i64 {
-        let id = self.next_negative;
-        self.next_negative -= 1;
-        self.entries.insert(id, ExportEntry::new(hook));
-        id
-    }
-
-    fn insert_new(&mut self, hook: Hook) -> i64 {
-        let id = self.next_negative;
-        self.next_negative -= 1;
+        self.room()?;
+        let id = self.allocate_negative();
         if let Some(identity) = hook.identity() {
             self.by_identity.insert(identity, id);
         }
+        self.entries.insert(id, ExportEntry::new(hook.clone()));
+        Ok(id)
+    }
+
+    /// Exports a promise: always a new id, or the peer could miss the resolution.
+    pub(super) fn export_promise(&mut self, hook: Hook) -> Result<i64, Error> {
+        self.room()?;
+        let id = self.allocate_negative();
         self.entries.insert(id, ExportEntry::new(hook));
+        Ok(id)
+    }
+
+    fn allocate_negative(&mut self) -> i64 {
+        let id = self.next_negative;
+        self.next_negative -= 1;
         id
     }
 
     /// Records the result of the peer's next `push` (or `stream`) under the next positive id.
-    pub(crate) fn insert_pushed(&mut self, hook: Hook, auto_release: bool) -> i64 {
+    pub(super) fn insert_pushed(&mut self, hook: Hook, auto_release: bool) -> Result<i64, Error> {
+        self.room()?;
         let id = self.next_positive;
         self.next_positive += 1;
         let mut entry = ExportEntry::new(hook);
         entry.auto_release = auto_release;
         self.entries.insert(id, entry);
-        id
+        Ok(id)
     }
 
     /// Subtracts `count` references; at zero the entry goes and its hook is returned so the
     /// caller can drop it outside the session lock.
-    pub(crate) fn release(&mut self, id: i64, count: u64) -> Result<Option<Hook>, String> {
-        let entry = self
-            .entries
-            .get_mut(&id)
-            .ok_or_else(|| format!("release of export {id}, which is not on the export table"))?;
+    pub(super) fn release(&mut self, id: i64, count: u64) -> Result<Option<Hook>, String> {
+        let entry = self.entries.get_mut(&id).ok_or_else(|| {
+            format!(
+                "the peer released export {id}, which it does not hold (not on the export table)"
+            )
+        })?;
         if entry.refcount < count {
             return Err(format!(
-                "release of export {id} by {count}, but only {} references exist",
+                "the peer released export {id} {count} times, but holds only {} references",
                 entry.refcount
             ));
         }
@@ -112,17 +132,17 @@ impl ExportTable {
         if entry.refcount > 0 {
             return Ok(None);
         }
-        let entry = self.entries.remove(&id).map(|e| e.hook);
-        if let Some(identity) = entry.as_ref().and_then(Hook::identity) {
+        let hook = self.entries.remove(&id).map(|e| e.hook);
+        if let Some(identity) = hook.as_ref().and_then(Hook::identity) {
             if self.by_identity.get(&identity) == Some(&id) {
                 self.by_identity.remove(&identity);
             }
         }
-        Ok(entry)
+        Ok(hook)
     }
 
     /// Empties the table (the session ended); the hooks are returned to drop outside the lock.
-    pub(crate) fn take_all(&mut self) -> Vec<Hook> {
+    pub(super) fn take_all(&mut self) -> Vec<Hook> {
         self.by_identity.clear();
         self.entries.drain().map(|(_, e)| e.hook).collect()
     }
@@ -141,41 +161,56 @@ impl ExportEntry {
 
 /// What we import from the peer. Entries are held weakly: the stubs and promises that use an
 /// import own it, and when the last one goes the import is released.
-pub(crate) struct ImportTable {
+pub(super) struct ImportTable {
     slots: HashMap<i64, Weak<ImportEntry>>,
     next_positive: i64,
+    max: usize,
 }
 
 impl ImportTable {
-    pub(crate) fn new() -> ImportTable {
+    pub(super) fn new(max: usize) -> ImportTable {
         ImportTable {
             slots: HashMap::new(),
             next_positive: 1,
+            max,
         }
     }
 
     /// Live entries, plus the main import (id 0), which always counts.
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         1 + self.slots.keys().filter(|id| **id != 0).count()
     }
 
+    /// Refuses a new entry once the table holds `max` (the peer's exports we have not
+    /// released: each holds memory on our side).
+    pub(super) fn room(&self) -> Result<(), Error> {
+        if self.slots.len() < self.max {
+            return Ok(());
+        }
+        Err(Error::LimitExceeded(format!(
+            "the peer sent more than {} capabilities that are still in use, the limit for one \
+             session (SessionOptions::max_imports)",
+            self.max
+        )))
+    }
+
     /// The id the result of our next `push` takes.
-    pub(crate) fn allocate_positive(&mut self) -> i64 {
+    pub(super) fn allocate_positive(&mut self) -> i64 {
         let id = self.next_positive;
         self.next_positive += 1;
         id
     }
 
-    pub(crate) fn insert(&mut self, id: i64, entry: Weak<ImportEntry>) {
+    pub(super) fn insert(&mut self, id: i64, entry: Weak<ImportEntry>) {
         self.slots.insert(id, entry);
     }
 
-    pub(crate) fn get(&self, id: i64) -> Option<&Weak<ImportEntry>> {
+    pub(super) fn get(&self, id: i64) -> Option<&Weak<ImportEntry>> {
         self.slots.get(&id)
     }
 
     /// Removes the slot for `id` if it still refers to `entry` (or to nothing alive).
-    pub(crate) fn remove_if(&mut self, id: i64, entry: usize) {
+    pub(super) fn remove_if(&mut self, id: i64, entry: usize) {
         if let Some(slot) = self.slots.get(&id) {
             if slot.as_ptr() as usize == entry || slot.strong_count() == 0 {
                 self.slots.remove(&id);
@@ -184,7 +219,7 @@ impl ImportTable {
     }
 
     /// Every live entry (the session ended and each must be told).
-    pub(crate) fn take_all(&mut self) -> Vec<Weak<ImportEntry>> {
+    pub(super) fn take_all(&mut self) -> Vec<Weak<ImportEntry>> {
         self.slots.drain().map(|(_, e)| e).collect()
     }
 }

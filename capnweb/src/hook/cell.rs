@@ -1,0 +1,207 @@
+//! [`TargetCell`]: a local object, and the queue that keeps its calls starting in arrival order.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::FutureExt;
+
+use super::{type_error, Hook, LocalPromise};
+use crate::error::{Error, RpcError};
+use crate::target::{CallFuture, RpcTarget};
+use crate::value::Value;
+use crate::wire::PathKey;
+
+/// A local object, with the queue that keeps its calls starting in arrival order (E-order).
+pub(crate) struct TargetCell {
+    target: Arc<dyn RpcTarget>,
+    queue: Mutex<StartQueue>,
+}
+
+/// Calls that cannot start yet: one ahead of them waits for promises in its arguments, and
+/// they keep their place behind it.
+#[derive(Default)]
+struct StartQueue {
+    waiting: VecDeque<Waiting>,
+    /// A task is starting the queued calls, one by one.
+    draining: bool,
+}
+
+struct Waiting {
+    action: Action,
+    args: Vec<Value>,
+    promise: Arc<LocalPromise>,
+}
+
+/// What to start on a target.
+enum Action {
+    Call(String),
+    CallSelf,
+    Get(String),
+}
+
+impl TargetCell {
+    pub(crate) fn new(target: Arc<dyn RpcTarget>) -> Arc<TargetCell> {
+        Arc::new(TargetCell {
+            target,
+            queue: Mutex::default(),
+        })
+    }
+
+    pub(crate) fn type_name(&self) -> &'static str {
+        self.target.type_name()
+    }
+
+    /// Calls the method at `path` (the empty path calls the object itself).
+    pub(crate) fn call(self: &Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Hook {
+        let Some((last, prefix)) = path.split_last() else {
+            return self.start(Action::CallSelf, args);
+        };
+        if !prefix.is_empty() {
+            return self.get(prefix).call(std::slice::from_ref(last), args);
+        }
+        match last {
+            PathKey::Name(method) => self.start(Action::Call(method.clone()), args),
+            PathKey::Index(i) => Hook::Error(type_error(format!(
+                "{} has no method at index {i}: method names are strings",
+                self.target.type_name()
+            ))),
+        }
+    }
+
+    /// Reads the property at `path` (the empty path: the object itself, as a stub).
+    pub(crate) fn get(self: &Arc<Self>, path: &[PathKey]) -> Hook {
+        let Some((first, rest)) = path.split_first() else {
+            let stub = crate::Stub::from_hook(Hook::Target(Arc::clone(self)));
+            return Hook::Payload(Arc::new(Value::Stub(stub)));
+        };
+        let property = match first {
+            PathKey::Name(name) => self.start(Action::Get(name.clone()), Vec::new()),
+            PathKey::Index(_) => Hook::Payload(Arc::new(Value::Undefined)),
+        };
+        if rest.is_empty() {
+            property
+        } else {
+            property.get(rest)
+        }
+    }
+
+    fn invoke(&self, action: &Action, args: Vec<Value>) -> CallFuture {
+        let target = Arc::clone(&self.target);
+        match action {
+            Action::Call(method) => target.call(method, args),
+            Action::CallSelf => target.call_self(args),
+            Action::Get(property) => target.get(property),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StartQueue> {
+        // Every update is a single assignment or push, so a poisoned lock is consistent.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts `action` now (made and polled once right here, so calls start in arrival
+    /// order) if nothing is queued and its arguments are ready; otherwise queues it behind
+    /// the others.
+    fn start(self: &Arc<Self>, action: Action, args: Vec<Value>) -> Hook {
+        let mut queue = self.lock();
+        if !queue.draining && !args.iter().any(Value::contains_promise) {
+            drop(queue);
+            return start(|| self.invoke(&action, args));
+        }
+        let promise = LocalPromise::new();
+        queue.waiting.push_back(Waiting {
+            action,
+            args,
+            promise: Arc::clone(&promise),
+        });
+        if !queue.draining {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return Hook::Error(no_runtime());
+            };
+            queue.draining = true;
+            let cell = Arc::clone(self);
+            drop(runtime.spawn(async move { cell.drain().await }));
+        }
+        Hook::Promise(promise)
+    }
+
+    /// Starts the queued calls in order, each once its arguments have resolved.
+    async fn drain(self: Arc<Self>) {
+        loop {
+            let next = {
+                let mut queue = self.lock();
+                match queue.waiting.pop_front() {
+                    Some(next) => next,
+                    None => {
+                        queue.draining = false;
+                        return;
+                    }
+                }
+            };
+            let hook = match super::resolve_all(next.args).await {
+                Ok(args) => start(|| self.invoke(&next.action, args)),
+                Err(e) => Hook::Error(e),
+            };
+            next.promise.resolve(hook);
+        }
+    }
+}
+
+pub(super) fn no_runtime() -> Error {
+    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
+}
+
+/// Polls a target's future once; a finished call resolves at once, the rest run as a task.
+fn start(make: impl FnOnce() -> CallFuture) -> Hook {
+    // A panicking method fails its call; it must not take the session's driver down with it.
+    let first_poll = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut future = make();
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => Err(future),
+        }
+    }));
+    match first_poll {
+        Ok(Ok(result)) => Hook::from_result(result.map_err(Error::from)),
+        Ok(Err(future)) => LocalPromise::spawn(async move {
+            match AssertUnwindSafe(future).catch_unwind().await {
+                Ok(result) => result.map_err(Error::from),
+                Err(panic) => Err(panicked(panic)),
+            }
+        }),
+        Err(panic) => Hook::Error(panicked(panic)),
+    }
+}
+
+/// The error a call fails with when the method panicked.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    tracing::error!(panic = %detail, "an RPC method panicked");
+    Error::from(RpcError::error(format!(
+        "internal error: the method panicked ({detail})"
+    )))
+}
+
+impl LocalPromise {
+    /// A promise resolved by `future`, which runs as a task.
+    pub(crate) fn spawn<F>(future: F) -> Hook
+    where
+        F: Future<Output = Result<Value, Error>> + Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Hook::Error(no_runtime());
+        };
+        let promise = LocalPromise::new();
+        let resolver = Arc::clone(&promise);
+        drop(runtime.spawn(async move { resolver.resolve(Hook::from_result(future.await)) }));
+        Hook::Promise(promise)
+    }
+}

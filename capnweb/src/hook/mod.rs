@@ -1,0 +1,289 @@
+//! [`Hook`]: the one abstraction behind every stub and promise.
+//!
+//! A hook is something calls can be made on: a remote import, a local target, a resolved local
+//! value, a local promise still running, a broken reference, or a `.map()` placeholder. Every
+//! operation returns a new hook at once (nothing waits), which is what makes pipelining work:
+//! a call on a promise is queued (locally) or sent (remotely) before the promise resolves.
+//! Cloning a hook is `dup()`; dropping the last clone releases what it refers to.
+//!
+//! This module knows nothing of sessions: a remote import is a [`Remote`] trait object, which
+//! the session implements. Nor of `.map()` recording: the stub layer intercepts calls while a
+//! mapper records, and a [`Placeholder`] only refuses to be used anywhere else.
+
+mod cell;
+mod promise;
+mod remote;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+pub(crate) use cell::TargetCell;
+pub(crate) use promise::LocalPromise;
+pub(crate) use remote::{Remote, RemoteRef};
+
+use crate::error::{BrokenCallback, Error, RpcError};
+use crate::value::Value;
+use crate::wire::PathKey;
+
+/// See the module docs.
+#[derive(Clone)]
+pub(crate) enum Hook {
+    /// An entry on a session's import table: the peer's object or promise.
+    Remote(RemoteRef),
+    /// A local object.
+    Target(Arc<TargetCell>),
+    /// A resolved local value (which may itself hold stubs and promises).
+    Payload(Arc<Value>),
+    /// A local promise: a call still running, or calls waiting on one.
+    Promise(Arc<LocalPromise>),
+    /// A broken reference: every operation fails with this error.
+    Error(Error),
+    /// A placeholder inside a `.map()` recording.
+    Placeholder(Placeholder),
+}
+
+/// A value inside a `.map()` mapper while it records: the input (index 0) or the result of an
+/// earlier instruction (1, 2, …). `recording` identifies the recording it belongs to; only the
+/// recorder (`record`) looks inside it.
+#[derive(Clone)]
+pub(crate) struct Placeholder {
+    pub(crate) recording: Arc<dyn Any + Send + Sync>,
+    pub(crate) index: i64,
+}
+
+impl Placeholder {
+    /// Whether this placeholder belongs to `recording`.
+    pub(crate) fn belongs_to(&self, recording: &Arc<dyn Any + Send + Sync>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.recording), Arc::as_ptr(recording))
+    }
+}
+
+/// The future of a pull: the resolution, with promises nested inside it left as they are.
+pub(crate) type Pull = BoxFuture<'static, Result<Value, Error>>;
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hook::Remote(r) => write!(f, "Remote({})", r.entry.id()),
+            Hook::Target(t) => write!(f, "Target({})", t.type_name()),
+            Hook::Payload(v) => write!(f, "Payload({})", v.kind()),
+            Hook::Promise(_) => f.write_str("LocalPromise"),
+            Hook::Error(e) => write!(f, "Error({e})"),
+            Hook::Placeholder(p) => write!(f, "Placeholder({})", p.index),
+        }
+    }
+}
+
+impl Hook {
+    /// A hook for a call result or a resolution: a promise becomes the promise's own hook (so
+    /// pipelining chains through it); anything else is a payload.
+    pub(crate) fn from_value(value: Value) -> Hook {
+        match value {
+            Value::Promise(p) => p.into_hook(),
+            other => Hook::Payload(Arc::new(other)),
+        }
+    }
+
+    /// A hook for the outcome of a call.
+    pub(crate) fn from_result(result: Result<Value, Error>) -> Hook {
+        match result {
+            Ok(value) => Hook::from_value(value),
+            Err(e) => Hook::Error(e),
+        }
+    }
+
+    /// Calls the function at `path` (the empty path calls the target itself).
+    pub(crate) fn call(&self, path: &[PathKey], args: Vec<Value>) -> Hook {
+        match self {
+            Hook::Remote(remote) => remote.entry.call(path, Some(args)),
+            Hook::Target(cell) => cell.call(path, args),
+            Hook::Payload(value) => match walk(value, path) {
+                Walk::Forward(hook, rest) => hook.call(&rest, args),
+                Walk::Found(Value::Stub(stub)) => stub.hook().call(&[], args),
+                Walk::Found(v) => Hook::Error(type_error(format!(
+                    "{} is not a function (it is {})",
+                    describe_path(path),
+                    article(v.kind())
+                ))),
+                Walk::Failed(e) => Hook::Error(e),
+            },
+            Hook::Promise(promise) => {
+                let path = path.to_vec();
+                promise.then(move |resolution| resolution.call(&path, args))
+            }
+            Hook::Error(e) => Hook::Error(e.clone()),
+            Hook::Placeholder(_) => Hook::Error(placeholder_misuse()),
+        }
+    }
+
+    /// Reads the property at `path` (the empty path: the value itself, as a promise).
+    pub(crate) fn get(&self, path: &[PathKey]) -> Hook {
+        match self {
+            Hook::Remote(remote) => remote.entry.call(path, None),
+            Hook::Target(cell) => cell.get(path),
+            Hook::Payload(value) => match walk(value, path) {
+                Walk::Forward(hook, rest) => hook.get(&rest),
+                Walk::Found(v) => Hook::Payload(Arc::new(v.clone())),
+                Walk::Failed(e) => Hook::Error(e),
+            },
+            Hook::Promise(promise) => {
+                let path = path.to_vec();
+                promise.then(move |resolution| resolution.get(&path))
+            }
+            Hook::Error(e) => Hook::Error(e.clone()),
+            Hook::Placeholder(_) => Hook::Error(placeholder_misuse()),
+        }
+    }
+
+    /// Waits for the resolution. Promises nested inside the value are left as they are.
+    pub(crate) fn pull(&self) -> Pull {
+        match self {
+            Hook::Remote(remote) => Arc::clone(&remote.entry).pull(remote.promise),
+            Hook::Target(cell) => {
+                let stub = Value::Stub(crate::Stub::from_hook(Hook::Target(cell.clone())));
+                Box::pin(std::future::ready(Ok(stub)))
+            }
+            Hook::Payload(value) => {
+                let value = Arc::clone(value);
+                Box::pin(async move { Ok(Arc::unwrap_or_clone(value)) })
+            }
+            Hook::Promise(promise) => {
+                let promise = Arc::clone(promise);
+                Box::pin(async move { promise.settled().await.pull().await })
+            }
+            Hook::Error(e) => Box::pin(std::future::ready(Err(e.clone()))),
+            Hook::Placeholder(_) => Box::pin(std::future::ready(Err(placeholder_misuse()))),
+        }
+    }
+
+    /// A stable identity for the object behind this hook, so that exporting the same object
+    /// twice reuses one export id.
+    pub(crate) fn identity(&self) -> Option<usize> {
+        match self {
+            Hook::Remote(remote) => Some(Arc::as_ptr(&remote.entry) as *const () as usize),
+            Hook::Target(t) => Some(Arc::as_ptr(t) as usize),
+            Hook::Payload(v) => Some(Arc::as_ptr(v) as usize),
+            Hook::Promise(p) => Some(Arc::as_ptr(p) as usize),
+            Hook::Error(_) | Hook::Placeholder(_) => None,
+        }
+    }
+
+    /// Registers `callback` to run if this reference breaks (its session ends).
+    pub(crate) fn on_broken(&self, callback: BrokenCallback) {
+        match self {
+            Hook::Remote(remote) => remote.entry.on_broken(callback),
+            Hook::Error(e) => callback(e),
+            _ => {}
+        }
+    }
+}
+
+/// The error a `.map()` placeholder gives when used outside its mapper.
+pub(crate) fn placeholder_misuse() -> Error {
+    Error::from(RpcError::error(
+        "a .map() placeholder was used outside its mapper: the closure given to .map() may only \
+         make calls on it while it runs; it cannot be awaited or kept",
+    ))
+}
+
+/// Where a path leads inside a local value.
+pub(crate) enum Walk<'a> {
+    /// To a plain value.
+    Found(&'a Value),
+    /// Into a stub or promise: continue there with the rest of the path.
+    Forward(Hook, Vec<PathKey>),
+    /// Nowhere: reading a property of `undefined` or `null`.
+    Failed(Error),
+}
+
+static UNDEFINED: Value = Value::Undefined;
+
+/// Follows `path` into `value`, as JavaScript's property reads would.
+pub(crate) fn walk<'a>(mut value: &'a Value, path: &[PathKey]) -> Walk<'a> {
+    for (i, key) in path.iter().enumerate() {
+        value = match value {
+            Value::Stub(stub) => return Walk::Forward(stub.hook().clone(), path[i..].to_vec()),
+            Value::Promise(p) => {
+                let mut rest = p.path().to_vec();
+                rest.extend_from_slice(&path[i..]);
+                return Walk::Forward(p.hook().clone(), rest);
+            }
+            Value::Object(object) => match key {
+                PathKey::Name(name) => object.get(name.as_str()),
+                PathKey::Index(n) => object.get(n.to_string().as_str()),
+            }
+            .unwrap_or(&UNDEFINED),
+            Value::Array(items) => match key {
+                PathKey::Index(n) => usize::try_from(*n).ok().and_then(|n| items.get(n)),
+                PathKey::Name(s) => s.parse::<usize>().ok().and_then(|n| items.get(n)),
+            }
+            .unwrap_or(&UNDEFINED),
+            Value::Undefined | Value::Null => {
+                return Walk::Failed(type_error(format!(
+                    "cannot read properties of {} (reading '{key}')",
+                    value.kind()
+                )))
+            }
+            _ => &UNDEFINED,
+        };
+    }
+    // A promise is followed to what it resolves to; a stub at the end is a value (a call
+    // on it calls it, a read returns it, a map maps it once).
+    match value {
+        Value::Promise(p) => Walk::Forward(p.hook().clone(), p.path().to_vec()),
+        other => Walk::Found(other),
+    }
+}
+
+/// `'a.b'` for error messages; the empty path is the value itself.
+fn describe_path(path: &[PathKey]) -> String {
+    if path.is_empty() {
+        return "the value".to_owned();
+    }
+    let joined = path
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    format!("'{joined}'")
+}
+
+fn article(kind: &str) -> String {
+    match kind {
+        "undefined" | "null" => kind.to_owned(),
+        k if k.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {k}"),
+        k => format!("a {k}"),
+    }
+}
+
+pub(crate) fn type_error(message: String) -> Error {
+    Error::from(RpcError::type_error(message))
+}
+
+/// Replaces every promise inside `value` with its resolution.
+pub(crate) fn resolve_deep(value: Value) -> Pull {
+    if !value.contains_promise() {
+        return Box::pin(std::future::ready(Ok(value)));
+    }
+    Box::pin(async move {
+        match value {
+            Value::Promise(p) => resolve_deep(p.into_hook().pull().await?).await,
+            Value::Array(items) => Ok(Value::Array(resolve_all(items).await?)),
+            Value::Object(object) => {
+                let mut resolved = crate::value::Object::with_capacity(object.len());
+                for (key, v) in object {
+                    resolved.insert(key, resolve_deep(v).await?);
+                }
+                Ok(Value::Object(resolved))
+            }
+            other => Ok(other),
+        }
+    })
+}
+
+/// [`resolve_deep`] on each value, concurrently.
+pub(crate) async fn resolve_all(values: Vec<Value>) -> Result<Vec<Value>, Error> {
+    futures::future::try_join_all(values.into_iter().map(resolve_deep)).await
+}

@@ -1,0 +1,38 @@
+//! [`Remote`]: what a hook needs from a session to use one of its imports. The session
+//! implements it; this layer only calls it.
+
+use std::sync::Arc;
+
+use super::{Hook, Pull};
+use crate::error::BrokenCallback;
+use crate::value::Value;
+use crate::wire::{Expr, PathKey};
+
+/// An entry on a session's import table: an object or promise on the peer's side.
+pub(crate) trait Remote: Send + Sync + 'static {
+    /// The import id.
+    fn id(&self) -> i64;
+    /// Identifies the session the import belongs to.
+    fn session_key(&self) -> usize;
+    /// Calls `path` with `args`, or reads it (`None`): sent to the peer at once while the
+    /// import is pending (pipelining), applied to the resolution once there is one.
+    fn call(&self, path: &[PathKey], args: Option<Vec<Value>>) -> Hook;
+    /// Applies `.map()` instructions to the value at `path`, the same way.
+    fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook;
+    /// Waits for the resolution. Only a promise reference may ask the peer for it.
+    fn pull(self: Arc<Self>, promise: bool) -> Pull;
+    /// Runs `callback` if the session ends before the import resolves.
+    fn on_broken(&self, callback: BrokenCallback);
+    /// Whether the peer has not resolved it yet (so it can still be referred to by id).
+    fn is_pending(&self) -> bool;
+    /// For a batching transport: asks for what was queued to be sent.
+    fn request_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>>;
+}
+
+/// A hook on an import: the entry, and whether this reference is a promise (can be pulled) or
+/// a stub.
+#[derive(Clone)]
+pub(crate) struct RemoteRef {
+    pub(crate) entry: Arc<dyn Remote>,
+    pub(crate) promise: bool,
+}

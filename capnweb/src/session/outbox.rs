@@ -1,0 +1,227 @@
+//! [`Outbox`]: the messages a session has written and its driver has not yet handed to the
+//! transport, as one text buffer.
+//!
+//! Messages are serialized where they arise (under the session lock, where the export table
+//! is at hand) straight into this buffer; the driver takes the whole buffer at once and hands
+//! each message to the transport as a slice of it, so nothing is copied on the way. Its size
+//! is what the session measures against `SessionOptions::max_queued_bytes`.
+
+use bytes::Bytes;
+
+use crate::encode::{Encoder, Exporter};
+use crate::error::{Error, RpcError};
+use crate::value::Value;
+use crate::wire::{Capture, Expr, Limits, PathKey};
+
+/// See the module docs.
+#[derive(Default)]
+pub(super) struct Outbox {
+    text: String,
+    /// Where each message in `text` ends.
+    ends: Vec<usize>,
+    /// The driver was woken for what is queued and has not taken it yet.
+    pub(super) notified: bool,
+    /// A batching transport was asked to send what it has (HTTP batch).
+    pub(super) flush_requested: bool,
+}
+
+/// Messages taken from an [`Outbox`], handed out one by one.
+pub(super) struct Batch {
+    text: Bytes,
+    ends: std::vec::IntoIter<usize>,
+    start: usize,
+}
+
+impl Batch {
+    /// The next message, as a slice of the batch.
+    pub(super) fn next_message(&mut self) -> Option<Bytes> {
+        let end = self.ends.next()?;
+        let message = self.text.slice(self.start..end);
+        self.start = end;
+        Some(message)
+    }
+
+    /// Bytes not handed out yet.
+    pub(super) fn remaining(&self) -> usize {
+        self.text.len() - self.start
+    }
+}
+
+impl Outbox {
+    /// Bytes written and not taken by the driver.
+    pub(super) fn queued_bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Everything queued, leaving the outbox empty.
+    pub(super) fn take(&mut self) -> Option<Batch> {
+        self.notified = false;
+        if self.ends.is_empty() {
+            return None;
+        }
+        let text = std::mem::take(&mut self.text);
+        let ends = std::mem::take(&mut self.ends);
+        Some(Batch {
+            text: Bytes::from(text),
+            ends: ends.into_iter(),
+            start: 0,
+        })
+    }
+
+    /// Writes one message with `write`; if it fails, nothing of it stays queued.
+    fn message(
+        &mut self,
+        write: impl FnOnce(&mut String) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mark = self.text.len();
+        match write(&mut self.text) {
+            Ok(()) => {
+                self.ends.push(self.text.len());
+                Ok(())
+            }
+            Err(e) => {
+                self.text.truncate(mark);
+                Err(e)
+            }
+        }
+    }
+
+    /// `["push",["pipeline",id,path,args]]`: a call (or, without `args`, a property read).
+    pub(super) fn push_call(
+        &mut self,
+        exporter: &mut dyn Exporter,
+        limits: &Limits,
+        id: i64,
+        path: &[PathKey],
+        args: Option<&[Value]>,
+    ) -> Result<(), Error> {
+        self.message(|text| {
+            let mut e = Encoder::new(text, exporter, limits);
+            e.raw("[\"push\",[\"pipeline\",");
+            e.integer(id);
+            e.raw(",");
+            e.path(path);
+            if let Some(args) = args {
+                e.raw(",[");
+                for (i, arg) in args.iter().enumerate() {
+                    if i > 0 {
+                        e.raw(",");
+                    }
+                    e.value(arg, 1)?;
+                }
+                e.raw("]");
+            }
+            e.raw("]]");
+            Ok(())
+        })
+    }
+
+    /// `["push",["remap",id,path,captures,instructions]]`: a `.map()`.
+    pub(super) fn push_remap(
+        &mut self,
+        exporter: &mut dyn Exporter,
+        limits: &Limits,
+        id: i64,
+        path: &[PathKey],
+        captures: &[Capture],
+        instructions: &[Expr],
+    ) -> Result<(), Error> {
+        self.message(|text| {
+            let mut e = Encoder::new(text, exporter, limits);
+            e.raw("[\"push\",[\"remap\",");
+            e.integer(id);
+            e.raw(",");
+            e.path(path);
+            e.raw(",[");
+            for (i, capture) in captures.iter().enumerate() {
+                let (tag, id) = match capture {
+                    Capture::Import(id) => ("[\"import\",", *id),
+                    Capture::Export(id) => ("[\"export\",", *id),
+                };
+                e.raw(if i > 0 { "," } else { "" });
+                e.raw(tag);
+                e.integer(id);
+                e.raw("]");
+            }
+            e.raw("],[");
+            for (i, instruction) in instructions.iter().enumerate() {
+                if i > 0 {
+                    e.raw(",");
+                }
+                e.expr(instruction)?;
+            }
+            e.raw("]]]");
+            Ok(())
+        })
+    }
+
+    /// `["resolve",id,value]`.
+    pub(super) fn resolve(
+        &mut self,
+        exporter: &mut dyn Exporter,
+        limits: &Limits,
+        id: i64,
+        value: &Value,
+    ) -> Result<(), Error> {
+        self.message(|text| {
+            let mut e = Encoder::new(text, exporter, limits);
+            e.raw("[\"resolve\",");
+            e.integer(id);
+            e.raw(",");
+            e.value(value, 0)?;
+            e.raw("]");
+            Ok(())
+        })
+    }
+
+    /// `["reject",id,error]`, or `["abort",error]` without an id.
+    pub(super) fn reject(
+        &mut self,
+        exporter: &mut dyn Exporter,
+        limits: &Limits,
+        id: Option<i64>,
+        error: &RpcError,
+    ) -> Result<(), Error> {
+        self.message(|text| {
+            let mut e = Encoder::new(text, exporter, limits);
+            match id {
+                Some(id) => {
+                    e.raw("[\"reject\",");
+                    e.integer(id);
+                    e.raw(",");
+                }
+                None => e.raw("[\"abort\","),
+            }
+            e.error(error, 0)?;
+            e.raw("]");
+            Ok(())
+        })
+    }
+
+    /// `["pull",id]`.
+    pub(super) fn pull(&mut self, id: i64) {
+        self.plain(&["[\"pull\",", itoa::Buffer::new().format(id), "]"]);
+    }
+
+    /// `["release",id,count]`.
+    pub(super) fn release(&mut self, id: i64, count: u64) {
+        let mut id_text = itoa::Buffer::new();
+        let mut count_text = itoa::Buffer::new();
+        self.plain(&[
+            "[\"release\",",
+            id_text.format(id),
+            ",",
+            count_text.format(count),
+            "]",
+        ]);
+    }
+
+    fn plain(&mut self, parts: &[&str]) {
+        parts.iter().for_each(|part| self.text.push_str(part));
+        self.ends.push(self.text.len());
+    }
+}
