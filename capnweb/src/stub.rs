@@ -328,7 +328,10 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
                 // and take the value instead of copying it.
                 let pull = hook.pull();
                 drop(hook);
-                let value = hook::resolve_deep(pull.await?).await?;
+                let mut value = pull.await?;
+                if value.contains_promise() {
+                    value = hook::resolve_deep(value).await?;
+                }
                 from_value::<T>(value)
             }),
             flush,

@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use smallvec::SmallVec;
+
 use super::Hook;
 
 /// An operation waiting for the resolution; it returns the hook of its own result.
@@ -18,7 +20,7 @@ enum State {
     /// Not resolved; operations wait here in arrival order.
     Pending {
         ops: Vec<(Op, Arc<LocalPromise>)>,
-        waiters: Vec<Waker>,
+        waiters: SmallVec<[Waker; 1]>,
         observers: Vec<Observer>,
     },
     /// Resolved; the queue is being handed over (new operations still queue, keeping order).
@@ -37,7 +39,7 @@ impl LocalPromise {
         Arc::new(LocalPromise {
             state: Mutex::new(State::Pending {
                 ops: Vec::new(),
-                waiters: Vec::new(),
+                waiters: SmallVec::new(),
                 observers: Vec::new(),
             }),
         })

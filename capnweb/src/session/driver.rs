@@ -156,7 +156,7 @@ impl<T: Transport> Driver<T> {
             if self.poll_stall(cx) {
                 continue;
             }
-            if handled == 0 {
+            if handled == 0 && self.batch.is_none() && self.core.park_driver() {
                 return Poll::Pending;
             }
             // Write what those messages produced before reading more.

@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use smallvec::SmallVec;
+
 use super::SessionCore;
 use crate::error::{BrokenCallback, Error};
 use crate::hook::{Hook, Pull, Remote, RemoteRef};
@@ -28,8 +30,8 @@ pub(super) struct ImportState {
     pub(super) resolution: Option<Hook>,
     /// Callbacks to run if the session ends before the resolution.
     pub(super) on_broken: Vec<BrokenCallback>,
-    /// Tasks waiting for the resolution.
-    waiters: Vec<Waker>,
+    /// Tasks waiting for the resolution (nearly always one).
+    waiters: SmallVec<[Waker; 1]>,
 }
 
 impl ImportEntry {
@@ -43,7 +45,7 @@ impl ImportEntry {
                 pulled,
                 resolution: None,
                 on_broken: Vec::new(),
-                waiters: Vec::new(),
+                waiters: SmallVec::new(),
             }),
         }
     }

@@ -19,10 +19,11 @@ mod outbox;
 mod tables;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures::task::AtomicWaker;
+use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 pub use options::SessionOptions;
@@ -111,6 +112,8 @@ type Outcome = Result<Arc<Value>, Error>;
 pub(crate) struct SessionCore {
     state: Mutex<State>,
     deferred: Mutex<Vec<Deferred>>,
+    /// Whether `deferred` may hold work: checked without its lock on every unlock.
+    has_deferred: AtomicBool,
     options: SessionOptions,
     /// Wakes the driver: messages to send, a flush asked for, or the end.
     driver: AtomicWaker,
@@ -204,6 +207,7 @@ impl Session {
                     handling_message: false,
                 }),
                 deferred: Mutex::new(Vec::new()),
+                has_deferred: AtomicBool::new(false),
                 options,
                 driver: AtomicWaker::new(),
                 queued: AtomicUsize::new(0),
@@ -352,7 +356,8 @@ impl SessionCore {
             if !st.handling_message {
                 self.send_ready(&mut st);
             }
-            let graveyard = std::mem::take(&mut st.tables.graveyard);
+            // Drained, not taken: the table keeps its buffer, and a few hooks need no allocation.
+            let graveyard: SmallVec<[Hook; 8]> = st.tables.graveyard.drain(..).collect();
             self.queued
                 .store(st.outbox.queued_bytes(), Ordering::Relaxed);
             let wake = !st.outbox.notified
@@ -370,7 +375,7 @@ impl SessionCore {
                 let why = "the session was closed: nothing from it is held any more";
                 self.end(Error::disconnected(why), false);
             }
-            if lock(&self.deferred).is_empty() {
+            if !self.has_deferred.load(Ordering::Acquire) {
                 return;
             }
             st = lock(&self.state);
@@ -380,6 +385,7 @@ impl SessionCore {
     /// Queues `work`, and applies it now if the lock is free (see the module docs).
     fn defer(self: &Arc<Self>, work: Deferred) {
         lock(&self.deferred).push(work);
+        self.has_deferred.store(true, Ordering::Release);
         let acquired = match self.state.try_lock() {
             Ok(guard) => Some(guard),
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
@@ -392,7 +398,15 @@ impl SessionCore {
 
     /// Applies queued work in order; returns whether a shutdown was queued.
     fn apply_deferred(self: &Arc<Self>, st: &mut State) -> bool {
-        let deferred = std::mem::take(&mut *lock(&self.deferred));
+        if !self.has_deferred.load(Ordering::Acquire) {
+            return false;
+        }
+        let deferred: SmallVec<[Deferred; 8]> = {
+            let mut queue = lock(&self.deferred);
+            // Cleared under the queue's lock: a push after this sets it again.
+            self.has_deferred.store(false, Ordering::Release);
+            queue.drain(..).collect()
+        };
         let mut shutdown = false;
         for work in deferred {
             match work {
@@ -760,6 +774,19 @@ impl SessionCore {
             let ready = !self.batched || flush || st.ended.is_some();
             let batch = if ready { st.outbox.take() } else { None };
             batch.map(|batch| (batch, flush))
+        })
+    }
+
+    /// The driver is about to wait: from now on, new messages wake it. `false` if there is
+    /// something for it already (then it goes on instead).
+    fn park_driver(self: &Arc<Self>) -> bool {
+        self.with_state(|st| {
+            let sendable = !st.outbox.is_empty() && (!self.batched || st.outbox.flush_requested);
+            if sendable || st.ended.is_some() {
+                return false;
+            }
+            st.outbox.notified = false;
+            true
         })
     }
 

@@ -19,7 +19,8 @@ pub(super) struct Outbox {
     text: String,
     /// Where each message in `text` ends.
     ends: Vec<usize>,
-    /// The driver was woken for what is queued and has not taken it yet.
+    /// The driver will look at the outbox without being woken (it was woken already, or it is
+    /// running); cleared when it parks.
     pub(super) notified: bool,
     /// A batching transport was asked to send what it has (HTTP batch).
     pub(super) flush_requested: bool,
@@ -59,12 +60,15 @@ impl Outbox {
 
     /// Everything queued, leaving the outbox empty.
     pub(super) fn take(&mut self) -> Option<Batch> {
-        self.notified = false;
         if self.ends.is_empty() {
             return None;
         }
-        let text = std::mem::take(&mut self.text);
-        let ends = std::mem::take(&mut self.ends);
+        // The next batch likely looks like this one: start it at this one's size, so it does
+        // not grow by doubling from nothing (capped: one huge message is not the norm).
+        let hint = self.text.len().min(64 * 1024);
+        let count = self.ends.len().min(1024);
+        let text = std::mem::replace(&mut self.text, String::with_capacity(hint));
+        let ends = std::mem::replace(&mut self.ends, Vec::with_capacity(count));
         Some(Batch {
             text: Bytes::from(text),
             ends: ends.into_iter(),

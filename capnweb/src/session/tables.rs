@@ -4,8 +4,9 @@
 //! ids (one per `push`, counting up in lockstep with the peer); the exporter picks negative ids
 //! (one per new capability it sends, counting down). Ids are never reused.
 
-use std::collections::HashMap;
 use std::sync::Weak;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::import::ImportEntry;
 use crate::error::Error;
@@ -34,11 +35,11 @@ pub(super) struct ExportTable {
 
 impl ExportTable {
     pub(super) fn new(main: Hook, max: usize) -> ExportTable {
-        let mut entries = HashMap::new();
+        let mut entries = HashMap::default();
         entries.insert(0, ExportEntry::new(main));
         ExportTable {
             entries,
-            by_identity: HashMap::new(),
+            by_identity: HashMap::default(),
             next_negative: -1,
             next_positive: 1,
             max,
@@ -170,7 +171,7 @@ pub(super) struct ImportTable {
 impl ImportTable {
     pub(super) fn new(max: usize) -> ImportTable {
         ImportTable {
-            slots: HashMap::new(),
+            slots: HashMap::default(),
             next_positive: 1,
             max,
         }

@@ -79,6 +79,11 @@ pub struct MemoryTransport {
     incoming: Shared,
     outgoing: Shared,
     capacity: usize,
+    /// Messages taken from `incoming` in one go, handed out one by one.
+    received: VecDeque<Bytes>,
+    /// Messages sent since the last flush, moved to `outgoing` in one go.
+    unflushed: Vec<Bytes>,
+    unflushed_bytes: usize,
 }
 
 impl std::fmt::Debug for MemoryTransport {
@@ -100,24 +105,28 @@ pub fn pair() -> (MemoryTransport, MemoryTransport) {
 pub fn pair_with_capacity(capacity: usize) -> (MemoryTransport, MemoryTransport) {
     let (a_to_b, b_to_a) = (Shared::default(), Shared::default());
     (
-        MemoryTransport {
-            incoming: b_to_a.clone(),
-            outgoing: a_to_b.clone(),
-            capacity,
-        },
-        MemoryTransport {
-            incoming: a_to_b,
-            outgoing: b_to_a,
-            capacity,
-        },
+        MemoryTransport::new(b_to_a.clone(), a_to_b.clone(), capacity),
+        MemoryTransport::new(a_to_b, b_to_a, capacity),
     )
 }
 
 impl MemoryTransport {
+    fn new(incoming: Shared, outgoing: Shared, capacity: usize) -> Self {
+        MemoryTransport {
+            incoming,
+            outgoing,
+            capacity,
+            received: VecDeque::new(),
+            unflushed: Vec::new(),
+            unflushed_bytes: 0,
+        }
+    }
+
     /// Sends one message (waiting while the direction is at its capacity).
     pub async fn send(&mut self, message: impl Into<Bytes>) -> Result<(), Error> {
         poll_fn(|cx| self.poll_ready(cx)).await?;
-        self.start_send(message.into())
+        self.start_send(message.into())?;
+        poll_fn(|cx| self.poll_flush(cx)).await
     }
 
     /// The next message; `None` once the other end closed.
@@ -127,17 +136,22 @@ impl MemoryTransport {
 
     /// Bytes sent by this end that the other has not received yet.
     pub fn queued_bytes(&self) -> usize {
-        lock(&self.outgoing).bytes
+        lock(&self.outgoing).bytes + self.unflushed_bytes
     }
 }
 
 impl Transport for MemoryTransport {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        let mut queue = lock(&self.incoming);
-        if let Some(message) = queue.messages.pop_front() {
-            queue.bytes -= message.len();
-            wake(&mut queue.writer);
+        if let Some(message) = self.received.pop_front() {
             return Poll::Ready(Some(Ok(message)));
+        }
+        let mut queue = lock(&self.incoming);
+        if !queue.messages.is_empty() {
+            std::mem::swap(&mut self.received, &mut queue.messages);
+            queue.bytes = 0;
+            wake(&mut queue.writer);
+            drop(queue);
+            return Poll::Ready(self.received.pop_front().map(Ok));
         }
         if queue.closed {
             return Poll::Ready(None);
@@ -147,38 +161,50 @@ impl Transport for MemoryTransport {
     }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.unflushed_bytes < self.capacity {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_flush(cx)
+    }
+
+    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        self.unflushed_bytes += message.len();
+        self.unflushed.push(message);
+        Ok(())
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.unflushed.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
         let mut queue = lock(&self.outgoing);
         if queue.closed {
             return Poll::Ready(Err(Error::Transport("the transport is closed".into())));
         }
-        if queue.abandoned || queue.bytes < self.capacity {
-            return Poll::Ready(Ok(()));
-        }
-        queue.writer = Some(cx.waker().clone());
-        Poll::Pending
-    }
-
-    fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
-        let mut queue = lock(&self.outgoing);
-        if queue.closed {
-            return Err(Error::Transport("the transport is closed".into()));
-        }
-        // If the other end is gone, the message is lost, as on a network: the loss is
+        // If the other end is gone, the messages are lost, as on a network: the loss is
         // reported by our receiving side (which sees the end of the stream, after any message
         // the other end sent before it went, such as its `abort`).
-        if !queue.abandoned {
-            queue.bytes += message.len();
-            queue.messages.push_back(message);
-            wake(&mut queue.reader);
+        if queue.abandoned {
+            self.unflushed.clear();
+            self.unflushed_bytes = 0;
+            return Poll::Ready(Ok(()));
         }
-        Ok(())
-    }
-
-    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // At least one message always fits, so a message larger than the capacity goes too.
+        if queue.bytes > 0 && queue.bytes + self.unflushed_bytes > self.capacity {
+            queue.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        queue.bytes += self.unflushed_bytes;
+        queue.messages.extend(self.unflushed.drain(..));
+        self.unflushed_bytes = 0;
+        wake(&mut queue.reader);
         Poll::Ready(Ok(()))
     }
 
-    fn poll_close(&mut self, _cx: &mut Context<'_>, _reason: &CloseReason) -> Poll<()> {
+    fn poll_close(&mut self, cx: &mut Context<'_>, _reason: &CloseReason) -> Poll<()> {
+        if self.poll_flush(cx).is_pending() {
+            return Poll::Pending;
+        }
         let mut queue = lock(&self.outgoing);
         queue.closed = true;
         wake(&mut queue.reader);
