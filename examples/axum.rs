@@ -29,7 +29,7 @@ impl RpcTarget for Greeter {
                 "'{method}' is not a method of Greeter"
             ))),
         };
-        Box::pin(std::future::ready(result))
+        CallFuture::ready(result)
     }
 }
 

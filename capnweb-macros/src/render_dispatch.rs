@@ -9,7 +9,7 @@
 //!                 let mut decoder = match Args::new("Api.add", &["a", "b"], args) { … };
 //!                 let p0 = match decoder.decode::<i64>() { Ok(v) => v, Err(e) => return ready(Err(e)) };
 //!                 let p1 = …;
-//!                 Box::pin(async move { encode(<Api>::add(&*self, p0, p1).await) })   // async
+//!                 running(async move { encode(<Api>::add(&*self, p0, p1).await) })    // async
 //!             }
 //!             "square" => { …; ready(encode(<Api>::square(&*self, p0))) }              // sync: runs now
 //!             _ => no_such_method("Api", method),
@@ -189,7 +189,7 @@ fn arm(target: &Target, m: &Method, callee: &Callee, args: &Ident) -> TokenStrea
         let encoded = encode(quote!(#call.await));
         // Spanned at the method: "future cannot be sent between threads safely" points there.
         let p = respan(p, span);
-        quote_spanned!(span=> #p::Box::pin(async move { #encoded }))
+        quote_spanned!(span=> #p::running(async move { #encoded }))
     } else {
         // A sync method runs right here, before the session reads the next message.
         let encoded = encode(call);

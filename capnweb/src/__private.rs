@@ -89,7 +89,15 @@ impl Args {
 
 /// A finished call.
 pub fn ready(result: Result<Value, RpcError>) -> CallFuture {
-    Box::pin(core::future::ready(result))
+    CallFuture::ready(result)
+}
+
+/// A call still running.
+pub fn running<F>(future: F) -> CallFuture
+where
+    F: Future<Output = Result<Value, RpcError>> + Send + 'static,
+{
+    CallFuture::new(future)
 }
 
 /// Encodes a method's return value.

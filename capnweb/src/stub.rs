@@ -4,9 +4,8 @@ use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
-use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
@@ -274,10 +273,21 @@ impl RpcPromise<Value> {
 
 /// The future of an awaited [`RpcPromise`].
 pub struct RpcFuture<T> {
-    inner: BoxFuture<'static, Result<T, Error>>,
+    state: Awaiting,
     /// For batching transports: asked to send once this task has yielded.
     flush: Option<Arc<dyn Fn() + Send + Sync>>,
     polled: u8,
+    _t: PhantomData<fn() -> T>,
+}
+
+/// Where an [`RpcFuture`] is.
+enum Awaiting {
+    /// Waiting for the resolution.
+    Pulling(hook::Pull),
+    /// Replacing promises inside the resolution with theirs.
+    Resolving(hook::Pull),
+    /// The result was handed out.
+    Done,
 }
 
 impl<T> std::fmt::Debug for RpcFuture<T> {
@@ -286,7 +296,7 @@ impl<T> std::fmt::Debug for RpcFuture<T> {
     }
 }
 
-impl<T> Future for RpcFuture<T> {
+impl<T: DeserializeOwned> Future for RpcFuture<T> {
     type Output = Result<T, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
@@ -298,7 +308,7 @@ impl<T> Future for RpcFuture<T> {
             match this.polled {
                 0 => {
                     this.polled = 1;
-                    if let Poll::Ready(out) = this.inner.as_mut().poll(cx) {
+                    if let Poll::Ready(out) = this.advance(cx) {
                         return Poll::Ready(out);
                     }
                     cx.waker().wake_by_ref();
@@ -311,7 +321,27 @@ impl<T> Future for RpcFuture<T> {
                 _ => {}
             }
         }
-        this.inner.as_mut().poll(cx)
+        this.advance(cx)
+    }
+}
+
+impl<T: DeserializeOwned> RpcFuture<T> {
+    fn advance(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        loop {
+            let value = match &mut self.state {
+                Awaiting::Pulling(pull) => match ready!(pull.as_mut().poll(cx)) {
+                    Ok(value) if value.contains_promise() => {
+                        self.state = Awaiting::Resolving(hook::resolve_deep(value));
+                        continue;
+                    }
+                    outcome => outcome,
+                },
+                Awaiting::Resolving(resolving) => ready!(resolving.as_mut().poll(cx)),
+                Awaiting::Done => return Poll::Pending,
+            };
+            self.state = Awaiting::Done;
+            return Poll::Ready(value.and_then(from_value::<T>));
+        }
     }
 }
 
@@ -321,21 +351,14 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
 
     fn into_future(self) -> RpcFuture<T> {
         let flush = crate::session::batch_flush(&self.hook);
-        let hook = self.into_hook();
+        // The pull holds what it needs; without the hook, it may be the last holder and take
+        // the value instead of copying it.
+        let pull = self.into_hook().pull();
         RpcFuture {
-            inner: Box::pin(async move {
-                // The pull holds what it needs; without the hook, it may be the last holder
-                // and take the value instead of copying it.
-                let pull = hook.pull();
-                drop(hook);
-                let mut value = pull.await?;
-                if value.contains_promise() {
-                    value = hook::resolve_deep(value).await?;
-                }
-                from_value::<T>(value)
-            }),
+            state: Awaiting::Pulling(pull),
             flush,
             polled: 0,
+            _t: PhantomData,
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::{RpcError, Value};
 
@@ -13,8 +14,58 @@ use crate::{RpcError, Value};
 /// the error to send back.
 pub type CallResult = Result<Value, RpcError>;
 
-/// The future an [`RpcTarget`] returns for a call or a property read.
-pub type CallFuture = Pin<Box<dyn Future<Output = CallResult> + Send + 'static>>;
+/// What an [`RpcTarget`] returns for a call or a property read: the result at once
+/// ([`CallFuture::ready`], for a synchronous method: nothing is allocated), or a future that
+/// produces it ([`CallFuture::new`]).
+pub struct CallFuture(Outcome);
+
+enum Outcome {
+    Ready(Option<CallResult>),
+    Running(Pin<Box<dyn Future<Output = CallResult> + Send + 'static>>),
+}
+
+impl CallFuture {
+    /// A call that has finished: `result` is its outcome.
+    pub fn ready(result: CallResult) -> CallFuture {
+        CallFuture(Outcome::Ready(Some(result)))
+    }
+
+    /// A call still running: `future` produces its outcome.
+    pub fn new(future: impl Future<Output = CallResult> + Send + 'static) -> CallFuture {
+        CallFuture(Outcome::Running(Box::pin(future)))
+    }
+
+    /// The outcome, if the call has finished without being polled.
+    pub(crate) fn try_ready(&mut self) -> Option<CallResult> {
+        match &mut self.0 {
+            Outcome::Ready(result) => result.take(),
+            Outcome::Running(_) => None,
+        }
+    }
+}
+
+impl Future for CallFuture {
+    type Output = CallResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CallResult> {
+        match &mut self.0 {
+            Outcome::Ready(result) => match result.take() {
+                Some(result) => Poll::Ready(result),
+                None => Poll::Pending,
+            },
+            Outcome::Running(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl std::fmt::Debug for CallFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Outcome::Ready(_) => f.write_str("CallFuture(ready)"),
+            Outcome::Running(_) => f.write_str("CallFuture(running)"),
+        }
+    }
+}
 
 /// An object that can be called over RPC.
 ///
@@ -37,7 +88,7 @@ pub type CallFuture = Pin<Box<dyn Future<Output = CallResult> + Send + 'static>>
 ///             "echo" => Ok(args.into_iter().next().unwrap_or_default()),
 ///             _ => Err(RpcError::type_error(format!("'{method}' is not a method of Echo"))),
 ///         };
-///         Box::pin(async move { result })
+///         CallFuture::ready(result)
 ///     }
 /// }
 ///
@@ -55,7 +106,7 @@ pub trait RpcTarget: Send + Sync + 'static {
     /// for a property that does not exist.
     fn get(self: Arc<Self>, property: &str) -> CallFuture {
         let _ = property;
-        Box::pin(std::future::ready(Ok(Value::Undefined)))
+        CallFuture::ready(Ok(Value::Undefined))
     }
 
     /// Calls the object itself as a function (a JavaScript peer passing a callback sends this).
@@ -63,9 +114,9 @@ pub trait RpcTarget: Send + Sync + 'static {
     fn call_self(self: Arc<Self>, args: Vec<Value>) -> CallFuture {
         let _ = args;
         let name = self.type_name();
-        Box::pin(std::future::ready(Err(RpcError::type_error(format!(
+        CallFuture::ready(Err(RpcError::type_error(format!(
             "{name} is not a function: call one of its methods instead"
-        )))))
+        ))))
     }
 
     /// The name used for this target in error messages.
@@ -87,11 +138,11 @@ where
         let error = RpcError::type_error(format!(
             "'{method}' is not a method: this capability is a function; call it directly"
         ));
-        Box::pin(std::future::ready(Err(error)))
+        CallFuture::ready(Err(error))
     }
 
     fn call_self(self: Arc<Self>, args: Vec<Value>) -> CallFuture {
-        Box::pin((self.0)(args))
+        CallFuture::new((self.0)(args))
     }
 
     fn type_name(&self) -> &'static str {

@@ -636,11 +636,11 @@ impl capnweb::RpcTarget for Panicky {
     fn call(self: Arc<Self>, method: &str, _args: Vec<Value>) -> capnweb::CallFuture {
         match method {
             "now" => panic!("boom now"),
-            "later" => Box::pin(async {
+            "later" => capnweb::CallFuture::new(async {
                 tokio::task::yield_now().await;
                 panic!("boom later")
             }),
-            _ => Box::pin(async { Ok(Value::from("fine")) }),
+            _ => capnweb::CallFuture::new(async { Ok(Value::from("fine")) }),
         }
     }
 }

@@ -12,7 +12,7 @@ struct Doubler;
 impl RpcTarget for Doubler {
     fn call(self: Arc<Self>, _method: &str, args: Vec<Value>) -> CallFuture {
         let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);
-        Box::pin(std::future::ready(Ok(Value::from(2.0 * x))))
+        CallFuture::ready(Ok(Value::from(2.0 * x)))
     }
 }
 

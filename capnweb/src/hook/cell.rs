@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -159,8 +160,11 @@ fn start(make: impl FnOnce() -> CallFuture) -> Hook {
     // A panicking method fails its call; it must not take the session's driver down with it.
     let first_poll = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut future = make();
+        if let Some(result) = future.try_ready() {
+            return Ok(result);
+        }
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-        match future.as_mut().poll(&mut cx) {
+        match Pin::new(&mut future).poll(&mut cx) {
             Poll::Ready(result) => Ok(result),
             Poll::Pending => Err(future),
         }

@@ -18,7 +18,7 @@ pub fn num(v: &Value) -> f64 {
 }
 
 fn ready(result: Result<Value, RpcError>) -> CallFuture {
-    Box::pin(std::future::ready(result))
+    CallFuture::ready(result)
 }
 
 fn arg(args: &[Value], i: usize) -> Value {
@@ -120,7 +120,7 @@ impl RpcTarget for TestTarget {
                     )));
                 };
                 let x = arg(&args, 1);
-                Box::pin(async move {
+                CallFuture::new(async move {
                     let result = func.call_self(vec![x]).await?;
                     let mut object = capnweb::value::Object::new();
                     object.insert("result".into(), result);
@@ -156,12 +156,12 @@ impl RpcTarget for TestTarget {
             "returnNumber" | "echo" => ready(Ok(arg(&args, 0))),
             "slow" => {
                 let x = arg(&args, 0);
-                Box::pin(async move {
+                CallFuture::new(async move {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     Ok(x)
                 })
             }
-            "never" => Box::pin(futures::future::pending()),
+            "never" => CallFuture::new(futures::future::pending()),
             _ => ready(Err(RpcError::type_error(format!(
                 "'{method}' is not a method of TestTarget"
             )))),

@@ -38,7 +38,7 @@ pub fn num(v: f64) -> Value {
 }
 
 fn ready(result: Result<Value, RpcError>) -> CallFuture {
-    Box::pin(std::future::ready(result))
+    CallFuture::ready(result)
 }
 
 fn number_arg(args: &[Value], i: usize) -> f64 {
@@ -127,7 +127,7 @@ impl RpcTarget for TestApi {
                     )));
                 };
                 let x = args.get(1).cloned().unwrap_or_default();
-                Box::pin(async move { Ok(func.call_self(vec![x]).await?) })
+                CallFuture::new(async move { Ok(func.call_self(vec![x]).await?) })
             }
             "throwError" => ready(Err(RpcError::range_error("test error"))),
             "range" => {
@@ -137,7 +137,7 @@ impl RpcTarget for TestApi {
             "hang" => {
                 let _ = self.probe.hang_started.send(());
                 let gate = Arc::clone(&self.probe.gate);
-                Box::pin(async move {
+                CallFuture::new(async move {
                     gate.notified().await;
                     Ok(Value::from("released"))
                 })
