@@ -72,7 +72,7 @@ pub use capnweb_macros::rpc_target;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub use error::{Error, RpcError};
-pub use server::{RpcService, Server};
+pub use server::{RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};
 pub use target::{CallFuture, CallResult, RpcTarget};

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::Either;
@@ -13,6 +14,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 
+use super::connection::Activity;
 use super::{upgrade, Lifecycle};
 use crate::session::SessionOptions;
 use crate::stub::Stub;
@@ -46,7 +48,34 @@ type NewMain = Arc<dyn Fn() -> Stub + Send + Sync>;
 pub struct RpcService {
     new_main: NewMain,
     options: SessionOptions,
+    pub(super) limits: RequestLimits,
     lifecycle: Option<Lifecycle>,
+    /// The connection this clone serves, when a [`Server`](crate::Server) runs it.
+    activity: Option<Arc<Activity>>,
+}
+
+/// The time limits of one request or session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestLimits {
+    /// Reading a request's body.
+    pub(crate) body: Duration,
+    /// An HTTP batch, from its body read to its answer.
+    pub(crate) batch: Duration,
+    /// A WebSocket session pings a peer silent for this long...
+    pub(crate) ping_interval: Duration,
+    /// ...and gives it up if the silence lasts this much longer.
+    pub(crate) ping_timeout: Duration,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            body: Duration::from_secs(30),
+            batch: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(30),
+            ping_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl fmt::Debug for RpcService {
@@ -67,7 +96,9 @@ impl RpcService {
         RpcService {
             new_main: Arc::new(move || new_main().as_untyped().clone()),
             options: SessionOptions::default(),
+            limits: RequestLimits::default(),
             lifecycle: None,
+            activity: None,
         }
     }
 
@@ -77,8 +108,42 @@ impl RpcService {
         self
     }
 
+    /// How long a request's body may take to arrive (default 30 s); a slower one gets 408.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.body = timeout;
+        self
+    }
+
+    /// How long one HTTP batch may run, from its body read to its answer (default 30 s). A
+    /// batch whose calls do not finish in time gets 503, saying so, and its session ends.
+    pub fn batch_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.batch = timeout;
+        self
+    }
+
+    /// WebSocket keepalive: a session pings a peer that sent nothing for `interval`, and ends
+    /// if nothing arrives within `timeout` after that (defaults: 30 s and 30 s).
+    pub fn websocket_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.limits.ping_interval = interval;
+        self.limits.ping_timeout = timeout;
+        self
+    }
+
+    pub(super) fn watched_by(mut self, activity: Arc<Activity>) -> Self {
+        self.activity = Some(activity);
+        self
+    }
+
     pub(super) fn with_lifecycle(mut self, lifecycle: Lifecycle) -> Self {
         self.lifecycle = Some(lifecycle);
+        self
+    }
+
+    /// This clone serves one connection, counted in `slot`.
+    pub(super) fn in_slot(mut self, slot: Arc<super::ConnectionSlot>) -> Self {
+        if let Some(lifecycle) = &mut self.lifecycle {
+            lifecycle.slot = Some(slot);
+        }
         self
     }
 
@@ -101,6 +166,7 @@ impl RpcService {
                 &mut request,
                 &*self.new_main,
                 self.options.clone(),
+                self.limits,
                 self.lifecycle.clone(),
             );
             return Either::Left(std::future::ready(response));
@@ -108,10 +174,12 @@ impl RpcService {
         if request.method() != Method::POST {
             return Either::Left(std::future::ready(method_not_allowed()));
         }
-        Either::Right(http_batch::handle(
+        Either::Right(http_batch::handle_within(
             request,
             (self.new_main)(),
             self.options.clone(),
+            self.limits.body,
+            self.limits.batch,
         ))
     }
 }
@@ -144,8 +212,14 @@ where
     type Future = ResponseFuture;
 
     fn call(&self, request: Request<B>) -> ResponseFuture {
+        // In flight for the connection's watchdog until the response is ready.
+        let in_flight = self.activity.as_ref().map(Activity::request_started);
         let response = self.respond(request);
-        Box::pin(async move { Ok(response.await) })
+        Box::pin(async move {
+            let response = response.await;
+            drop(in_flight);
+            Ok(response)
+        })
     }
 }
 

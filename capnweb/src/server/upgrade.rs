@@ -15,12 +15,14 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
+use super::service::RequestLimits;
 use super::{shutdown_requested, Lifecycle};
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::{http_batch::text_response, websocket};
 
-/// How long a shutting-down server waits for a WebSocket session to end after saying so.
+/// How long a shutting-down server waits for a WebSocket session's calls to finish, and then
+/// for the session to end after saying so.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Whether the request asks for a WebSocket (`Upgrade: websocket`).
@@ -34,6 +36,7 @@ pub(super) fn accept<B>(
     request: &mut Request<B>,
     new_main: &(dyn Fn() -> Stub + Send + Sync),
     options: SessionOptions,
+    limits: RequestLimits,
     lifecycle: Option<Lifecycle>,
 ) -> Response<Full<Bytes>> {
     let accept_key = match check_handshake(request) {
@@ -48,7 +51,13 @@ pub(super) fn accept<B>(
                 .into(),
         );
     };
-    tokio::spawn(run_session(on_upgrade, new_main(), options, lifecycle));
+    tokio::spawn(run_session(
+        on_upgrade,
+        new_main(),
+        options,
+        limits,
+        lifecycle,
+    ));
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -124,6 +133,7 @@ async fn run_session(
     on_upgrade: OnUpgrade,
     main: Stub,
     options: SessionOptions,
+    limits: RequestLimits,
     mut lifecycle: Option<Lifecycle>,
 ) {
     let upgraded = match on_upgrade.await {
@@ -136,13 +146,16 @@ async fn run_session(
     let config = websocket::config(&options);
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let transport = websocket::WebSocketTransport::new(ws);
+    let transport =
+        websocket::WebSocketTransport::new(ws).keepalive(limits.ping_interval, limits.ping_timeout);
     let session = Session::new(transport, Some(main), options);
     tokio::select! {
         why = session.closed() => {
             tracing::debug!(reason = %why, "a WebSocket session ended");
         }
         () = shutdown_requested(lifecycle.as_mut()) => {
+            // Calls in flight get a while to finish; then the client is told why it ends.
+            let _ = tokio::time::timeout(CLOSE_GRACE, session.drain()).await;
             session.go_away("the server is shutting down");
             let _ = tokio::time::timeout(CLOSE_GRACE, session.closed()).await;
         }

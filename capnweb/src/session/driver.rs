@@ -96,7 +96,11 @@ impl<T: Transport> Driver<T> {
             }
             if let Some(batch) = &mut self.batch {
                 while batch.remaining() > 0 {
-                    ready!(self.transport.poll_ready(cx))?;
+                    let ready = self.transport.poll_ready(cx);
+                    self.core
+                        .in_transit
+                        .store(batch.remaining(), Ordering::Relaxed);
+                    ready!(ready)?;
                     if let Some(message) = batch.next_message() {
                         self.transport.start_send(message)?;
                         self.unflushed = true;
@@ -104,6 +108,7 @@ impl<T: Transport> Driver<T> {
                 }
             }
             self.batch = None;
+            self.core.in_transit.store(0, Ordering::Relaxed);
         }
         if self.unflushed && (!self.core.batched || self.flush_asked) {
             ready!(self.transport.poll_flush(cx))?;

@@ -39,13 +39,25 @@ use import::ImportEntry;
 use outbox::{Batch, Outbox};
 use tables::{ExportTable, ImportTable};
 
-/// Import and export counts of a session, as [`Session::stats`] reports them.
+/// Import and export counts of a session, and what it has queued, as [`Session::stats`]
+/// reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionStats {
     /// Entries on the import table, the main import included.
     pub imports: usize,
     /// Entries on the export table, the main export included.
     pub exports: usize,
+    /// Bytes of messages written and not yet handed to the transport: at most about
+    /// [`SessionOptions::max_queued_bytes`] plus one message.
+    pub queued_bytes: usize,
+}
+
+impl SessionStats {
+    /// Whether only the main objects remain on both tables (nothing leaked).
+    pub fn only_main(&self) -> bool {
+        self.imports == 1 && self.exports == 1
+    }
 }
 
 /// One side of a Cap'n Web connection.
@@ -119,6 +131,8 @@ pub(crate) struct SessionCore {
     driver: AtomicWaker,
     /// Bytes in the outbox, readable without the lock (the driver's backpressure check).
     queued: AtomicUsize,
+    /// Bytes the driver took from the outbox and has not handed to the transport yet.
+    in_transit: AtomicUsize,
     /// Wakes whoever waits in `closed()`.
     ended: Notify,
     /// Wakes `drain()` when the last pulled result was sent.
@@ -211,6 +225,7 @@ impl Session {
                 options,
                 driver: AtomicWaker::new(),
                 queued: AtomicUsize::new(0),
+                in_transit: AtomicUsize::new(0),
                 ended: Notify::new(),
                 drained: Notify::new(),
                 flush,
@@ -245,10 +260,13 @@ impl Session {
         T::from_stub(self.main())
     }
 
-    /// Current import and export counts. After every call has settled and every stub from the
-    /// peer was dropped, both are 1: the main objects.
+    /// Current import and export counts and queued bytes. After every call has settled and
+    /// every stub from the peer was dropped, both counts are 1: the main objects.
     pub fn stats(&self) -> SessionStats {
-        self.core().with_state(|st| st.tables.stats())
+        let core = self.core();
+        let mut stats = core.with_state(|st| st.stats());
+        stats.queued_bytes += core.in_transit.load(Ordering::Relaxed);
+        stats
     }
 
     /// The import and export counts as they were just before the session ended (`None` while
@@ -325,11 +343,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Tables {
+impl State {
     fn stats(&self) -> SessionStats {
         SessionStats {
-            imports: self.imports.len(),
-            exports: self.exports.len(),
+            imports: self.tables.imports.len(),
+            exports: self.tables.exports.len(),
+            queued_bytes: self.outbox.queued_bytes(),
         }
     }
 }
@@ -734,7 +753,7 @@ impl SessionCore {
             }
             st.close_reason = close.unwrap_or(reason);
             st.ended = Some(error.clone());
-            st.stats_at_close = Some(st.tables.stats());
+            st.stats_at_close = Some(st.stats());
             let exports = st.tables.exports.take_all();
             st.tables.graveyard.extend(exports);
             st.tables.ready.clear();

@@ -134,6 +134,13 @@ impl RpcTarget for TestApi {
                 let n = number_arg(&args, 0) as i32;
                 ready(Ok(Value::Array((0..n).map(Value::from).collect())))
             }
+            "slow" => {
+                let x = args.first().cloned().unwrap_or_default();
+                CallFuture::new(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok(x)
+                })
+            }
             "hang" => {
                 let _ = self.probe.hang_started.send(());
                 let gate = Arc::clone(&self.probe.gate);
@@ -172,6 +179,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub events: Events,
     pub gate: Arc<Notify>,
+    pub handle: capnweb::ServerHandle,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
 }
@@ -182,9 +190,15 @@ impl TestServer {
     }
 
     pub async fn start_with(options: SessionOptions) -> TestServer {
+        TestServer::start_configured(|server| server.options(options)).await
+    }
+
+    /// A test server with its [`Server`] settings chosen by `configure`.
+    pub async fn start_configured(configure: impl FnOnce(Server) -> Server) -> TestServer {
         let (probe, events) = probe();
         let gate = Arc::clone(&probe.gate);
-        let server = Server::bind("127.0.0.1:0").await.unwrap().options(options);
+        let server = configure(Server::bind("127.0.0.1:0").await.unwrap());
+        let handle = server.handle();
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve_with_shutdown(
@@ -197,6 +211,7 @@ impl TestServer {
             addr,
             events,
             gate,
+            handle,
             stop: Some(stop),
             task,
         }

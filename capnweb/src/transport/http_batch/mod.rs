@@ -35,7 +35,7 @@ mod server;
 
 pub use client::{connect, connect_with};
 pub use server::handle;
-pub(crate) use server::text_response;
+pub(crate) use server::{handle_within, text_response};
 
 use bytes::Bytes;
 
@@ -46,22 +46,41 @@ pub(crate) fn max_body_bytes(options: &SessionOptions) -> usize {
     options.limits.max_message_size.saturating_mul(3)
 }
 
-/// A batch body as its messages, each a slice of the body: split on `\n`; an empty body
-/// holds none.
-fn split_batch(body: &Bytes) -> Vec<Bytes> {
-    if body.is_empty() {
-        return Vec::new();
+/// A batch body's messages, each a slice of the body, one by one: split on `\n`; an empty
+/// body holds none. (Lazily: a body of a million lines is not a million slices at once.)
+struct Lines {
+    body: Bytes,
+    /// Where the next line starts; past the end once every line was handed out.
+    next: usize,
+}
+
+impl Lines {
+    fn new(body: Bytes) -> Lines {
+        let next = if body.is_empty() { 1 } else { 0 };
+        Lines { body, next }
     }
-    let mut lines = Vec::new();
-    let mut start = 0;
-    for (i, byte) in body.iter().enumerate() {
-        if *byte == b'\n' {
-            lines.push(body.slice(start..i));
-            start = i + 1;
+}
+
+impl Iterator for Lines {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let start = self.next;
+        if start > self.body.len() {
+            return None;
         }
+        let end = self.body[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.body.len(), |i| start + i);
+        self.next = end + 1;
+        Some(self.body.slice(start..end))
     }
-    lines.push(body.slice(start..));
-    lines
+}
+
+/// A batch body as its messages (see [`Lines`]).
+fn split_batch(body: &Bytes) -> Vec<Bytes> {
+    Lines::new(body.clone()).collect()
 }
 
 /// Messages as a batch body: joined by `\n`.

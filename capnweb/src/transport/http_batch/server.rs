@@ -1,9 +1,9 @@
 //! The HTTP batch server: one request is one whole session.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE};
@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use tokio::sync::oneshot;
 
-use super::{join_lines, max_body_bytes, split_batch};
+use super::{join_lines, max_body_bytes, Lines};
 use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
@@ -50,6 +50,23 @@ where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let unbounded = Duration::MAX;
+    handle_within(request, main, options, unbounded, unbounded).await
+}
+
+/// [`handle`], with time limits: the body must arrive within `body_timeout` (else 408), and
+/// the batch must be answered within `batch_timeout` (else 503, and its session ends).
+pub(crate) async fn handle_within<B>(
+    request: Request<B>,
+    main: Stub,
+    options: SessionOptions,
+    body_timeout: Duration,
+    batch_timeout: Duration,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if request.method() != Method::POST {
         let mut response = text_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -60,17 +77,40 @@ where
             .insert(ALLOW, http::HeaderValue::from_static("POST"));
         return response;
     }
-    let body = match read_body(request.into_body(), max_body_bytes(&options)).await {
-        Ok(body) => body,
-        Err(refusal) => return refusal,
+    let reading = read_body(request.into_body(), max_body_bytes(&options));
+    let body = match within(body_timeout, reading).await {
+        Some(Ok(body)) => body,
+        Some(Err(refusal)) => return refusal,
+        None => {
+            return text_response(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("The request body did not arrive within {body_timeout:?}."),
+            )
+        }
     };
-    match run_batch(split_batch(&body), main, options).await {
-        Ok(messages) => bytes_response(StatusCode::OK, join_lines(&messages)),
-        Err(error) => text_response(
+    match within(batch_timeout, run_batch(body, main, options)).await {
+        Some(Ok(messages)) => bytes_response(StatusCode::OK, join_lines(&messages)),
+        Some(Err(error)) => text_response(
             StatusCode::BAD_REQUEST,
             format!("The batch could not be processed: {error}"),
         ),
+        // Dropping the batch ends its session: its calls are cancelled.
+        None => text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "The batch did not finish within {batch_timeout:?}, so it was cancelled: one of \
+                 its calls waits for something that does not come in time."
+            ),
+        ),
     }
+}
+
+/// `future`'s output, or `None` if it takes longer than `limit` (`Duration::MAX`: no limit).
+async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    if limit == Duration::MAX {
+        return Some(future.await);
+    }
+    tokio::time::timeout(limit, future).await.ok()
 }
 
 /// A `text/plain` response.
@@ -129,7 +169,7 @@ where
 /// Runs `lines` as one session serving `main`; returns the messages the session sent, or why
 /// it aborted.
 async fn run_batch(
-    lines: Vec<Bytes>,
+    body: Bytes,
     main: Stub,
     mut options: SessionOptions,
 ) -> Result<Vec<Bytes>, Error> {
@@ -137,7 +177,7 @@ async fn run_batch(
     let (end_tx, end_rx) = oneshot::channel();
     let (answer_tx, answer) = oneshot::channel();
     let transport = BatchServerTransport {
-        lines: lines.into(),
+        lines: Lines::new(body),
         all_received: Some(all_received_tx),
         end: Some(end_rx),
         sent: Vec::new(),
@@ -165,7 +205,7 @@ async fn run_batch(
 
 /// The server end of one batch: the request's lines in, the answer's messages out.
 struct BatchServerTransport {
-    lines: VecDeque<Bytes>,
+    lines: Lines,
     /// Fired when the session asks for more than the request held: every line was handled.
     all_received: Option<oneshot::Sender<()>>,
     /// Fired (or dropped) when the answer is complete.
@@ -176,7 +216,7 @@ struct BatchServerTransport {
 
 impl Transport for BatchServerTransport {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        if let Some(line) = self.lines.pop_front() {
+        if let Some(line) = self.lines.next() {
             return Poll::Ready(Some(Ok(line)));
         }
         if let Some(all_received) = self.all_received.take() {

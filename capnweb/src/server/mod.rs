@@ -6,6 +6,7 @@
 //! connection or session never stops the server: its error is logged (with `tracing`) and
 //! that connection ends.
 
+mod connection;
 mod service;
 mod upgrade;
 
@@ -13,13 +14,15 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::{mpsc, watch};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{mpsc, watch, Semaphore};
 
+use connection::ConnectionTimeouts;
+use service::RequestLimits;
 pub use service::RpcService;
 
 use crate::error::Error;
@@ -59,10 +62,22 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// serving.await.expect("the server task panicked")?;
 /// # Ok(()) }
 /// ```
+///
+/// Every resource a client can make the server spend is bounded, with defaults fit for the
+/// open internet: connections at once ([`max_connections`](Server::max_connections)), the
+/// time a request may take to arrive ([`header_read_timeout`](Server::header_read_timeout),
+/// [`body_timeout`](Server::body_timeout)), idle connections
+/// ([`keep_alive_timeout`](Server::keep_alive_timeout), and WebSocket keepalive), how long one
+/// HTTP batch may run ([`batch_timeout`](Server::batch_timeout)), and, per session, messages,
+/// tables, calls and queued bytes ([`SessionOptions`]).
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     options: SessionOptions,
+    max_connections: usize,
+    timeouts: ConnectionTimeouts,
+    limits: RequestLimits,
+    stats: Arc<Counters>,
 }
 
 impl fmt::Debug for Server {
@@ -70,7 +85,47 @@ impl fmt::Debug for Server {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
             .field("options", &self.options)
+            .field("max_connections", &self.max_connections)
+            .field("timeouts", &self.timeouts)
+            .field("limits", &self.limits)
             .finish()
+    }
+}
+
+/// The server's connection counters, shared with its [`ServerHandle`]s.
+#[derive(Debug, Default)]
+struct Counters {
+    open: AtomicUsize,
+    accepted: AtomicUsize,
+}
+
+/// A view of a running [`Server`], from [`Server::handle`]: its counters.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    stats: Arc<Counters>,
+}
+
+impl ServerHandle {
+    /// Connections open now (a WebSocket counts until its session ends).
+    pub fn open_connections(&self) -> usize {
+        self.stats.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted since the server started.
+    pub fn accepted_connections(&self) -> usize {
+        self.stats.accepted.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a connection as open while it (or its WebSocket session) lives.
+pub(crate) struct ConnectionSlot {
+    stats: Arc<Counters>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -95,7 +150,65 @@ impl Server {
             listener,
             local_addr,
             options: SessionOptions::default(),
+            max_connections: 10_000,
+            timeouts: ConnectionTimeouts {
+                header_read: Duration::from_secs(10),
+                keep_alive: Duration::from_secs(60),
+            },
+            limits: RequestLimits::default(),
+            stats: Arc::default(),
         })
+    }
+
+    /// A handle for the server's counters, usable while it serves.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            stats: Arc::clone(&self.stats),
+        }
+    }
+
+    /// The most connections served at once (default 10,000; keep it below the process's
+    /// file descriptor limit). Past it the server accepts no more until one closes: new
+    /// clients wait in the listen backlog.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a client may take to send a request's headers, counted from its first byte
+    /// (default 10 s). It also bounds a WebSocket handshake and an HTTP/2 preface: a slower
+    /// one is dropped.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.header_read = timeout;
+        self
+    }
+
+    /// How long a connection may sit idle between requests (default 60 s).
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.keep_alive = timeout;
+        self
+    }
+
+    /// How long a request's body may take to arrive (default 30 s); a slower one gets 408.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.body = timeout;
+        self
+    }
+
+    /// How long one HTTP batch may run, from its body read to its answer (default 30 s). A
+    /// batch whose calls do not finish in time (one waits for a callback into the batch's own
+    /// client, say) gets 503 saying so, and its session ends.
+    pub fn batch_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.batch = timeout;
+        self
+    }
+
+    /// WebSocket keepalive: a session pings a client that sent nothing for `interval`, and
+    /// ends if nothing arrives within `timeout` after that (defaults: 30 s and 30 s).
+    pub fn websocket_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.limits.ping_interval = interval;
+        self.limits.ping_timeout = timeout;
+        self
     }
 
     /// The address the server listens on (with the actual port when bound to port 0).
@@ -170,18 +283,38 @@ impl Server {
     {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (tracker, mut everything_ended) = mpsc::channel::<()>(1);
-        let service = RpcService::new(new_main)
-            .options(self.options)
-            .with_lifecycle(Lifecycle {
-                shutdown: shutdown_rx,
-                _tracker: tracker,
-            });
+        let mut service = RpcService::new(new_main).options(self.options);
+        service.limits = self.limits;
+        let service = service.with_lifecycle(Lifecycle {
+            shutdown: shutdown_rx,
+            _tracker: tracker,
+            slot: None,
+        });
+        let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut signal = pin!(signal);
         loop {
+            // A slot first: at the limit, clients wait in the backlog instead of being
+            // accepted into a server that cannot serve them.
+            let permit = tokio::select! {
+                permit = Arc::clone(&slots).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut signal => break,
+            };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        tokio::spawn(serve_connection(stream, peer, service.clone()));
+                        // Messages are small and latency matters more than packet count.
+                        let _ = stream.set_nodelay(true);
+                        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                        self.stats.open.fetch_add(1, Ordering::Relaxed);
+                        let slot = Arc::new(ConnectionSlot {
+                            stats: Arc::clone(&self.stats),
+                            _permit: permit,
+                        });
+                        let service = service.clone().in_slot(slot);
+                        tokio::spawn(connection::serve(stream, peer, service, self.timeouts));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accepting a connection failed");
@@ -211,27 +344,6 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
-/// Serves HTTP on one connection (HTTP/1 with upgrades, or HTTP/2), until it closes or the
-/// server shuts down.
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, service: RpcService) {
-    // Messages are small and latency matters more than packet count.
-    let _ = stream.set_nodelay(true);
-    let mut lifecycle = service.lifecycle().cloned();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let mut connection =
-        pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
-    let outcome = tokio::select! {
-        outcome = connection.as_mut() => outcome,
-        () = shutdown_requested(lifecycle.as_mut()) => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(e) = outcome {
-        tracing::debug!(%peer, error = %e, "an HTTP connection ended with an error");
-    }
-}
-
 /// What ties connections and sessions to a [`Server`]: the shutdown signal, and a tracker each
 /// holds so the server knows when all of them ended.
 #[derive(Clone)]
@@ -239,6 +351,8 @@ pub(crate) struct Lifecycle {
     shutdown: watch::Receiver<bool>,
     /// Never sent on; dropped when its holder ends.
     _tracker: mpsc::Sender<()>,
+    /// The connection's place under `max_connections`, held by its sessions too.
+    slot: Option<Arc<ConnectionSlot>>,
 }
 
 /// Completes when the server shuts down; never, without a server.
