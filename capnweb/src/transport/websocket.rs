@@ -48,9 +48,10 @@ const ERROR_CLOSE_CODE: u16 = 3000;
 /// A close frame's reason may hold 125 payload bytes less the 2-byte code (RFC 6455, 5.5).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
-/// The read buffer of each connection. Small: an idle session holds it, and reads are cheap
-/// enough that a burst of small messages costs a few more system calls, not more time.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The read buffer of each connection. Small, because every idle session holds one (at 2 KiB
+/// an idle session costs the server about 7 KiB in all, measured by bench/idle-sessions.sh);
+/// a burst of small messages costs a few more reads, not more work per message.
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 /// What is written per system call at most before the session's flush.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
