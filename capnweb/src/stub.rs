@@ -350,7 +350,7 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
     type IntoFuture = RpcFuture<T>;
 
     fn into_future(self) -> RpcFuture<T> {
-        let flush = crate::session::batch_flush(&self.hook);
+        let flush = self.hook.batch_flush();
         // The pull holds what it needs; without the hook, it may be the last holder and take
         // the value instead of copying it.
         let pull = self.into_hook().pull();

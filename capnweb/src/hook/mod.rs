@@ -170,6 +170,14 @@ impl Hook {
         }
     }
 
+    /// For an import of a session on a batching transport (HTTP batch): what asks it to send.
+    pub(crate) fn batch_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>> {
+        match self {
+            Hook::Remote(remote) => remote.entry.request_flush(),
+            _ => None,
+        }
+    }
+
     /// Registers `callback` to run if this reference breaks (its session ends).
     pub(crate) fn on_broken(&self, callback: BrokenCallback) {
         match self {

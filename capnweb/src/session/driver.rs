@@ -23,9 +23,9 @@ use std::time::Duration;
 use tokio::time::Sleep;
 
 use super::outbox::Batch;
+use super::transport::{CloseReason, Transport};
 use super::SessionCore;
 use crate::error::Error;
-use crate::transport::{CloseReason, Transport};
 
 /// Most messages handled before the driver writes what they produced.
 const READ_BURST: usize = 64;

@@ -17,6 +17,7 @@ mod incoming;
 mod options;
 mod outbox;
 mod tables;
+mod transport;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,10 +28,10 @@ use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 pub use options::SessionOptions;
+pub use transport::{CloseReason, Transport};
 
 use crate::error::{BrokenCallback, Error, RpcError};
 use crate::hook::{Hook, LocalPromise, RemoteRef};
-use crate::transport::{CloseReason, Transport};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 use crate::Stub;
@@ -898,14 +899,6 @@ impl crate::evaluate::Importer for Arc<SessionCore> {
                     ))
                 })
         })
-    }
-}
-
-/// The batching transport's flush function, if `hook` is an import of a session that has one.
-pub(crate) fn batch_flush(hook: &Hook) -> Option<Arc<dyn Fn() + Send + Sync>> {
-    match hook {
-        Hook::Remote(remote) => remote.entry.request_flush(),
-        _ => None,
     }
 }
 
