@@ -187,10 +187,15 @@ pub struct WebSocketTransport<S> {
 }
 
 /// Pings an idle peer, and gives up on one that stays silent.
+///
+/// Hearing from the peer only notes the time; the timer is moved when it fires (to the
+/// silence's real end), not on every frame.
 struct Keepalive {
     interval: Duration,
     timeout: Duration,
     timer: Pin<Box<Sleep>>,
+    /// When the peer was last heard from.
+    heard: Instant,
     /// When the ping went out, if one is unanswered.
     pinged: Option<Instant>,
 }
@@ -224,6 +229,7 @@ where
             interval,
             timeout,
             timer: Box::pin(tokio::time::sleep(interval)),
+            heard: Instant::now(),
             pinged: None,
         });
         self
@@ -232,9 +238,8 @@ where
     /// Something arrived from the peer: it is alive.
     fn heard(&mut self) {
         if let Some(keepalive) = &mut self.keepalive {
+            keepalive.heard = Instant::now();
             keepalive.pinged = None;
-            let next = Instant::now() + keepalive.interval;
-            keepalive.timer.as_mut().reset(next);
         }
     }
 
@@ -244,6 +249,12 @@ where
             return Ok(());
         };
         while keepalive.timer.as_mut().poll(cx).is_ready() {
+            let quiet_until = keepalive.heard + keepalive.interval;
+            if keepalive.pinged.is_none() && quiet_until > Instant::now() {
+                // Heard from since the timer was set: wait for the rest of the interval.
+                keepalive.timer.as_mut().reset(quiet_until);
+                continue;
+            }
             if let Some(pinged) = keepalive.pinged {
                 return Err(Error::disconnected(format!(
                     "the peer did not answer a ping within {:?} (it sent nothing for {:?})",
