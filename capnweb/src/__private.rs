@@ -129,14 +129,14 @@ pub fn call<T>(
     args: Vec<Result<Value, Error>>,
 ) -> RpcPromise<T> {
     match args.into_iter().collect::<Result<Vec<_>, _>>() {
-        Ok(args) => stub.call(method, args).cast(),
+        Ok(args) => RpcPromise::cast(stub.call(method, args)),
         Err(e) => crate::typed::rejected(e),
     }
 }
 
 /// A typed property read on `stub`.
 pub fn get<T>(stub: &Stub, property: &'static str) -> RpcPromise<T> {
-    stub.get(property).cast()
+    RpcPromise::cast(stub.get(property))
 }
 
 /// Serializes a typed stub as the capability it wraps.

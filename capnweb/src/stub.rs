@@ -180,7 +180,8 @@ impl<T> RpcPromise<T> {
 
     /// The pipelined view of this promise as `T`, made on first use.
     pub(crate) fn pipelined_view(&self, make: impl FnOnce(Stub) -> T) -> &T {
-        self.view.get_or_init(|| Box::new(make(self.as_stub())))
+        self.view
+            .get_or_init(|| Box::new(make(RpcPromise::as_stub(self))))
     }
 
     pub(crate) fn hook(&self) -> &Hook {
@@ -200,6 +201,39 @@ impl<T> RpcPromise<T> {
         }
     }
 
+    /// The same promise, decoded as `U` when awaited.
+    ///
+    /// An associated function, called as `RpcPromise::cast(promise)`, so that it never hides a
+    /// method of the typed stub a promise dereferences to.
+    pub fn cast<U>(promise: Self) -> RpcPromise<U> {
+        RpcPromise::with_path(promise.hook, promise.path)
+    }
+
+    /// The same promise, resolving to a [`Value`] (for the untyped operations: `get`, `call`,
+    /// `map`). Called as `RpcPromise::untyped(promise)`; see [`RpcPromise::cast`].
+    pub fn untyped(promise: Self) -> RpcPromise<Value> {
+        RpcPromise::cast(promise)
+    }
+
+    /// A stub for the result, for pipelining calls on it before it resolves. Called as
+    /// `RpcPromise::as_stub(&promise)`; see [`RpcPromise::cast`].
+    pub fn as_stub(promise: &Self) -> Stub {
+        Stub::from_hook(promise.clone().into_hook())
+    }
+
+    /// Whether both promises are for the same result. Called as
+    /// `RpcPromise::same_target(&a, &b)`; see [`RpcPromise::cast`].
+    pub fn same_target(promise: &Self, other: &Self) -> bool {
+        promise.path == other.path
+            && promise.hook.identity().is_some()
+            && promise.hook.identity() == other.hook.identity()
+    }
+}
+
+/// The untyped operations, on promises of a [`Value`]. A typed promise has none of them, so a
+/// promise of a typed stub (which dereferences to the stub, for pipelining) never hides the
+/// stub's own methods, whatever their names; `RpcPromise::untyped(promise)` gives them back.
+impl RpcPromise<Value> {
     /// Calls `method` on the result (pipelined: sent now, without waiting for the result).
     pub fn call(&self, method: &str, args: Vec<Value>) -> RpcPromise<Value> {
         let mut path = self.path.clone();
@@ -219,43 +253,10 @@ impl<T> RpcPromise<T> {
         RpcPromise::with_path(self.hook.clone(), path)
     }
 
-    /// The same promise, decoded as `U` when awaited.
-    pub fn cast<U>(self) -> RpcPromise<U> {
-        RpcPromise::with_path(self.hook, self.path)
-    }
-
-    /// The same promise, resolving to a [`Value`].
-    pub fn untyped(self) -> RpcPromise<Value> {
-        self.cast()
-    }
-
-    /// A stub for the result, for pipelining calls on it before it resolves.
-    pub fn as_stub(&self) -> Stub {
-        Stub::from_hook(self.clone().into_hook())
-    }
-
-    /// Whether both promises are for the same result.
-    pub fn same_target(&self, other: &RpcPromise<T>) -> bool {
-        self.path == other.path
-            && self.hook.identity().is_some()
-            && self.hook.identity() == other.hook.identity()
-    }
-
     /// Applies `mapper` to the result on the peer's side: to each element of an array, to a
     /// single value once, and not at all to `null`/`undefined`. The closure runs once, here,
     /// to record what it does with its input (a placeholder); only calls may be made on it.
-    ///
     /// The whole `.map()` costs no extra round trip.
-    pub fn map_value<R>(&self, mapper: impl FnOnce(RpcPromise<Value>) -> R) -> RpcPromise<Value>
-    where
-        R: Into<Value>,
-    {
-        crate::typed::record_typed_map(self, |input| Ok(mapper(input).into()))
-    }
-}
-
-impl RpcPromise<Value> {
-    /// `.map()` for untyped promises; see [`RpcPromise::map_value`].
     ///
     /// ```
     /// # use capnweb::{RpcPromise, Stub, Value};
@@ -267,7 +268,7 @@ impl RpcPromise<Value> {
         &self,
         mapper: impl FnOnce(RpcPromise<Value>) -> R,
     ) -> RpcPromise<Value> {
-        self.map_value(mapper)
+        crate::typed::record_typed_map(self, |input| Ok(mapper(input).into()))
     }
 }
 

@@ -47,13 +47,13 @@ impl<T: Serialize> IntoArg<T> for T {
 
 impl<T> IntoArg<T> for RpcPromise<T> {
     fn into_arg(self) -> Result<Value, Error> {
-        Ok(Value::Promise(self.untyped()))
+        Ok(Value::Promise(RpcPromise::untyped(self)))
     }
 }
 
 impl<T> IntoArg<T> for &RpcPromise<T> {
     fn into_arg(self) -> Result<Value, Error> {
-        Ok(Value::Promise(self.clone().untyped()))
+        Ok(Value::Promise(RpcPromise::untyped(self.clone())))
     }
 }
 
@@ -67,7 +67,7 @@ impl<T: Serialize> IntoArg<Option<T>> for T {
 /// An optional parameter takes a promise of the value too.
 impl<T> IntoArg<Option<T>> for RpcPromise<T> {
     fn into_arg(self) -> Result<Value, Error> {
-        Ok(Value::Promise(self.untyped()))
+        Ok(Value::Promise(RpcPromise::untyped(self)))
     }
 }
 
@@ -95,7 +95,7 @@ pub trait MapResult {
 impl<T> MapResult for RpcPromise<T> {
     type Output = T;
     fn into_value(self) -> Value {
-        Value::Promise(self.untyped())
+        Value::Promise(RpcPromise::untyped(self))
     }
 }
 

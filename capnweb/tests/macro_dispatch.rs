@@ -502,3 +502,55 @@ async fn map_over_a_list_returning_a_struct_of_promises() {
     drop(api);
     pair.assert_settled().await;
 }
+
+/// A target whose method names are those of `RpcPromise`'s own operations.
+struct Settings;
+
+#[rpc_target]
+impl Settings {
+    pub fn get(&self, key: String) -> String {
+        format!("value of {key}")
+    }
+    pub fn call(&self, who: String) -> String {
+        format!("calling {who}")
+    }
+    pub fn cast(&self) -> u32 {
+        7
+    }
+    pub fn map(&self, x: u32) -> u32 {
+        x * 2
+    }
+    pub fn as_stub(&self) -> bool {
+        true
+    }
+}
+
+struct Home;
+
+#[rpc_target]
+impl Home {
+    pub fn settings(&self) -> SettingsStub {
+        SettingsStub::new(Settings)
+    }
+}
+
+#[tokio::test]
+async fn a_pipelined_promise_calls_the_users_methods_whatever_their_names() {
+    let pair = connect(Stub::from(HomeStub::new(Home)));
+    let home: HomeStub = capnweb::FromStub::from_stub(pair.api.clone());
+    let settings = home.settings();
+    assert_eq!(settings.get("color").await.unwrap(), "value of color");
+    assert_eq!(settings.call("home").await.unwrap(), "calling home");
+    assert_eq!(settings.cast().await.unwrap(), 7);
+    assert_eq!(settings.map(21).await.unwrap(), 42);
+    assert!(settings.as_stub().await.unwrap());
+    // The untyped operations are still there, on the untyped promise.
+    let untyped = RpcPromise::untyped(home.settings());
+    let read = untyped
+        .call("get", vec![Value::from("size")])
+        .await
+        .unwrap();
+    assert_eq!(read, Value::from("value of size"));
+    drop((settings, untyped, home));
+    pair.assert_settled().await;
+}

@@ -199,7 +199,7 @@ impl PartialEq for Value {
             (Value::Request(a), Value::Request(b)) => a == b,
             (Value::Response(a), Value::Response(b)) => a == b,
             (Value::Stub(a), Value::Stub(b)) => a.same_target(b),
-            (Value::Promise(a), Value::Promise(b)) => a.same_target(b),
+            (Value::Promise(a), Value::Promise(b)) => RpcPromise::same_target(a, b),
             _ => false,
         }
     }
@@ -240,6 +240,6 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 impl<T> From<RpcPromise<T>> for Value {
     fn from(p: RpcPromise<T>) -> Value {
-        Value::Promise(p.untyped())
+        Value::Promise(RpcPromise::untyped(p))
     }
 }

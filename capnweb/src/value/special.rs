@@ -535,7 +535,10 @@ impl<'de> Deserialize<'de> for Stub {
 
 impl<T> Serialize for RpcPromise<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_special(Value::Promise(self.clone().untyped()), serializer)
+        serialize_special(
+            Value::Promise(RpcPromise::untyped(self.clone())),
+            serializer,
+        )
     }
 }
 
@@ -543,7 +546,7 @@ impl<T> Serialize for RpcPromise<T> {
 impl<'de, T> Deserialize<'de> for RpcPromise<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RpcPromise<T>, D::Error> {
         Ok(match deserialize_special(deserializer)? {
-            Value::Promise(promise) => promise.cast(),
+            Value::Promise(promise) => RpcPromise::cast(promise),
             other => RpcPromise::resolved(other),
         })
     }

@@ -190,7 +190,7 @@ pub async fn run_all(transport: Transport, addr: &str, log: &mut Vec<String>) ->
         )
     });
     scenario!("callSquare", |s, api| {
-        let result = api.call_square(&api, 5.0).cast::<Wrapped<f64>>().await;
+        let result = capnweb::RpcPromise::cast::<Wrapped<f64>>(api.call_square(&api, 5.0)).await;
         check(
             "callSquare(api, 5).result",
             called("callSquare", result)?.result,
@@ -246,7 +246,10 @@ pub async fn run_all(transport: Transport, addr: &str, log: &mut Vec<String>) ->
         )
     });
     scenario!("pipeline.rejection-propagates", |s, api| {
-        match api.throw_error().as_stub().call("foo", vec![]).await {
+        match capnweb::RpcPromise::as_stub(&api.throw_error())
+            .call("foo", vec![])
+            .await
+        {
             Err(Error::Remote(e)) if e.name == "RangeError" => Ok(()),
             other => Err(format!("expected the RangeError, got {other:?}")),
         }
