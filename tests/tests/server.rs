@@ -6,7 +6,7 @@ mod common;
 use std::future::IntoFuture;
 
 use bytes::Bytes;
-use capnweb::{http_batch, websocket, Stub, Value};
+use capnweb::{http_batch, websocket, SessionOptions, Stub, Value};
 use common::*;
 use http_body_util::Full;
 
@@ -124,6 +124,51 @@ async fn shutdown_closes_websockets_with_going_away() {
     assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
     // Reading on sends tungstenite's answering close; then the server is done.
     while let Some(Ok(_)) = within("the end of the socket", ws.next()).await {}
+    within("the server to shut down", stopping)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_lets_websocket_calls_in_flight_finish_then_says_why() {
+    let mut server = TestServer::start().await;
+    let session = within(
+        "connecting",
+        capnweb::websocket::connect_with(&server.ws_url(), None, SessionOptions::default()),
+    )
+    .await
+    .unwrap();
+    let api = session.main();
+    let pending = tokio::spawn(api.call("hang", vec![]).into_future());
+    server.events.hang_started().await;
+
+    let gate = server.gate.clone();
+    let stopping = server.begin_shutdown();
+    // While it drains, the session takes no new calls...
+    within("a call to be refused", async {
+        loop {
+            match api.call("square", vec![num(2.0)]).await {
+                Ok(_) => tokio::task::yield_now().await,
+                Err(e) => {
+                    assert!(e.to_string().contains("closing"), "{e}");
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    // ...but the call in flight finishes,
+    gate.notify_one();
+    let result = within("the call in flight", pending).await.unwrap();
+    assert_eq!(result.unwrap(), Value::from("released"));
+    // and then the client learns why the session ended.
+    let why = within("the session to end", session.closed()).await;
+    let text = why.to_string();
+    assert!(
+        text.contains("1001") && text.contains("shutting down"),
+        "{text}"
+    );
     within("the server to shut down", stopping)
         .await
         .unwrap()

@@ -154,9 +154,12 @@ async fn run_session(
             tracing::debug!(reason = %why, "a WebSocket session ended");
         }
         () = shutdown_requested(lifecycle.as_mut()) => {
-            // Calls in flight get a while to finish; then the client is told why it ends.
-            let _ = tokio::time::timeout(CLOSE_GRACE, session.drain()).await;
-            session.go_away("the server is shutting down");
+            // Calls in flight get a while to finish (no new ones are taken), then the client
+            // is told why the session ends (close code 1001).
+            let why = "the server is shutting down";
+            if tokio::time::timeout(CLOSE_GRACE, session.shut_down(why)).await.is_err() {
+                session.go_away(why);
+            }
             let _ = tokio::time::timeout(CLOSE_GRACE, session.closed()).await;
         }
     }

@@ -67,6 +67,12 @@ impl ImportEntry {
         self.lock().resolution.clone()
     }
 
+    /// Whether its result was asked for and has not arrived.
+    pub(super) fn awaited(&self) -> bool {
+        let state = self.lock();
+        state.pulled && state.resolution.is_none()
+    }
+
     /// Settles the entry; returns the `on_broken` callbacks to run if it broke.
     pub(super) fn settle(&self, resolution: Hook) -> Vec<BrokenCallback> {
         let mut state = self.lock();

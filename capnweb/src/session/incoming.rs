@@ -72,8 +72,13 @@ impl SessionCore {
     /// expression's result takes the peer's next import id.
     fn receive_push(self: &Arc<Self>, expr: Expr, stream: bool) -> Result<(), Error> {
         let max = self.options.max_calls_in_flight;
-        let busy = self.with_state(|st| st.tables.calls_in_flight >= max);
-        let hook = if busy {
+        let (busy, closing) =
+            self.with_state(|st| (st.tables.calls_in_flight >= max, st.closing.is_some()));
+        let hook = if closing {
+            Hook::Error(Error::from(crate::RpcError::error(
+                "the session is closing: it takes no new calls (open a new session)",
+            )))
+        } else if busy {
             // The call is refused, not the session: the peer learns why on this call alone.
             Hook::Error(Error::from(crate::RpcError::range_error(format!(
                 "this session already runs {max} calls for you, its limit; wait for some to \

@@ -136,7 +136,7 @@ pub(crate) struct SessionCore {
     in_transit: AtomicUsize,
     /// Wakes whoever waits in `closed()`.
     ended: Notify,
-    /// Wakes `drain()` when the last pulled result was sent.
+    /// Wakes `drain()` and `close()` when calls settle.
     drained: Notify,
     /// For batching transports: asks the driver to send what is queued.
     flush: Option<Arc<dyn Fn() + Send + Sync>>,
@@ -161,6 +161,9 @@ pub(super) struct State {
     stats_at_close: Option<SessionStats>,
     /// The driver is handling a message: ready resolutions wait until it is done.
     handling_message: bool,
+    /// `close()` was called: no new calls either way, and once the calls in flight settle the
+    /// session ends, its transport closing with this reason.
+    closing: Option<CloseReason>,
 }
 
 /// What the exporter works on: everything but the outbox, which it writes beside.
@@ -220,6 +223,7 @@ impl Session {
                     on_broken: Vec::new(),
                     stats_at_close: None,
                     handling_message: false,
+                    closing: None,
                 }),
                 deferred: Mutex::new(Vec::new()),
                 has_deferred: AtomicBool::new(false),
@@ -304,6 +308,38 @@ impl Session {
         );
     }
 
+    /// Closes the session gracefully: from now on no new calls are made or taken (both sides'
+    /// fail at once, saying the session is closing), the calls in flight settle (ours get
+    /// their results, the peer's are answered), then the session ends cleanly. Returns when it
+    /// has ended. Unlike [`abort`](Session::abort), nothing in flight is lost; bound it with a
+    /// timeout (`tokio::time::timeout`) if a call might never settle.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use capnweb::{transport::memory, Session, SessionOptions, Stub, Value};
+    ///
+    /// let (a, b) = memory::pair();
+    /// let one = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from(1)) });
+    /// let _server = Session::new(a, Some(one), SessionOptions::default());
+    /// let client = Session::new(b, None, SessionOptions::default());
+    /// let main = client.main();
+    /// let (answer, ()) = tokio::join!(main.call_self(vec![]), client.close());
+    /// assert_eq!(answer.unwrap(), Value::from(1)); // the call in flight settled first
+    /// assert!(main.call_self(vec![]).await.is_err()); // nothing new after
+    /// # }
+    /// ```
+    pub async fn close(&self) {
+        self.core().close(CloseReason::Normal).await;
+    }
+
+    /// [`close`](Session::close) for a server that shuts down: the transport closes saying so
+    /// (a WebSocket's code 1001, "going away", with `why`).
+    pub(crate) async fn shut_down(&self, why: &str) {
+        self.core()
+            .close(CloseReason::GoingAway(why.to_owned()))
+            .await;
+    }
+
     /// Ends the session because the server is shutting down: the transport closes saying so
     /// (a WebSocket's code 1001, "going away"), and pending calls fail with `why`.
     pub(crate) fn go_away(&self, why: &str) {
@@ -345,6 +381,26 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
+    /// Why a new call cannot be made now, if it cannot.
+    fn refuse_new_call(&self) -> Option<Hook> {
+        if let Some(e) = &self.ended {
+            return Some(Hook::Error(e.clone()));
+        }
+        self.closing.as_ref().map(|_| {
+            Hook::Error(Error::disconnected(
+                "the session is closing: it makes no new calls (open a new session)",
+            ))
+        })
+    }
+
+    /// Whether no call is in flight either way: nothing we pulled waits for the peer, nothing
+    /// the peer called runs here or waits to be sent.
+    fn quiet(&self) -> bool {
+        self.tables.pulls_in_flight == 0
+            && self.tables.calls_in_flight == 0
+            && !self.tables.imports.any_awaited()
+    }
+
     fn stats(&self) -> SessionStats {
         SessionStats {
             imports: self.tables.imports.len(),
@@ -432,6 +488,7 @@ impl SessionCore {
             match work {
                 Deferred::Release { id, count, entry } => {
                     st.tables.imports.remove_if(id, entry);
+                    self.drained.notify_waiters();
                     if count > 0 && st.ended.is_none() {
                         st.outbox.release(id, count);
                     }
@@ -443,6 +500,7 @@ impl SessionCore {
                 }
                 Deferred::CallFinished => {
                     st.tables.calls_in_flight = st.tables.calls_in_flight.saturating_sub(1);
+                    self.drained.notify_waiters();
                 }
                 Deferred::Shutdown => shutdown = st.ended.is_none(),
             }
@@ -490,8 +548,8 @@ impl SessionCore {
     /// Sends a call (or, without `args`, a property read) on import `id`; returns the promise.
     fn send_call(self: &Arc<Self>, id: i64, path: &[PathKey], args: Option<Vec<Value>>) -> Hook {
         let hook = self.with_state(|st| {
-            if let Some(e) = &st.ended {
-                return Hook::Error(e.clone());
+            if let Some(refused) = st.refuse_new_call() {
+                return refused;
             }
             let State { tables, outbox, .. } = st;
             let mut exporter = SessionExporter::new(self, tables);
@@ -517,8 +575,8 @@ impl SessionCore {
         instructions: Vec<Expr>,
     ) -> Hook {
         let hook = self.with_state(|st| {
-            if let Some(e) = &st.ended {
-                return Hook::Error(e.clone());
+            if let Some(refused) = st.refuse_new_call() {
+                return refused;
             }
             let State { tables, outbox, .. } = st;
             let mut exporter = SessionExporter::new(self, tables);
@@ -711,6 +769,25 @@ impl SessionCore {
             if let Hook::Error(e) = &resolution {
                 broken.into_iter().for_each(|cb| cb(e));
             }
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// See [`Session::close`].
+    async fn close(self: &Arc<Self>, reason: CloseReason) {
+        let reason = self.with_state(|st| st.closing.get_or_insert(reason).clone());
+        loop {
+            let progress = self.drained.notified();
+            let (ended, quiet) = self.with_state(|st| (st.ended.is_some(), st.quiet()));
+            if ended {
+                return;
+            }
+            if quiet {
+                let why = "the session was closed";
+                self.end_with(Error::disconnected(why), false, Some(reason));
+                return;
+            }
+            progress.await;
         }
     }
 

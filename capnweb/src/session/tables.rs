@@ -219,6 +219,14 @@ impl ImportTable {
         }
     }
 
+    /// Whether a live import was pulled and is not resolved yet (a call of ours in flight).
+    pub(super) fn any_awaited(&self) -> bool {
+        self.slots
+            .values()
+            .filter_map(Weak::upgrade)
+            .any(|entry| entry.awaited())
+    }
+
     /// Every live entry (the session ended and each must be told).
     pub(super) fn take_all(&mut self) -> Vec<Weak<ImportEntry>> {
         self.slots.drain().map(|(_, e)| e).collect()
