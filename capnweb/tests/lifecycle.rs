@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use capnweb::transport::memory;
-use capnweb::{RpcError, Session, SessionOptions, Stub, Value};
+use capnweb::{RpcError, RpcPromise, Session, SessionOptions, Stub, Value};
 use common::*;
 
 fn v(n: f64) -> Value {
@@ -54,13 +54,13 @@ async fn while_closing_the_peers_new_calls_are_refused() {
         pair.server.stats().exports == 2
     })
     .await;
-    // The server closes: the client's new call is refused, its call in flight settles.
-    let server = pair.server.clone();
-    let closing = tokio::spawn(async move { server.close().await });
-    let refused = pair.api.call("square", vec![v(2.0)]).await.unwrap_err();
+    // The server closes (marked at once, as `join!` polls it first): the client's new call is
+    // refused, its call in flight settles.
+    let (_, refused) = tokio::join!(pair.server.close(), async {
+        pair.api.call("square", vec![v(2.0)]).await.unwrap_err()
+    });
     assert!(refused.to_string().contains("closing"), "{refused}");
     assert_eq!(answer.await.unwrap().unwrap(), v(1.0));
-    closing.await.unwrap();
 }
 
 /// A writer for `tracing_subscriber` that keeps what is logged.
@@ -115,4 +115,28 @@ async fn nothing_runs_after_an_abort_and_no_false_protocol_error_is_logged() {
     assert_eq!(peer.recv().await, None);
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(!logged.contains("bad input"), "{logged}");
+}
+
+/// What a helper such as `async fn open(url) -> NotebookStub` does: the main stub and the
+/// session handle go, a stub obtained through them stays.
+fn counter_from(pair: Pair) -> (Stub, Session) {
+    let counter = pair.api.call("makeCounter", vec![v(5.0)]);
+    (RpcPromise::as_stub(&counter), pair.server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stub_keeps_its_session_alive_after_the_main_stub_is_dropped() {
+    let (counter, server) = counter_from(test_pair());
+    assert_eq!(
+        counter.call("increment", vec![v(1.0)]).await.unwrap(),
+        v(6.0)
+    );
+    assert!(!server.is_closed());
+    // Once nothing from the client session is held, it ends, and the server sees it go.
+    drop(counter);
+    let why = tokio::time::timeout(Duration::from_secs(5), server.closed())
+        .await
+        .expect("the session should end once nothing from it is held");
+    assert!(why.is_disconnected(), "{why:?}");
+    assert!(server.stats_at_close().unwrap().only_main());
 }
