@@ -49,7 +49,13 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
             stack,
             props,
         } => {
-            let props = evaluate_entries(props.unwrap_or_default(), importer)?;
+            // The error's own fields are not props; a prop cannot override them.
+            let props = props
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "name" | "message" | "stack"))
+                .collect();
+            let props = evaluate_entries(props, importer)?;
             Value::Error(Box::new(RpcError {
                 name,
                 message,
@@ -135,9 +141,36 @@ fn evaluate_entries(
 ) -> Result<Object, Error> {
     let mut object = Object::with_capacity(entries.len());
     for (key, expr) in entries {
-        object.insert(key, evaluate(expr, importer)?);
+        let value = evaluate(expr, importer)?;
+        // As the reference does: a key that would override a member of JavaScript's
+        // `Object.prototype` (`__proto__` above all), or `toJSON`, is dropped, its value
+        // evaluated all the same (so that stubs in it are released), for a JavaScript peer
+        // reading the same values must never see them.
+        if !is_reserved_key(&key) {
+            object.insert(key, value);
+        }
     }
     Ok(object)
+}
+
+/// The members of JavaScript's `Object.prototype`, and `toJSON`.
+fn is_reserved_key(key: &str) -> bool {
+    matches!(
+        key,
+        "constructor"
+            | "__defineGetter__"
+            | "__defineSetter__"
+            | "hasOwnProperty"
+            | "__lookupGetter__"
+            | "__lookupSetter__"
+            | "isPrototypeOf"
+            | "propertyIsEnumerable"
+            | "toString"
+            | "valueOf"
+            | "__proto__"
+            | "toLocaleString"
+            | "toJSON"
+    )
 }
 
 fn fetch(
