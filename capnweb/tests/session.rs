@@ -800,3 +800,31 @@ async fn a_stream_message_is_resolved_without_a_pull_and_released_by_the_resolve
     peer.send(r#"["pull",2]"#).await;
     assert_eq!(peer.recv().await.unwrap(), r#"["resolve",2,16]"#);
 }
+
+/// `["import", id, path?, args?]` and `["pipeline", …]` at every length, as the reference
+/// evaluates them: with arguments a call, with a path alone a read, with neither the export
+/// itself; `import` only coerces the result to a stub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_pipeline_forms_at_every_length() {
+    let cases = [
+        (r#"["import",0,["square"],[3]]"#, r#"["resolve",1,9]"#),
+        (r#"["pipeline",0,["square"],[3]]"#, r#"["resolve",1,9]"#),
+        (
+            r#"["import",0,["noSuchProperty"]]"#,
+            r#"["resolve",1,["undefined"]]"#,
+        ),
+        (
+            r#"["pipeline",0,["noSuchProperty"]]"#,
+            r#"["resolve",1,["undefined"]]"#,
+        ),
+        (r#"["import",0]"#, r#"["resolve",1,["export",-1]]"#),
+        (r#"["pipeline",0]"#, r#"["resolve",1,["export",-1]]"#),
+    ];
+    for (expr, answer) in cases {
+        let (_session, mut peer) =
+            RawPeer::serve(Stub::new(TestTarget::default()), SessionOptions::default());
+        peer.send(&format!(r#"["push",{expr}]"#)).await;
+        peer.send(r#"["pull",1]"#).await;
+        assert_eq!(peer.recv().await.unwrap(), answer, "for {expr}");
+    }
+}

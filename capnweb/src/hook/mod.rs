@@ -77,11 +77,13 @@ impl std::fmt::Debug for Hook {
 }
 
 impl Hook {
-    /// A hook for a call result or a resolution: a promise becomes the promise's own hook (so
-    /// pipelining chains through it); anything else is a payload.
+    /// A hook for a call result or a resolution: a promise or a stub becomes its own hook (so
+    /// pipelining chains through it, and pulling a stub made by `["import", id, path, args]`
+    /// gives the call's result, as in the reference); anything else is a payload.
     pub(crate) fn from_value(value: Value) -> Hook {
         match value {
             Value::Promise(p) => p.into_hook(),
+            Value::Stub(s) => s.into_hook(),
             other => Hook::Payload(Arc::new(other)),
         }
     }
