@@ -46,6 +46,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+pub mod bigint;
 pub mod error;
 pub mod transport;
 pub mod value;
