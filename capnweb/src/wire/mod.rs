@@ -15,6 +15,7 @@
 mod limits;
 mod parse;
 mod serialize;
+pub(crate) mod text;
 
 pub use limits::Limits;
 pub use parse::{WireError, WireErrorKind};
