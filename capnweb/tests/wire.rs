@@ -1209,3 +1209,104 @@ fn nesting_at_the_hard_cap_fits_a_small_stack() {
         assert_eq!(worker.unwrap().join().unwrap(), Ok(()));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bytes input, and cases where the order of the checks shows.
+
+#[test]
+fn parse_bytes_agrees_with_parse_and_refuses_invalid_utf8() {
+    let limits = Limits::default();
+    for seed in SEEDS {
+        assert_eq!(
+            Message::parse_bytes(seed.as_bytes(), &limits),
+            Message::parse(seed)
+        );
+    }
+    for text in ["[\"push\",[1]]", "not json", "[\"push\",\"é😀\"]"] {
+        assert_eq!(
+            Message::parse_bytes(text.as_bytes(), &limits),
+            Message::parse(text)
+        );
+    }
+    let err = Message::parse_bytes(b"[\"push\",\"\xff\"]", &limits).unwrap_err();
+    assert_eq!(err.kind(), WireErrorKind::Malformed);
+    assert_eq!(
+        err.message(),
+        "message is not valid UTF-8: invalid utf-8 sequence of 1 bytes from index 9"
+    );
+    // The size is checked first, in UTF-16 code units counted on the bytes.
+    let limits = Limits::default().max_message_size(16);
+    assert!(Message::parse_bytes(r#"["push","😀😀a"]"#.as_bytes(), &limits).is_ok());
+    let err = Message::parse_bytes(r#"["push","😀😀😀"]"#.as_bytes(), &limits).unwrap_err();
+    assert_limit(&err, "message of 17 UTF-16 code units");
+    let err = Message::parse_bytes(b"[\"push\",\"\xff\xff\xff\xff\xff\xff\xff\xff\"]", &limits)
+        .unwrap_err();
+    assert_limit(&err, "(Limits::max_message_size)");
+}
+
+#[test]
+fn syntax_errors_carry_serde_json_positions() {
+    for (text, message) in [
+        (r#"["pull",1] x"#, "invalid JSON: trailing characters at line 1 column 12"),
+        ("", "invalid JSON: EOF while parsing a value at line 1 column 0"),
+        (r#"["push",01]"#, "invalid JSON: invalid number at line 1 column 10"),
+        (r#"["push",1e400]"#, "invalid JSON: number out of range at line 1 column 13"),
+        (r#"["push","\ud800"]"#, "invalid JSON: unexpected end of hex escape at line 1 column 16"),
+        ("[\"push\",\"a\nb\"]", "invalid JSON: control character (\\u0000-\\u001F) found while parsing a string at line 2 column 0"),
+    ] {
+        let err = rejected_with(text, &Limits::default());
+        assert_eq!(err.kind(), WireErrorKind::Malformed);
+        assert_eq!(err.message(), message, "{text:?}");
+    }
+    // A syntax error anywhere wins over a protocol error before it.
+    let err = rejected_with(r#"["push",["nope"],"#, &Limits::default());
+    assert!(err.message().starts_with("invalid JSON: EOF"), "{err}");
+}
+
+#[test]
+fn checks_run_in_the_order_of_the_protocol_not_of_the_text() {
+    // The arity is checked before the elements.
+    let err = rejected_with(r#"["push",["nope"],1]"#, &Limits::default());
+    assert_eq!(
+        err.message(),
+        r#"at message: "push" takes 1 argument (an expression), found 2"#
+    );
+    let err = rejected_with(r#"["push",["bigint",[1],2]]"#, &Limits::default());
+    assert_eq!(
+        err.message(),
+        r#"at message[1]: "bigint" takes 1 argument (a decimal string), found 2"#
+    );
+    // A repeated key's earlier value is never looked at: the last one wins.
+    accepted_message(
+        r#"["push",{"a":["nope"],"b":2,"a":1}]"#,
+        Message::Push(obj(&[("a", n(1.0)), ("b", n(2.0))])),
+        r#"["push",{"a":1,"b":2}]"#,
+    );
+    // The same in an object too large to compare its keys pairwise, the repeat escaped.
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let text = format!(
+        r#"["push",{{"k3":["nope"],{},"\u006b3":true}}]"#,
+        keys.iter()
+            .map(|k| format!(r#""{k}":0"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut fields = vec![("k3".to_owned(), Expr::Bool(true))];
+    fields.extend(
+        keys.iter()
+            .filter(|k| *k != "k3")
+            .map(|k| (k.clone(), n(0.0))),
+    );
+    let msg = Message::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert_eq!(msg, Message::Push(Expr::Object(fields)));
+    // Ids are exact: 2^53 + 1 reads as the double 2^53 but is not an id within ±2^53.
+    let err = rejected_with(r#"["pull",9007199254740993]"#, &Limits::default());
+    assert_eq!(
+        err.message(),
+        "at message[1]: expected an integer id, found 9007199254740993, which is not an integer within ±2^53"
+    );
+    assert_eq!(
+        Message::parse(r#"["pull",9007199254740993.0]"#),
+        Ok(Message::Pull(9_007_199_254_740_992))
+    );
+}

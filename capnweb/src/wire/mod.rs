@@ -12,13 +12,15 @@
 //! assert_eq!(msg.to_text(), r#"["push",["pipeline",0,["add"],[1,2]]]"#);
 //! ```
 
+mod error;
 mod limits;
 mod parse;
 mod serialize;
+mod tape;
 pub(crate) mod text;
 
+pub use error::{WireError, WireErrorKind};
 pub use limits::Limits;
-pub use parse::{WireError, WireErrorKind};
 
 /// A property path: the keys walked from a target or value (`["user", "name"]`, `["items", 0]`).
 pub type Path = Vec<PathKey>;
@@ -307,6 +309,24 @@ impl Message {
     /// Parses one message, enforcing `limits`.
     pub fn parse_with_limits(text: &str, limits: &Limits) -> Result<Message, WireError> {
         parse::parse_message(text, limits)
+    }
+
+    /// Parses one message from UTF-8 bytes (a transport's frame or body), enforcing `limits`.
+    ///
+    /// The size limit is checked first, on the bytes; text that is not valid UTF-8 is a
+    /// [`WireErrorKind::Malformed`] error that says so.
+    ///
+    /// ```
+    /// use capnweb::wire::{Message, WireErrorKind};
+    /// use capnweb::Limits;
+    ///
+    /// let msg = Message::parse_bytes(br#"["pull",1]"#, &Limits::default()).unwrap();
+    /// assert_eq!(msg, Message::Pull(1));
+    /// let err = Message::parse_bytes(b"[\"push\",\"\xff\"]", &Limits::default()).unwrap_err();
+    /// assert_eq!(err.kind(), WireErrorKind::Malformed);
+    /// ```
+    pub fn parse_bytes(bytes: &[u8], limits: &Limits) -> Result<Message, WireError> {
+        parse::parse_message_bytes(bytes, limits)
     }
 
     /// The canonical text of this message (one line, no whitespace).

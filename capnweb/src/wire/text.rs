@@ -58,7 +58,7 @@ fn has_escape(word: u64) -> bool {
 ///
 /// Eight bytes are tested at a time, so long runs of plain text cost little.
 #[inline]
-fn find_escape(bytes: &[u8], from: usize) -> usize {
+pub(super) fn find_escape(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
