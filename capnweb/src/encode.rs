@@ -7,7 +7,7 @@
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::Value;
-use crate::wire::{Expr, FetchInit, PathKey};
+use crate::wire::{ErrorForm, Expr, FetchInit, PathKey, RequestForm, ResponseForm};
 
 /// Deepest value the encoder walks, as the reference's serializer does (cycles are impossible
 /// in a `Value`, but an absurdly deep one would exhaust the stack).
@@ -48,12 +48,12 @@ pub(crate) fn encode_error(error: &RpcError, exporter: &mut dyn Exporter) -> Exp
         .filter(|(_, v)| !matches!(v, Value::Stub(_) | Value::Promise(_)))
         .filter_map(|(k, v)| encode_at(v, exporter, 1).ok().map(|e| (k.clone(), e)))
         .collect();
-    Expr::Error {
+    Expr::Error(Box::new(ErrorForm {
         name: outgoing.name,
         message: outgoing.message,
         stack: outgoing.stack,
         props: (!props.is_empty()).then_some(props),
-    }
+    }))
 }
 
 fn encode_at(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Result<Expr, Error> {
@@ -101,17 +101,17 @@ fn encode_level(value: &Value, exporter: &mut dyn Exporter, depth: usize) -> Res
         Value::Error(e) => encode_error(e, exporter),
         Value::Url(href) => Expr::Url(href.clone()),
         Value::Headers(pairs) => Expr::Headers(pairs.clone()),
-        Value::Request(request) => Expr::Request {
+        Value::Request(request) => Expr::Request(Box::new(RequestForm {
             url: request.url.clone(),
             init: fetch_init(request, true, exporter, depth)?,
-        },
-        Value::Response(response) => Expr::Response {
+        })),
+        Value::Response(response) => Expr::Response(Box::new(ResponseForm {
             body: Box::new(match &response.body {
                 Some(body) => encode_at(body, exporter, depth + 1)?,
                 None => Expr::Null,
             }),
             init: fetch_init(response, false, exporter, depth)?,
-        },
+        })),
         Value::Stub(stub) => exporter.stub_expr(stub.hook())?,
         Value::Promise(promise) => exporter.promise_expr(promise.hook(), promise.path())?,
     })

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::{Bytes, Date, Fetch, Object, Value};
-use crate::wire::{Capture, Expr, FetchInit};
+use crate::wire::{
+    Capture, ErrorForm, Expr, FetchInit, ReferenceForm, RemapForm, RequestForm, ResponseForm,
+};
 use crate::{BigInt, RpcPromise, Stub};
 
 /// Resolves the ids inside expressions. Ids are from the sender's point of view: the sender's
@@ -43,12 +45,13 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
         ),
         Expr::Date(ms) => Value::Date(ms.map_or_else(Date::invalid, Date::from_millis)),
         Expr::Bytes { data, kind } => Value::Bytes(Bytes::with_kind(data, kind)),
-        Expr::Error {
-            name,
-            message,
-            stack,
-            props,
-        } => {
+        Expr::Error(error) => {
+            let ErrorForm {
+                name,
+                message,
+                stack,
+                props,
+            } = *error;
             let props = evaluate_entries(props.unwrap_or_default(), importer)?;
             Value::Error(Box::new(RpcError {
                 name,
@@ -59,12 +62,17 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
         }
         Expr::Url(href) => Value::Url(href),
         Expr::Headers(pairs) => Value::Headers(pairs),
-        Expr::Request { url, init } => Value::Request(Box::new(fetch(url, None, init, importer)?)),
-        Expr::Response { body, init } => {
+        Expr::Request(request) => {
+            let RequestForm { url, init } = *request;
+            Value::Request(Box::new(fetch(url, None, init, importer)?))
+        }
+        Expr::Response(response) => {
+            let ResponseForm { body, init } = *response;
             let body = evaluate(*body, importer)?;
             Value::Response(Box::new(fetch(String::new(), Some(body), init, importer)?))
         }
-        Expr::Import { id, path, args } => {
+        Expr::Import(reference) => {
+            let ReferenceForm { id, path, args } = *reference;
             let hook = importer.export(id)?;
             let hook = match (path, args) {
                 (None, _) => hook,
@@ -73,7 +81,8 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
             };
             Value::Stub(Stub::from_hook(hook))
         }
-        Expr::Pipeline { id, path, args } => {
+        Expr::Pipeline(reference) => {
+            let ReferenceForm { id, path, args } = *reference;
             let hook = importer.export(id)?;
             let path = path.unwrap_or_default();
             let hook = match args {
@@ -82,12 +91,13 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
             };
             Value::Promise(RpcPromise::from_hook(hook))
         }
-        Expr::Remap {
-            id,
-            path,
-            captures,
-            instructions,
-        } => {
+        Expr::Remap(remap) => {
+            let RemapForm {
+                id,
+                path,
+                captures,
+                instructions,
+            } = *remap;
             let hook = importer.export(id)?;
             let captures = captures
                 .into_iter()

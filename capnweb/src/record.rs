@@ -14,7 +14,7 @@ use crate::encode::{self, Exporter};
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::Value;
-use crate::wire::{Capture, Expr, PathKey};
+use crate::wire::{Capture, Expr, PathKey, ReferenceForm, RemapForm};
 
 thread_local! {
     static ACTIVE: RefCell<Vec<Arc<Recorder>>> = const { RefCell::new(Vec::new()) };
@@ -118,12 +118,12 @@ pub(crate) fn record_map(
                     CaptureSource::Hook(_) => None,
                 })
                 .collect();
-            let remap = Expr::Remap {
+            let remap = Expr::Remap(Box::new(RemapForm {
                 id: subject_index,
                 path: path.to_vec(),
                 captures,
                 instructions,
-            };
+            }));
             parent.push(remap)
         }
         None => {
@@ -145,11 +145,11 @@ pub(crate) fn intercept_call(hook: &Hook, path: &[PathKey], args: &[Value]) -> O
     let subject = recorder.capture(hook);
     Some(
         match encode::encode_args(args, &mut RecorderExporter(&recorder)) {
-            Ok(args) => recorder.push(Expr::Pipeline {
+            Ok(args) => recorder.push(Expr::Pipeline(Box::new(ReferenceForm {
                 id: subject,
                 path: Some(path.to_vec()),
                 args: Some(args),
-            }),
+            }))),
             Err(e) => Hook::Error(e),
         },
     )
@@ -166,11 +166,11 @@ pub(crate) fn intercept_get(hook: &Hook, path: &[PathKey]) -> Option<Hook> {
         }
     }
     let subject = recorder.capture(hook);
-    Some(recorder.push(Expr::Pipeline {
+    Some(recorder.push(Expr::Pipeline(Box::new(ReferenceForm {
         id: subject,
         path: Some(path.to_vec()),
         args: None,
-    }))
+    }))))
 }
 
 fn current() -> Option<Arc<Recorder>> {
@@ -245,19 +245,19 @@ struct RecorderExporter<'a>(&'a Arc<Recorder>);
 
 impl Exporter for RecorderExporter<'_> {
     fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error> {
-        Ok(Expr::Import {
+        Ok(Expr::Import(Box::new(ReferenceForm {
             id: self.0.capture(hook),
             path: None,
             args: None,
-        })
+        })))
     }
 
     fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error> {
         let path = (!path.is_empty()).then(|| path.to_vec());
-        Ok(Expr::Pipeline {
+        Ok(Expr::Pipeline(Box::new(ReferenceForm {
             id: self.0.capture(hook),
             path,
             args: None,
-        })
+        })))
     }
 }

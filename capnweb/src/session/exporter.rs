@@ -7,7 +7,7 @@ use super::{SessionInner, State};
 use crate::encode::Exporter;
 use crate::error::{Error, RpcError};
 use crate::hook::{Hook, LocalPromise};
-use crate::wire::{Capture, Expr, PathKey};
+use crate::wire::{Capture, Expr, PathKey, ReferenceForm};
 
 pub(super) struct SessionExporter<'a> {
     session: &'a Arc<SessionInner>,
@@ -41,11 +41,11 @@ impl<'a> SessionExporter<'a> {
 impl Exporter for SessionExporter<'_> {
     fn stub_expr(&mut self, hook: &Hook) -> Result<Expr, Error> {
         Ok(match self.capture(hook) {
-            Capture::Import(id) => Expr::Import {
+            Capture::Import(id) => Expr::Import(Box::new(ReferenceForm {
                 id,
                 path: None,
                 args: None,
-            },
+            })),
             Capture::Export(id) => Expr::Export(id),
         })
     }
@@ -53,11 +53,11 @@ impl Exporter for SessionExporter<'_> {
     fn promise_expr(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Expr, Error> {
         if let Some(id) = self.own_import(hook) {
             let path = (!path.is_empty()).then(|| path.to_vec());
-            return Ok(Expr::Pipeline {
+            return Ok(Expr::Pipeline(Box::new(ReferenceForm {
                 id,
                 path,
                 args: None,
-            });
+            })));
         }
         // A property of a local hook is read by a task: reading it here could run user code
         // (a target's getter) or re-enter this session while its tables are locked.

@@ -25,7 +25,7 @@ use crate::hook::Hook;
 use crate::tables::{ExportTable, ImportTable};
 use crate::transport::{MessageReceiver, MessageSender, Transport};
 use crate::value::Value;
-use crate::wire::{Expr, Message, PathKey, WireErrorKind};
+use crate::wire::{Expr, Message, PathKey, ReferenceForm, RemapForm, WireErrorKind};
 use crate::Stub;
 use exporter::SessionExporter;
 
@@ -386,11 +386,11 @@ impl SessionInner {
             let path = Some(path.to_vec());
             self.send(
                 st,
-                Message::Push(Expr::Pipeline {
+                Message::Push(Expr::Pipeline(Box::new(ReferenceForm {
                     id: target.id,
                     path,
                     args,
-                }),
+                }))),
             );
             Ok(self.new_promise_import(st))
         });
@@ -412,12 +412,12 @@ impl SessionInner {
             }
             let mut exporter = SessionExporter::new(self, st);
             let captures = captures.iter().map(|hook| exporter.capture(hook)).collect();
-            let remap = Expr::Remap {
+            let remap = Expr::Remap(Box::new(RemapForm {
                 id: target.id,
                 path: path.to_vec(),
                 captures,
                 instructions,
-            };
+            }));
             self.send(st, Message::Push(remap));
             Ok(self.new_promise_import(st))
         });

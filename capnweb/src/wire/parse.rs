@@ -21,7 +21,10 @@ use serde_json::{Map, Number, Value};
 
 use super::error::{arity_error, quote, AtIndex as _, Fail, WireError, WireErrorKind};
 use super::tape::{Node, Tape, MAX_TEXT};
-use super::{BytesKind, Capture, Expr, FetchInit, Limits, Message, Path, PathKey};
+use super::{
+    BytesKind, Capture, ErrorForm, Expr, FetchInit, Limits, Message, Path, PathKey, ReferenceForm,
+    RemapForm, RequestForm, ResponseForm,
+};
 
 /// The largest id or refcount accepted: JavaScript numbers are exact up to 2^53.
 const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
@@ -503,14 +506,14 @@ impl<'a, 't> Converter<'a, 't> {
     fn request_form(&self, items: &Items, depth: usize) -> Result<Expr> {
         let url = self.string(items.at(1), "a URL string").at(1)?;
         let init = self.fetch_init(items.at(2), true, depth).at(2)?;
-        Ok(Expr::Request { url, init })
+        Ok(Expr::Request(Box::new(RequestForm { url, init })))
     }
 
     /// `["response", body, init]`
     fn response_form(&self, items: &Items, depth: usize) -> Result<Expr> {
         let body = Box::new(self.expr(items.at(1), depth + 1).at(1)?);
         let init = self.fetch_init(items.at(2), false, depth).at(2)?;
-        Ok(Expr::Response { body, init })
+        Ok(Expr::Response(Box::new(ResponseForm { body, init })))
     }
 
     /// `["export" | "promise" | "writable" | "readable", id]`
@@ -573,12 +576,12 @@ impl<'a, 't> Converter<'a, 't> {
                 _ => return Err(self.expected("a props object", at).at_index(4)),
             },
         };
-        Ok(Expr::Error {
+        Ok(Expr::Error(Box::new(ErrorForm {
             name,
             message,
             stack,
             props,
-        })
+        })))
     }
 
     /// The init object of `request` (whose `body` is an expression) or `response`.
@@ -623,10 +626,11 @@ impl<'a, 't> Converter<'a, 't> {
             ),
             None => None,
         };
+        let reference = Box::new(ReferenceForm { id, path, args });
         Ok(if tag == "import" {
-            Expr::Import { id, path, args }
+            Expr::Import(reference)
         } else {
-            Expr::Pipeline { id, path, args }
+            Expr::Pipeline(reference)
         })
     }
 
@@ -638,12 +642,12 @@ impl<'a, 't> Converter<'a, 't> {
         let instructions = self
             .expr_list(items.at(4), "a list of instructions", depth)
             .at(4)?;
-        Ok(Expr::Remap {
+        Ok(Expr::Remap(Box::new(RemapForm {
             id,
             path,
             captures,
             instructions,
-        })
+        })))
     }
 
     /// A plain (not escaped) JSON array whose elements are expressions one level deeper.

@@ -11,7 +11,7 @@ use super::text::{
     bare_form, close_form, open_form, write_base64, write_integer, write_key, write_number,
     write_string, write_unsigned,
 };
-use super::{Capture, Expr, FetchInit, Message, PathKey};
+use super::{Capture, ErrorForm, Expr, FetchInit, Message, PathKey, ReferenceForm};
 
 pub(crate) fn message_to_text(msg: &Message) -> String {
     let mut writer = Writer::default();
@@ -128,12 +128,7 @@ impl Writer {
                 }
                 self.close();
             }
-            Expr::Error {
-                name,
-                message,
-                stack,
-                props,
-            } => self.error(name, message, stack.as_deref(), props.as_deref()),
+            Expr::Error(error) => self.error(error),
             Expr::Url(href) => {
                 self.open("url");
                 self.string(href);
@@ -144,40 +139,31 @@ impl Writer {
                 self.header_pairs(pairs);
                 self.close();
             }
-            Expr::Request { url, init } => {
+            Expr::Request(request) => {
                 self.open("request");
-                self.string(url);
+                self.string(&request.url);
                 self.out.push(',');
-                self.fetch_init(init, REQUEST_LEADING_KEYS);
+                self.fetch_init(&request.init, REQUEST_LEADING_KEYS);
                 self.close();
             }
-            Expr::Response { body, init } => {
+            Expr::Response(response) => {
                 self.open("response");
-                self.expr(body);
+                self.expr(&response.body);
                 self.out.push(',');
-                self.fetch_init(init, RESPONSE_LEADING_KEYS);
+                self.fetch_init(&response.init, RESPONSE_LEADING_KEYS);
                 self.close();
             }
-            Expr::Import { id, path, args } => {
-                self.reference("import", *id, path.as_deref(), args.as_deref())
-            }
-            Expr::Pipeline { id, path, args } => {
-                self.reference("pipeline", *id, path.as_deref(), args.as_deref())
-            }
-            Expr::Remap {
-                id,
-                path,
-                captures,
-                instructions,
-            } => {
+            Expr::Import(reference) => self.reference("import", reference),
+            Expr::Pipeline(reference) => self.reference("pipeline", reference),
+            Expr::Remap(remap) => {
                 self.open("remap");
-                self.integer(*id);
+                self.integer(remap.id);
                 self.out.push(',');
-                self.path(path);
+                self.path(&remap.path);
                 self.out.push(',');
-                self.captures(captures);
+                self.captures(&remap.captures);
                 self.out.push(',');
-                self.expr_list(instructions);
+                self.expr_list(&remap.instructions);
                 self.close();
             }
             Expr::Export(id) => self.tag_id("export", *id),
@@ -209,13 +195,9 @@ impl Writer {
 
     /// `["error", name, message]`, plus the stack if any, plus `props` (with a `null` stack
     /// placeholder) if any: the shortest form that carries everything, as the reference sends.
-    fn error(
-        &mut self,
-        name: &str,
-        message: &str,
-        stack: Option<&str>,
-        props: Option<&[(String, Expr)]>,
-    ) {
+    fn error(&mut self, error: &ErrorForm) {
+        let (name, message) = (&error.name, &error.message);
+        let (stack, props) = (error.stack.as_deref(), error.props.as_deref());
         self.open("error");
         self.string(name);
         self.out.push(',');
@@ -275,9 +257,10 @@ impl Writer {
     }
 
     /// `[tag, id, path?, args?]`; args without a path get an empty path so they stay in place.
-    fn reference(&mut self, tag: &str, id: i64, path: Option<&[PathKey]>, args: Option<&[Expr]>) {
+    fn reference(&mut self, tag: &str, reference: &ReferenceForm) {
+        let (path, args) = (reference.path.as_deref(), reference.args.as_deref());
         self.open(tag);
-        self.integer(id);
+        self.integer(reference.id);
         if path.is_some() || args.is_some() {
             self.out.push(',');
             self.path(path.unwrap_or_default());
