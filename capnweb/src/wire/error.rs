@@ -42,9 +42,12 @@ impl WireError {
 const QUOTE_LIMIT: usize = 64;
 
 /// A conversion failure on its way up: the problem, plus the path to it collected while
-/// unwinding (innermost segment first).
+/// unwinding (innermost segment first). Boxed, so that results stay as small as their values.
 #[derive(Debug)]
-pub(super) struct Fail {
+pub(super) struct Fail(Box<Failure>);
+
+#[derive(Debug)]
+struct Failure {
     kind: WireErrorKind,
     problem: String,
     /// Path segments, innermost first.
@@ -62,22 +65,22 @@ enum Segment {
 impl Fail {
     #[cold]
     pub(super) fn malformed(problem: String) -> Self {
-        Fail {
+        Fail(Box::new(Failure {
             kind: WireErrorKind::Malformed,
             problem,
             rev_path: Vec::new(),
             show_path: true,
-        }
+        }))
     }
 
     #[cold]
     pub(super) fn limit(problem: String, show_path: bool) -> Self {
-        Fail {
+        Fail(Box::new(Failure {
             kind: WireErrorKind::LimitExceeded,
             problem,
             rev_path: Vec::new(),
             show_path,
-        }
+        }))
     }
 
     /// "expected X, found Y" for a value of the wrong type (`found` describes it).
@@ -88,27 +91,28 @@ impl Fail {
 
     #[cold]
     pub(super) fn at_index(mut self, index: usize) -> Self {
-        if self.show_path {
-            self.rev_path.push(Segment::Index(index));
+        if self.0.show_path {
+            self.0.rev_path.push(Segment::Index(index));
         }
         self
     }
 
     #[cold]
     pub(super) fn at_key(mut self, key: &str) -> Self {
-        if self.show_path {
-            self.rev_path.push(Segment::Key(key.to_owned()));
+        if self.0.show_path {
+            self.0.rev_path.push(Segment::Key(key.to_owned()));
         }
         self
     }
 
     /// The error as the caller sees it, its path rooted at `root` (`message` or `expr`).
     pub(super) fn into_wire_error(self, root: &str) -> WireError {
-        if !self.show_path {
-            return WireError::new(self.kind, self.problem);
+        let failure = *self.0;
+        if !failure.show_path {
+            return WireError::new(failure.kind, failure.problem);
         }
         let mut message = format!("at {root}");
-        for segment in self.rev_path.iter().rev() {
+        for segment in failure.rev_path.iter().rev() {
             match segment {
                 Segment::Index(index) => message.push_str(&format!("[{index}]")),
                 Segment::Key(key) if is_identifier(key) => message.push_str(&format!(".{key}")),
@@ -116,8 +120,8 @@ impl Fail {
             }
         }
         message.push_str(": ");
-        message.push_str(&self.problem);
-        WireError::new(self.kind, message)
+        message.push_str(&failure.problem);
+        WireError::new(failure.kind, message)
     }
 }
 

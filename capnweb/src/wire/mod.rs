@@ -13,6 +13,8 @@
 //! ```
 
 mod error;
+mod fast;
+mod lex;
 mod limits;
 mod parse;
 mod serialize;

@@ -20,6 +20,7 @@ use serde::Deserialize as _;
 use serde_json::{Map, Number, Value};
 
 use super::error::{arity_error, quote, AtIndex as _, Fail, WireError, WireErrorKind};
+use super::fast;
 use super::tape::{Node, Tape, MAX_TEXT};
 use super::{
     BytesKind, Capture, ErrorForm, Expr, FetchInit, Limits, Message, Path, PathKey, ReferenceForm,
@@ -27,7 +28,7 @@ use super::{
 };
 
 /// The largest id or refcount accepted: JavaScript numbers are exact up to 2^53.
-const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
+pub(super) const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
 
 /// Room the nesting bound leaves above `2 * max_depth`: a value at the deepest allowed depth
 /// may itself open a few brackets that do not count as value depth (e.g. a request's header
@@ -57,13 +58,28 @@ pub(crate) fn parse_message_bytes(bytes: &[u8], limits: &Limits) -> Result<Messa
 
 pub(crate) fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError> {
     check_size(text.as_bytes(), limits, "expression")?;
+    check_length(text)?;
+    if let Some(expr) = fast::expr(text, limits) {
+        return Ok(expr);
+    }
     let tape = tokenize(text, limits)?;
     Converter::new(&tape, limits)
         .expr(0, 0)
         .map_err(|fail| fail.into_wire_error("expr"))
 }
 
+/// The fast path first; whatever it does not accept, the strict path decides and explains.
 fn message_from_text(text: &str, limits: &Limits) -> Result<Message, WireError> {
+    check_length(text)?;
+    match fast::message(text, limits) {
+        Some(message) => Ok(message),
+        None => strict_message(text, limits),
+    }
+}
+
+/// The strict path: tokens onto a tape, then a conversion that checks everything in the
+/// protocol's order and explains what it refuses.
+pub(super) fn strict_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
     let tape = tokenize(text, limits)?;
     Converter::new(&tape, limits)
         .message(0)
@@ -107,7 +123,7 @@ fn utf16_len(text: &[u8]) -> usize {
 /// `2 * max_depth + NESTING_SLACK` must exceed the value depth limit (or be malformed), and is
 /// refused before any conversion. Whatever the limit, nesting beyond [`MAX_JSON_NESTING`] is
 /// refused too. Returns the bound, and whether it is the hard cap rather than the limit's.
-fn nesting_bound(limits: &Limits) -> (usize, bool) {
+pub(super) fn nesting_bound(limits: &Limits) -> (usize, bool) {
     let by_limit = limits
         .max_depth
         .saturating_mul(2)
@@ -115,17 +131,22 @@ fn nesting_bound(limits: &Limits) -> (usize, bool) {
     (by_limit.min(MAX_JSON_NESTING), by_limit > MAX_JSON_NESTING)
 }
 
-fn tokenize<'t>(text: &'t str, limits: &Limits) -> Result<Tape<'t>, WireError> {
-    if text.len() > MAX_TEXT {
-        return Err(WireError::new(
-            WireErrorKind::LimitExceeded,
-            format!(
-                "message of {} bytes exceeds {MAX_TEXT} bytes, the most this parser accepts \
-                 whatever Limits::max_message_size says",
-                text.len()
-            ),
-        ));
+/// The tape indexes texts up to [`MAX_TEXT`] bytes (4 GiB), whatever the size limit says.
+fn check_length(text: &str) -> Result<(), WireError> {
+    if text.len() <= MAX_TEXT {
+        return Ok(());
     }
+    Err(WireError::new(
+        WireErrorKind::LimitExceeded,
+        format!(
+            "message of {} bytes exceeds {MAX_TEXT} bytes, the most this parser accepts \
+             whatever Limits::max_message_size says",
+            text.len()
+        ),
+    ))
+}
+
+fn tokenize<'t>(text: &'t str, limits: &Limits) -> Result<Tape<'t>, WireError> {
     let (bound, _) = nesting_bound(limits);
     Tape::parse(text, bound).map_err(|_| explain_rejection(text, limits))
 }
@@ -282,7 +303,7 @@ impl Iterator for UniqueEntries<'_, '_> {
 }
 
 /// Objects with up to this many keys look for repeats pairwise; larger ones use a hash set.
-const PAIRWISE_KEYS: usize = 8;
+pub(super) const PAIRWISE_KEYS: usize = 8;
 
 /// Converts a tape into protocol types, enforcing the value limits.
 struct Converter<'a, 't> {
@@ -375,22 +396,33 @@ impl<'a, 't> Converter<'a, 't> {
     // --- expressions -----------------------------------------------------------------------
 
     /// Converts the expression at node `at`, found at value depth `depth`.
-    #[inline]
+    #[inline(always)]
     fn expr(&self, at: usize, depth: usize) -> Result<Expr> {
         if depth >= self.limits.max_depth {
-            return Err(Fail::limit(depth_problem(&self.limits), false));
+            return Err(self.too_deep());
         }
         Ok(match self.tape.node(at) {
             Node::Null => Expr::Null,
             Node::Bool(b) => Expr::Bool(b),
             Node::Number { value, .. } => Expr::Number(value),
             Node::String { .. } => Expr::String(self.tape.str(at).into_owned()),
-            // Only containers recurse, so only they need the stack guard.
-            Node::Object { .. } => {
-                crate::stack::guarded(|| self.fields(at, depth).map(Expr::Object))?
-            }
-            Node::Array { .. } => crate::stack::guarded(|| self.special(at, depth))?,
+            Node::Object { .. } | Node::Array { .. } => self.container(at, depth)?,
         })
+    }
+
+    /// An object or array in expression position. Only these recurse, so only they need the
+    /// stack guard (and the scalars above stay inline in the loops over lists).
+    #[inline(never)]
+    fn container(&self, at: usize, depth: usize) -> Result<Expr> {
+        crate::stack::guarded(|| match self.tape.node(at) {
+            Node::Object { .. } => self.fields(at, depth).map(Expr::Object),
+            _ => self.special(at, depth),
+        })
+    }
+
+    #[cold]
+    fn too_deep(&self) -> Fail {
+        Fail::limit(depth_problem(&self.limits), false)
     }
 
     /// An object's fields, each value an expression one level deeper.
@@ -1090,7 +1122,7 @@ fn canonical_number(x: f64) -> Number {
 
 /// The standard alphabet, padding optional (the reference strips it when sending), and lenient
 /// about unused trailing bits as JavaScript's decoders are.
-const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)

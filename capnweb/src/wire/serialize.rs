@@ -14,13 +14,13 @@ use super::text::{
 use super::{Capture, ErrorForm, Expr, FetchInit, Message, PathKey, ReferenceForm};
 
 pub(crate) fn message_to_text(msg: &Message) -> String {
-    let mut writer = Writer::default();
+    let mut writer = Writer::new();
     writer.message(msg);
     writer.out
 }
 
 pub(crate) fn expr_to_text(expr: &Expr) -> String {
-    let mut writer = Writer::default();
+    let mut writer = Writer::new();
     writer.expr(expr);
     writer.out
 }
@@ -30,12 +30,20 @@ pub(crate) fn expr_to_text(expr: &Expr) -> String {
 const REQUEST_LEADING_KEYS: &[&str] = &["method"];
 const RESPONSE_LEADING_KEYS: &[&str] = &["status", "statusText"];
 
-#[derive(Default)]
 struct Writer {
     out: String,
 }
 
+/// The output buffer's first size: most messages fit, and bigger ones double from there.
+const INITIAL_CAPACITY: usize = 256;
+
 impl Writer {
+    fn new() -> Self {
+        Writer {
+            out: String::with_capacity(INITIAL_CAPACITY),
+        }
+    }
+
     // --- messages --------------------------------------------------------------------------
 
     fn message(&mut self, msg: &Message) {
@@ -181,15 +189,16 @@ impl Writer {
     }
 
     /// A number in expression position: non-finite values have special forms, not literals.
+    #[inline(always)]
     fn number_expr(&mut self, x: f64) {
-        if x.is_nan() {
-            self.bare("nan");
-        } else if x == f64::INFINITY {
-            self.bare("inf");
-        } else if x == f64::NEG_INFINITY {
-            self.bare("-inf");
-        } else {
+        if x.is_finite() {
             self.number(x);
+        } else if x.is_nan() {
+            self.bare("nan");
+        } else if x > 0.0 {
+            self.bare("inf");
+        } else {
+            self.bare("-inf");
         }
     }
 

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::text::find_escape;
+use super::lex::{self, skip_whitespace, unescape, Rejected};
 
 /// One JSON value on the tape.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,10 +44,6 @@ pub(super) enum Node {
     },
 }
 
-/// The text is not JSON (or nests deeper than the bound): the caller finds out why.
-#[derive(Debug)]
-pub(super) struct Rejected;
-
 /// A tokenized text.
 #[derive(Debug)]
 pub(super) struct Tape<'t> {
@@ -59,6 +55,7 @@ pub(super) struct Tape<'t> {
 pub(super) const MAX_TEXT: usize = u32::MAX as usize;
 
 /// An open container while tokenizing.
+#[derive(Clone, Copy)]
 struct Open {
     node: usize,
     len: u32,
@@ -72,18 +69,10 @@ impl<'t> Tape<'t> {
         if text.len() > MAX_TEXT {
             return Err(Rejected);
         }
-        let mut lexer = Lexer {
-            bytes: text.as_bytes(),
-            text,
-            at: 0,
-            // A guess that rarely reallocates for small messages and stays modest for big ones.
-            nodes: Vec::with_capacity(text.len() / 6 + 4),
-        };
-        lexer.run(max_nesting)?;
-        Ok(Tape {
-            text,
-            nodes: lexer.nodes,
-        })
+        // A guess that rarely reallocates for small messages and stays modest for big ones.
+        let mut nodes = Vec::with_capacity(text.len() / 6 + 4);
+        tokenize(text, max_nesting, &mut nodes)?;
+        Ok(Tape { text, nodes })
     }
 
     /// The node at `at` (`null` past the end, which callers never ask for).
@@ -238,327 +227,154 @@ impl Iterator for Entries<'_, '_> {
 
 impl ExactSizeIterator for Entries<'_, '_> {}
 
-struct Lexer<'t> {
-    bytes: &'t [u8],
-    text: &'t str,
-    at: usize,
-    nodes: Vec<Node>,
-}
-
-impl Lexer<'_> {
-    fn run(&mut self, max_nesting: usize) -> Result<(), Rejected> {
-        let mut open: Vec<Open> = Vec::new();
-        'value: loop {
-            // One value starts here.
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b'[') => {
-                    self.at += 1;
-                    if open.len() >= max_nesting {
-                        return Err(Rejected);
-                    }
-                    open.push(Open {
-                        node: self.nodes.len(),
-                        len: 0,
-                        object: false,
-                    });
-                    self.nodes.push(Node::Array { len: 0, end: 0 });
-                    self.skip_whitespace();
-                    if self.peek() != Some(b']') {
-                        continue 'value;
-                    }
-                    // An empty array: closed by the loop below.
+/// Tokenizes `text` onto `nodes`, refusing containers nested deeper than `max_nesting`.
+///
+/// One loop, no recursion: the containers being filled are kept on a stack, the innermost in
+/// locals. Positions are `usize` here and stored as `u32` (the caller checked the length).
+fn tokenize(text: &str, max_nesting: usize, nodes: &mut Vec<Node>) -> Result<(), Rejected> {
+    let bytes = text.as_bytes();
+    // The enclosing containers, and the innermost one (`top`, when `depth > 0`).
+    let mut enclosing: Vec<Open> = Vec::new();
+    let mut top = Open {
+        node: 0,
+        len: 0,
+        object: false,
+    };
+    let mut depth = 0usize;
+    let mut at = skip_whitespace(bytes, 0);
+    'value: loop {
+        // A value starts at `at`.
+        match bytes.get(at) {
+            Some(&opener @ (b'[' | b'{')) => {
+                if depth >= max_nesting {
+                    return Err(Rejected);
                 }
-                Some(b'{') => {
-                    self.at += 1;
-                    if open.len() >= max_nesting {
-                        return Err(Rejected);
-                    }
-                    open.push(Open {
-                        node: self.nodes.len(),
-                        len: 0,
-                        object: true,
-                    });
-                    self.nodes.push(Node::Object { len: 0, end: 0 });
-                    self.skip_whitespace();
-                    if self.peek() != Some(b'}') {
-                        self.key()?;
-                        continue 'value;
-                    }
+                let object = opener == b'{';
+                if depth > 0 {
+                    enclosing.push(top);
                 }
-                Some(b'"') => self.string()?,
-                Some(b'-' | b'0'..=b'9') => self.number()?,
-                Some(b't') => self.literal(b"true", Node::Bool(true))?,
-                Some(b'f') => self.literal(b"false", Node::Bool(false))?,
-                Some(b'n') => self.literal(b"null", Node::Null)?,
-                _ => return Err(Rejected),
-            }
-            // A value just ended (a scalar, or an opened container whose closer is next):
-            // close containers until one takes another element.
-            loop {
-                self.skip_whitespace();
-                let Some(top) = open.last_mut() else {
-                    return if self.at == self.bytes.len() {
-                        Ok(())
-                    } else {
-                        Err(Rejected)
-                    };
+                depth += 1;
+                top = Open {
+                    node: nodes.len(),
+                    len: 0,
+                    object,
                 };
-                let closer = if top.object { b'}' } else { b']' };
-                match self.peek() {
-                    Some(b',') => {
-                        self.at += 1;
-                        top.len += 1;
-                        if top.object {
-                            self.skip_whitespace();
-                            self.key()?;
-                        }
-                        continue 'value;
+                nodes.push(if object {
+                    Node::Object { len: 0, end: 0 }
+                } else {
+                    Node::Array { len: 0, end: 0 }
+                });
+                at = skip_whitespace(bytes, at + 1);
+                let closer = if object { b'}' } else { b']' };
+                if bytes.get(at) != Some(&closer) {
+                    if object {
+                        at = key(bytes, at, nodes)?;
                     }
-                    Some(byte) if byte == closer => {
-                        self.at += 1;
-                        // Every element adds a node: none since the opener means empty.
-                        let empty = top.node + 1 == self.nodes.len();
-                        let len = if empty { 0 } else { top.len + 1 };
-                        let end = u32::try_from(self.nodes.len()).map_err(|_| Rejected)?;
-                        let node = top.node;
-                        if let Some(slot) = self.nodes.get_mut(node) {
-                            *slot = if top.object {
-                                Node::Object { len, end }
-                            } else {
-                                Node::Array { len, end }
-                            };
-                        }
-                        open.pop();
-                    }
-                    _ => return Err(Rejected),
+                    continue 'value;
                 }
+                // Empty: the closer is handled below, as after any last element.
             }
-        }
-    }
-
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    #[inline]
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.at += 1;
-        }
-    }
-
-    fn offset(&self) -> Result<u32, Rejected> {
-        u32::try_from(self.at).map_err(|_| Rejected)
-    }
-
-    /// An object key (a string), then the `:` before its value.
-    fn key(&mut self) -> Result<(), Rejected> {
-        if self.peek() != Some(b'"') {
-            return Err(Rejected);
-        }
-        self.string()?;
-        self.skip_whitespace();
-        if self.peek() != Some(b':') {
-            return Err(Rejected);
-        }
-        self.at += 1;
-        Ok(())
-    }
-
-    fn literal(&mut self, word: &[u8], node: Node) -> Result<(), Rejected> {
-        if self.bytes.get(self.at..self.at + word.len()) != Some(word) {
-            return Err(Rejected);
-        }
-        self.at += word.len();
-        self.nodes.push(node);
-        Ok(())
-    }
-
-    /// A string, from its opening quote.
-    fn string(&mut self) -> Result<(), Rejected> {
-        self.at += 1;
-        let start = self.offset()?;
-        let mut escaped = false;
-        loop {
-            self.at = find_escape(self.bytes, self.at);
-            match self.peek() {
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    self.at += 1;
-                    self.escape()?;
-                }
-                // A raw control character, or the end of the text.
-                _ => return Err(Rejected),
-            }
-        }
-        let end = self.offset()?;
-        self.at += 1;
-        self.nodes.push(Node::String {
-            start,
-            end,
-            escaped,
-        });
-        Ok(())
-    }
-
-    /// One escape, after its backslash; `\u` surrogates must come in pairs.
-    fn escape(&mut self) -> Result<(), Rejected> {
-        let byte = self.peek().ok_or(Rejected)?;
-        self.at += 1;
-        match byte {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
-            b'u' => match self.hex4()? {
-                0xDC00..=0xDFFF => Err(Rejected),
-                0xD800..=0xDBFF => {
-                    if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
-                        return Err(Rejected);
-                    }
-                    self.at += 2;
-                    match self.hex4()? {
-                        0xDC00..=0xDFFF => Ok(()),
-                        _ => Err(Rejected),
-                    }
-                }
-                _ => Ok(()),
-            },
-            _ => Err(Rejected),
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, Rejected> {
-        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Rejected)?;
-        let mut value = 0;
-        for &digit in digits {
-            value = value * 16 + char::from(digit).to_digit(16).ok_or(Rejected)?;
-        }
-        self.at += 4;
-        Ok(value)
-    }
-
-    /// A number: JSON's grammar, held as the double JavaScript's `JSON.parse` makes of it.
-    fn number(&mut self) -> Result<(), Rejected> {
-        let start = self.at;
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.at += 1;
-        }
-        // Integer part: 0, or digits not starting with 0.
-        let int_start = self.at;
-        let mut significand: u64 = 0;
-        match self.peek() {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => {
-                while let Some(digit @ b'0'..=b'9') = self.peek() {
-                    significand = significand
-                        .wrapping_mul(10)
-                        .wrapping_add(u64::from(digit - b'0'));
-                    self.at += 1;
-                }
-            }
+            Some(b'"') => at = string(bytes, at, nodes)?,
+            Some(b'-' | b'0'..=b'9') => at = number(text, at, nodes)?,
+            Some(b't') => at = literal(bytes, at, b"true", Node::Bool(true), nodes)?,
+            Some(b'f') => at = literal(bytes, at, b"false", Node::Bool(false), nodes)?,
+            Some(b'n') => at = literal(bytes, at, b"null", Node::Null, nodes)?,
             _ => return Err(Rejected),
         }
-        let int_digits = self.at - int_start;
-        let mut integral = true;
-        if self.peek() == Some(b'.') {
-            integral = false;
-            self.at += 1;
-            self.digits()?;
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            integral = false;
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.at += 1;
-            }
-            self.digits()?;
-        }
-        // 0 followed by more digits (`01`) is not JSON; the caller sees a digit after a value.
-        let value = if integral && int_digits <= 19 {
-            // Up to 19 digits fit a u64 exactly, and `as f64` rounds it correctly.
-            let magnitude = significand as f64;
-            if negative {
-                -magnitude
-            } else {
-                magnitude
-            }
-        } else {
-            parse_float(self.text.get(start..self.at).ok_or(Rejected)?)?
-        };
-        self.nodes.push(Node::Number {
-            value,
-            start: u32::try_from(start).map_err(|_| Rejected)?,
-        });
-        Ok(())
-    }
-
-    /// One or more digits.
-    fn digits(&mut self) -> Result<(), Rejected> {
-        let from = self.at;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.at += 1;
-        }
-        if self.at == from {
-            Err(Rejected)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// A JSON number's text (already checked against the grammar) as the correctly rounded
-/// double, by serde_json's parser (which the protocol's numbers were always read with).
-/// Too large for a double is refused, as serde_json refuses it.
-fn parse_float(text: &str) -> Result<f64, Rejected> {
-    serde_json::from_str::<f64>(text).map_err(|_| Rejected)
-}
-
-/// Decodes a string's escapes (already validated by the tokenizer; anything else is kept).
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(backslash) = rest.find('\\') {
-        out.push_str(rest.get(..backslash).unwrap_or(""));
-        let escape = rest.get(backslash + 1..).unwrap_or("");
-        let mut used = 1;
-        match escape.as_bytes().first() {
-            Some(b'"') => out.push('"'),
-            Some(b'\\') => out.push('\\'),
-            Some(b'/') => out.push('/'),
-            Some(b'b') => out.push('\u{8}'),
-            Some(b'f') => out.push('\u{c}'),
-            Some(b'n') => out.push('\n'),
-            Some(b'r') => out.push('\r'),
-            Some(b't') => out.push('\t'),
-            Some(b'u') => {
-                let high = hex_at(escape, 1);
-                let code = match high {
-                    0xD800..=0xDBFF => {
-                        // A validated pair: `\uD8xx\uDCxx`.
-                        used += 6;
-                        let low = hex_at(escape, 7);
-                        0x1_0000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
-                    }
-                    _ => high,
+        // A value just ended (or an empty container opened): close containers until one
+        // takes another element.
+        loop {
+            at = skip_whitespace(bytes, at);
+            if depth == 0 {
+                return if at == bytes.len() {
+                    Ok(())
+                } else {
+                    Err(Rejected)
                 };
-                used += 4;
-                out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
             }
-            _ => used = 0,
+            match bytes.get(at) {
+                Some(b',') => {
+                    top.len += 1;
+                    at = skip_whitespace(bytes, at + 1);
+                    if top.object {
+                        at = key(bytes, at, nodes)?;
+                    }
+                    continue 'value;
+                }
+                Some(&closer) if closer == if top.object { b'}' } else { b']' } => {
+                    at += 1;
+                    // Every element adds a node: none since the opener means empty.
+                    let len = if top.node + 1 == nodes.len() {
+                        0
+                    } else {
+                        top.len + 1
+                    };
+                    let end = nodes.len() as u32;
+                    if let Some(slot) = nodes.get_mut(top.node) {
+                        *slot = if top.object {
+                            Node::Object { len, end }
+                        } else {
+                            Node::Array { len, end }
+                        };
+                    }
+                    depth -= 1;
+                    if let Some(outer) = enclosing.pop() {
+                        top = outer;
+                    }
+                }
+                _ => return Err(Rejected),
+            }
         }
-        rest = escape.get(used..).unwrap_or("");
     }
-    out.push_str(rest);
-    out
 }
 
-/// The four hex digits at `at` in `text` (0 where they are not hex digits).
-fn hex_at(text: &str, at: usize) -> u32 {
-    text.get(at..at + 4)
-        .and_then(|digits| u32::from_str_radix(digits, 16).ok())
-        .unwrap_or(0)
+/// An object key (a string) at `at`, then the `:` before its value; returns where the value
+/// may start.
+#[inline(always)]
+fn key(bytes: &[u8], at: usize, nodes: &mut Vec<Node>) -> Result<usize, Rejected> {
+    if bytes.get(at) != Some(&b'"') {
+        return Err(Rejected);
+    }
+    let at = skip_whitespace(bytes, string(bytes, at, nodes)?);
+    if bytes.get(at) != Some(&b':') {
+        return Err(Rejected);
+    }
+    Ok(skip_whitespace(bytes, at + 1))
+}
+
+fn literal(
+    bytes: &[u8],
+    at: usize,
+    word: &[u8],
+    node: Node,
+    nodes: &mut Vec<Node>,
+) -> Result<usize, Rejected> {
+    let end = lex::literal(bytes, at, word)?;
+    nodes.push(node);
+    Ok(end)
+}
+
+/// A string token at `at` (its opening quote) onto the tape.
+#[inline(always)]
+fn string(bytes: &[u8], at: usize, nodes: &mut Vec<Node>) -> Result<usize, Rejected> {
+    let (end, escaped) = lex::string(bytes, at)?;
+    nodes.push(Node::String {
+        start: (at + 1) as u32,
+        end: end as u32,
+        escaped,
+    });
+    Ok(end + 1)
+}
+
+/// A number token at `at` onto the tape.
+#[inline(always)]
+fn number(text: &str, at: usize, nodes: &mut Vec<Node>) -> Result<usize, Rejected> {
+    let (value, end) = lex::number(text, at)?;
+    nodes.push(Node::Number {
+        value,
+        start: at as u32,
+    });
+    Ok(end)
 }
 
 #[cfg(test)]

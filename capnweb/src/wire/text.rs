@@ -43,29 +43,32 @@ fn short_escape(byte: u8) -> &'static str {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `word` is `"`, `\` or below 0x20 (exact, by the SWAR byte tests).
-#[inline]
-fn has_escape(word: u64) -> bool {
+/// A mask with the high bit set in each byte of `word` that is `"`, `\` or below 0x20, and
+/// possibly in bytes above such a byte (the SWAR tests' borrows only run upwards), so the
+/// lowest set bit always marks the first such byte.
+#[inline(always)]
+fn escape_mask(word: u64) -> u64 {
     let below_space = word.wrapping_sub(ONES * 0x20) & !word;
     let quote = word ^ (ONES * u64::from(b'"'));
     let backslash = word ^ (ONES * u64::from(b'\\'));
     let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
-    (below_space | zero_in(quote) | zero_in(backslash)) & HIGHS != 0
+    (below_space | zero_in(quote) | zero_in(backslash)) & HIGHS
 }
 
 /// The index of the first byte at or after `from` that a JSON string cannot hold as it is
 /// (`"`, `\` or a control character), or `bytes.len()` if there is none.
 ///
 /// Eight bytes are tested at a time, so long runs of plain text cost little.
-#[inline]
+#[inline(always)]
 pub(super) fn find_escape(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        if has_escape(u64::from_le_bytes(word)) {
-            break;
+        let mask = escape_mask(u64::from_le_bytes(word));
+        if mask != 0 {
+            return at + (mask.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
@@ -124,6 +127,7 @@ const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 ///
 /// The caller writes the protocol's forms for non-finite numbers (`["nan"]`, `["inf"]`,
 /// `["-inf"]`); given one anyway, this writes `null`, as `JSON.stringify` would.
+#[inline]
 pub(crate) fn write_number(out: &mut String, x: f64) {
     // `as` saturates (and takes NaN to 0), so the round trip tells integers (`fract` would be
     // a libm call). Both zeros print as "0", which `as i64` gives for either.
@@ -138,8 +142,17 @@ pub(crate) fn write_number(out: &mut String, x: f64) {
 }
 
 /// Writes an integer (an id, say) in decimal.
+#[inline]
 pub(crate) fn write_integer(out: &mut String, n: i64) {
-    out.push_str(itoa::Buffer::new().format(n));
+    // Small ones (ids, counts, small numbers) are pushed as digits: no copy call.
+    match n {
+        0..=9 => out.push(char::from(b'0' + n as u8)),
+        10..=99 => {
+            out.push(char::from(b'0' + (n / 10) as u8));
+            out.push(char::from(b'0' + (n % 10) as u8));
+        }
+        _ => out.push_str(itoa::Buffer::new().format(n)),
+    }
 }
 
 /// Writes an unsigned integer (a refcount, a path index) in decimal.
