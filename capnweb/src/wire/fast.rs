@@ -87,11 +87,6 @@ fn with_reader<T>(
     result
 }
 
-/// The stack is checked every this many levels of value depth: optimized, a level takes about
-/// 1 KiB of stack (measured), so eight fit the guard's 64 KiB red zone many times over;
-/// unoptimized, a level can take 20 KiB, so every level is checked.
-const GUARD_EVERY: usize = if cfg!(debug_assertions) { 1 } else { 8 };
-
 struct Reader<'t> {
     text: &'t str,
     bytes: &'t [u8],
@@ -309,14 +304,7 @@ impl Reader<'_> {
     /// the stack.
     #[inline(never)]
     fn container(&mut self, depth: usize) -> Fast<Expr> {
-        // (In unoptimized builds GUARD_EVERY is 1, and every level is checked.)
-        #[allow(clippy::modulo_one)]
-        let check = depth % GUARD_EVERY == 0;
-        if check {
-            crate::stack::guarded(|| self.container_here(depth))
-        } else {
-            self.container_here(depth)
-        }
+        crate::stack::guarded_at(depth, || self.container_here(depth))
     }
 
     fn container_here(&mut self, depth: usize) -> Fast<Expr> {
@@ -356,7 +344,7 @@ impl Reader<'_> {
         if has_repeated_key(fields) {
             return Err(Rejected);
         }
-        Ok(self.scratch.fields.drain(mark..).collect())
+        Ok(self.scratch.fields.split_off(mark))
     }
 
     /// A plain list of expressions one level deeper than `depth` (an escaped array's
@@ -367,13 +355,36 @@ impl Reader<'_> {
         }
         let mark = self.scratch.exprs.len();
         loop {
-            let item = self.expr(depth + 1)?;
-            self.scratch.exprs.push(item);
+            self.push_item(depth + 1)?;
             if !self.more(b']')? {
                 break;
             }
         }
-        Ok(self.scratch.exprs.drain(mark..).collect())
+        Ok(self.scratch.exprs.split_off(mark))
+    }
+
+    /// An expression at `depth`, pushed onto the scratch stack (numbers and strings, the
+    /// commonest elements, without the round trip through `expr`).
+    #[inline(always)]
+    fn push_item(&mut self, depth: usize) -> Fast<()> {
+        if depth >= self.limits.max_depth {
+            return Err(Rejected);
+        }
+        match self.peek() {
+            b'-' | b'0'..=b'9' => {
+                let x = self.number()?;
+                self.scratch.exprs.push(Expr::Number(x));
+            }
+            b'"' => {
+                let s = self.string()?;
+                self.scratch.exprs.push(Expr::String(s));
+            }
+            _ => {
+                let item = self.expr(depth)?;
+                self.scratch.exprs.push(item);
+            }
+        }
+        Ok(())
     }
 
     /// The arguments of the form `tag`, up to (not including) its closing bracket.

@@ -32,6 +32,8 @@ const RESPONSE_LEADING_KEYS: &[&str] = &["status", "statusText"];
 
 struct Writer {
     out: String,
+    /// How many containers deep the expression being written is.
+    depth: usize,
 }
 
 /// The output buffer's first size: most messages fit, and bigger ones double from there.
@@ -41,6 +43,7 @@ impl Writer {
     fn new() -> Self {
         Writer {
             out: String::with_capacity(INITIAL_CAPACITY),
+            depth: 0,
         }
     }
 
@@ -92,7 +95,11 @@ impl Writer {
             Expr::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             Expr::Number(x) => self.number_expr(*x),
             Expr::String(s) => write_string(&mut self.out, s),
-            _ => crate::stack::guarded(|| self.expr_inner(expr)),
+            _ => {
+                self.depth += 1;
+                crate::stack::guarded_at(self.depth, || self.expr_inner(expr));
+                self.depth -= 1;
+            }
         }
     }
 

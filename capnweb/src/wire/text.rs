@@ -142,9 +142,9 @@ pub(crate) fn write_number(out: &mut String, x: f64) {
 }
 
 /// Writes an integer (an id, say) in decimal.
-#[inline]
+#[inline(always)]
 pub(crate) fn write_integer(out: &mut String, n: i64) {
-    // Small ones (ids, counts, small numbers) are pushed as digits: no copy call.
+    // Small ones (ids, counts, small numbers) are pushed as digits: no formatting call.
     match n {
         0..=9 => out.push(char::from(b'0' + n as u8)),
         10..=99 => {
