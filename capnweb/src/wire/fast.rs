@@ -616,8 +616,46 @@ fn has_repeated_key(fields: &[(String, Expr)]) -> bool {
                 .any(|(other, _)| other == key)
         });
     }
-    let mut seen = std::collections::HashSet::with_capacity(fields.len());
-    fields.iter().any(|(key, _)| !seen.insert(key.as_str()))
+    // Sort cheap hashes of the keys; only keys whose hashes collide are compared as text
+    // (sorted too, so even keys crafted to collide cost n log n comparisons, never n²).
+    let mut hashes: Vec<(u64, usize)> = fields
+        .iter()
+        .enumerate()
+        .map(|(index, (key, _))| (key_hash(key), index))
+        .collect();
+    hashes.sort_unstable();
+    let mut colliding: Vec<&str> = Vec::new();
+    for (at, pair) in hashes.windows(2).enumerate() {
+        let [(first, a), (second, b)] = pair else {
+            continue;
+        };
+        if first == second {
+            // A run of equal hashes: take its first key once, and each following one.
+            let starts_run = at == 0 || hashes.get(at - 1).is_none_or(|(h, _)| h != first);
+            for (index, take) in [(a, starts_run), (b, true)] {
+                if let (true, Some((key, _))) = (take, fields.get(*index)) {
+                    colliding.push(key);
+                }
+            }
+        }
+    }
+    colliding.sort_unstable();
+    colliding.windows(2).any(|pair| pair.first() == pair.get(1))
+}
+
+/// A cheap, unkeyed hash of a key (a multiply-rotate mix over 8-byte words), only ever used
+/// to skip comparing keys that differ.
+fn key_hash(key: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash = key.len() as u64;
+    for chunk in key.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        for (slot, byte) in word.iter_mut().zip(chunk) {
+            *slot = *byte;
+        }
+        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    hash
 }
 
 /// The tags of the protocol's messages and forms.
@@ -732,6 +770,23 @@ mod tests {
         "\"date\"",
         "\"Uint16Array\"",
     ];
+
+    #[test]
+    fn repeated_keys_are_found_in_objects_of_any_size() {
+        for size in [0usize, 1, 2, 8, 9, 100, 1000] {
+            let mut fields: Vec<(String, Expr)> =
+                (0..size).map(|i| (format!("key{i}"), Expr::Null)).collect();
+            assert!(!has_repeated_key(&fields), "{size}");
+            if size > 0 {
+                for at in [0, size / 2, size - 1] {
+                    let key = fields[at].0.clone();
+                    fields.push((key, Expr::Null));
+                    assert!(has_repeated_key(&fields), "{size} {at}");
+                    fields.pop();
+                }
+            }
+        }
+    }
 
     #[test]
     fn what_the_fast_path_accepts_the_strict_path_accepts_alike() {

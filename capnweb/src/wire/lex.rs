@@ -123,7 +123,8 @@ pub(super) fn number(text: &str, start: usize) -> Result<(f64, usize), Rejected>
 }
 
 /// A number with a fraction, an exponent or more than 18 integer digits: its grammar checked
-/// here, its value read by serde_json (correctly rounded, and refused beyond a double's range).
+/// here, its value read by fast-float2 (correctly rounded, as serde_json's reading is, so the
+/// same double), and refused beyond a double's range as serde_json refuses it.
 #[inline(never)]
 fn long_number(
     text: &str,
@@ -156,7 +157,11 @@ fn long_number(
         }
     } else {
         let text = text.get(start..at).ok_or(Rejected)?;
-        serde_json::from_str::<f64>(text).map_err(|_| Rejected)?
+        let value: f64 = fast_float2::parse(text).map_err(|_| Rejected)?;
+        if !value.is_finite() {
+            return Err(Rejected);
+        }
+        value
     };
     Ok((value, at))
 }
