@@ -57,8 +57,9 @@ struct Scratch {
     fields: Vec<(String, Expr)>,
 }
 
-/// Scratch stacks larger than this many entries are not kept for the next parse.
-const SCRATCH_KEPT: usize = 4096;
+/// Scratch stacks larger than this many entries (about 1 MiB of fields) are not kept for the
+/// next parse.
+const SCRATCH_KEPT: usize = 16 * 1024;
 
 fn with_reader<T>(
     text: &str,

@@ -183,7 +183,13 @@ fn digits(bytes: &[u8], from: usize) -> Result<usize, Rejected> {
 pub(super) fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some(backslash) = rest.find('\\') {
+    // In a validated string the only byte `find_escape` stops at is a backslash (quotes and
+    // control characters cannot be there); it finds them faster than a memchr call per run.
+    loop {
+        let backslash = find_escape(rest.as_bytes(), 0);
+        if backslash == rest.len() {
+            break;
+        }
         out.push_str(rest.get(..backslash).unwrap_or(""));
         let escape = rest.get(backslash + 1..).unwrap_or("");
         let mut used = 1;

@@ -426,6 +426,7 @@ impl Writer {
         write_integer(&mut self.out, id);
     }
 
+    #[inline(always)]
     fn number(&mut self, x: f64) {
         write_number(&mut self.out, x);
     }

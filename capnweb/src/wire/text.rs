@@ -129,11 +129,11 @@ const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 /// `["-inf"]`); given one anyway, this writes `null`, as `JSON.stringify` would.
 #[inline]
 pub(crate) fn write_number(out: &mut String, x: f64) {
-    // `as` saturates (and takes NaN to 0), so the round trip tells integers (`fract` would be
-    // a libm call). Both zeros print as "0", which `as i64` gives for either.
-    let integer = x as i64;
-    if integer as f64 == x && x.abs() < EXACT_INTEGERS {
-        write_integer(out, integer);
+    // Within ±2^53 the `as` conversion is exact for integers, and its round trip tells them
+    // from fractions (`fract` would be a libm call). Both zeros print as "0", which `as i64`
+    // gives for either.
+    if x.abs() < EXACT_INTEGERS && (x as i64) as f64 == x {
+        write_integer(out, x as i64);
     } else if x.is_finite() {
         out.push_str(ryu_js::Buffer::new().format_finite(x));
     } else {
@@ -161,11 +161,13 @@ pub(crate) fn write_unsigned(out: &mut String, n: u64) {
 }
 
 /// Writes `["tag",`, the start of a form with arguments: write them separated by `,`, then
-/// [`close_form`].
+/// [`close_form`]. `tag` is one of the protocol's tags, plain ASCII with nothing to escape.
+#[inline]
 pub(crate) fn open_form(out: &mut String, tag: &str) {
-    out.push('[');
-    write_string(out, tag);
-    out.push(',');
+    debug_assert_eq!(find_escape(tag.as_bytes(), 0), tag.len(), "tag {tag:?}");
+    out.push_str("[\"");
+    out.push_str(tag);
+    out.push_str("\",");
 }
 
 /// Writes `]`, the end of a form started with [`open_form`].
@@ -173,11 +175,14 @@ pub(crate) fn close_form(out: &mut String) {
     out.push(']');
 }
 
-/// Writes `["tag"]`, a form without arguments (`["undefined"]`, `["pipe"]`).
+/// Writes `["tag"]`, a form without arguments (`["undefined"]`, `["pipe"]`). `tag` is one of
+/// the protocol's tags, plain ASCII with nothing to escape.
+#[inline]
 pub(crate) fn bare_form(out: &mut String, tag: &str) {
-    out.push('[');
-    write_string(out, tag);
-    out.push(']');
+    debug_assert_eq!(find_escape(tag.as_bytes(), 0), tag.len(), "tag {tag:?}");
+    out.push_str("[\"");
+    out.push_str(tag);
+    out.push_str("\"]");
 }
 
 /// Writes `data` as a quoted base64 string without padding, as the reference writes the
