@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use capnweb::wire::{Expr, Message};
 
 /// How long each batch runs, and how many batches each figure takes the best of.
-const BATCH: Duration = Duration::from_millis(200);
-const BATCHES: usize = 5;
+const BATCH: Duration = Duration::from_millis(50);
+const BATCHES: usize = 20;
 
 fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();

@@ -1,11 +1,14 @@
 //! Strict parsing of message text into [`Message`] and [`Expr`].
 //!
-//! Parsing runs in three steps, cheapest first, so hostile input costs as little as possible:
-//! the size limit is checked on the raw text, the text is tokenized onto a flat [`Tape`]
-//! (which bounds the bracket nesting as it goes), and the tape is converted, strictly, into the
-//! protocol's types. No JSON tree is built. Every error names the problem and the place it was
-//! found, e.g. `at message[1][2]: expected a property path …, found an object`; the path is
-//! collected only while a failure unwinds.
+//! The size limit is checked first, on the raw text. Then the [fast path](super::fast) tries
+//! the text in one pass; it accepts only what this module would, and gives up on anything
+//! else. What it gives up on is parsed here, strictly, in two steps: the text is tokenized onto
+//! a flat [`Tape`] (which bounds the bracket nesting as it goes), and the tape is converted into
+//! the protocol's types with every check made in the protocol's order (the arity before the
+//! elements, say), which the tape's element counts allow. No JSON tree is built on either path.
+//! Every error names the problem and the place it was found, e.g.
+//! `at message[1][2]: expected a property path …, found an object`; the path is collected only
+//! while a failure unwinds.
 //!
 //! Text the tokenizer refuses is explained afterwards, on that cold path: by the nesting scan
 //! if it nests too deep, otherwise by serde_json's own message for the syntax error.
