@@ -186,12 +186,12 @@ impl Reader<'_> {
 
     #[inline(always)]
     fn string(&mut self) -> Fast<String> {
-        let (raw, escaped) = self.raw_string()?;
-        Ok(if escaped {
-            unescape(raw)
-        } else {
-            raw.to_owned()
-        })
+        if self.peek() != b'"' {
+            return Err(Rejected);
+        }
+        let (string, end) = lex::decoded_string(self.text, self.at)?;
+        self.at = end;
+        Ok(string)
     }
 
     /// A form's tag, compared as text (escapes decoded, rarely needed).

@@ -179,12 +179,48 @@ fn digits(bytes: &[u8], from: usize) -> Result<usize, Rejected> {
     }
 }
 
-/// Decodes a string's escapes (already validated by [`string`]; anything else is kept).
+/// A string from its opening quote at `at`, validated and decoded in one pass: its text, and
+/// the position after its closing quote.
+#[inline(always)]
+pub(super) fn decoded_string(text: &str, at: usize) -> Result<(String, usize), Rejected> {
+    let bytes = text.as_bytes();
+    let start = at + 1;
+    let stop = find_escape(bytes, start);
+    match byte(bytes, stop) {
+        // The usual case: no escapes, one copy.
+        b'"' => Ok((text.get(start..stop).ok_or(Rejected)?.to_owned(), stop + 1)),
+        b'\\' => escaped_string(text, start, stop),
+        _ => Err(Rejected),
+    }
+}
+
+/// The rest of [`decoded_string`] from its first escape (at `stop`).
+#[inline(never)]
+fn escaped_string(text: &str, start: usize, mut stop: usize) -> Result<(String, usize), Rejected> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(2 * (stop - start) + 16);
+    let mut run = start;
+    loop {
+        out.push_str(text.get(run..stop).ok_or(Rejected)?);
+        match byte(bytes, stop) {
+            b'"' => return Ok((out, stop + 1)),
+            b'\\' => {
+                let end = escape(bytes, stop + 1)?;
+                push_escape(&mut out, text.get(stop + 1..end).unwrap_or(""));
+                run = end;
+            }
+            _ => return Err(Rejected),
+        }
+        stop = find_escape(bytes, run);
+    }
+}
+
+/// Decodes a string's escapes (already validated by [`string`]).
 pub(super) fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     // In a validated string the only byte `find_escape` stops at is a backslash (quotes and
-    // control characters cannot be there); it finds them faster than a memchr call per run.
+    // control characters cannot be there).
     loop {
         let backslash = find_escape(rest.as_bytes(), 0);
         if backslash == rest.len() {
@@ -192,36 +228,44 @@ pub(super) fn unescape(raw: &str) -> String {
         }
         out.push_str(rest.get(..backslash).unwrap_or(""));
         let escape = rest.get(backslash + 1..).unwrap_or("");
-        let mut used = 1;
-        match escape.as_bytes().first() {
-            Some(b'"') => out.push('"'),
-            Some(b'\\') => out.push('\\'),
-            Some(b'/') => out.push('/'),
-            Some(b'b') => out.push('\u{8}'),
-            Some(b'f') => out.push('\u{c}'),
-            Some(b'n') => out.push('\n'),
-            Some(b'r') => out.push('\r'),
-            Some(b't') => out.push('\t'),
-            Some(b'u') => {
-                let high = hex_at(escape, 1);
-                let code = match high {
-                    0xD800..=0xDBFF => {
-                        // A validated pair: `\uD8xx\uDCxx`.
-                        used += 6;
-                        let low = hex_at(escape, 7);
-                        0x1_0000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
-                    }
-                    _ => high,
-                };
-                used += 4;
-                out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
-            }
-            _ => used = 0,
-        }
+        let used = match escape.as_bytes() {
+            // A validated pair: `\uD8xx\uDCxx`.
+            [b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'b' | b'A'..=b'B', ..] => 11,
+            [b'u', ..] => 5,
+            _ => 1,
+        };
+        push_escape(&mut out, escape.get(..used).unwrap_or(escape));
         rest = escape.get(used..).unwrap_or("");
     }
     out.push_str(rest);
     out
+}
+
+/// Appends what one validated escape stands for; `escape` is its text after the backslash
+/// (`n`, `u00e9`, or a surrogate pair `ud83d\ude00`).
+fn push_escape(out: &mut String, escape: &str) {
+    match escape.as_bytes().first() {
+        Some(b'"') => out.push('"'),
+        Some(b'\\') => out.push('\\'),
+        Some(b'/') => out.push('/'),
+        Some(b'b') => out.push('\u{8}'),
+        Some(b'f') => out.push('\u{c}'),
+        Some(b'n') => out.push('\n'),
+        Some(b'r') => out.push('\r'),
+        Some(b't') => out.push('\t'),
+        Some(b'u') => {
+            let high = hex_at(escape, 1);
+            let code = match high {
+                0xD800..=0xDBFF => {
+                    let low = hex_at(escape, 7);
+                    0x1_0000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+                }
+                _ => high,
+            };
+            out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+        }
+        _ => {}
+    }
 }
 
 /// The four hex digits at `at` in `text` (0 where they are not hex digits).
@@ -285,6 +329,7 @@ mod tests {
         assert_eq!(end, text.len() - 1);
         let expected: String = serde_json::from_str(text).expect("valid");
         assert_eq!(unescape(&text[1..end]), expected);
+        assert_eq!(decoded_string(text, 0).ok(), Some((expected, text.len())));
         for bad in [
             r#""\x""#,
             r#""\ud800""#,

@@ -26,17 +26,18 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
-/// The escape `JSON.stringify` writes for each byte that needs one (`""` for the `\u00XX` form).
-fn short_escape(byte: u8) -> &'static str {
+/// The letter of the short escape `JSON.stringify` writes for a byte (`\n` for a newline),
+/// if it has one; the other control characters take the `\u00xx` form.
+fn short_escape(byte: u8) -> Option<char> {
     match byte {
-        b'"' => "\\\"",
-        b'\\' => "\\\\",
-        b'\n' => "\\n",
-        b'\r' => "\\r",
-        b'\t' => "\\t",
-        0x08 => "\\b",
-        0x0c => "\\f",
-        _ => "",
+        b'"' => Some('"'),
+        b'\\' => Some('\\'),
+        b'\n' => Some('n'),
+        b'\r' => Some('r'),
+        b'\t' => Some('t'),
+        0x08 => Some('b'),
+        0x0c => Some('f'),
+        _ => None,
     }
 }
 
@@ -97,14 +98,16 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
         let Some(&byte) = bytes.get(at) else {
             break;
         };
+        // Pushed as characters: a copy of a two-byte string would be a call.
+        out.push('\\');
         match short_escape(byte) {
-            "" => {
+            Some(letter) => out.push(letter),
+            None => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
+                out.push_str("u00");
                 out.push(char::from(HEX[usize::from(byte >> 4)]));
                 out.push(char::from(HEX[usize::from(byte & 0xf)]));
             }
-            escape => out.push_str(escape),
         }
         start = at + 1;
     }
