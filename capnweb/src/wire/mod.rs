@@ -239,8 +239,9 @@ pub enum Expr {
     },
 }
 
-// The larger forms are boxed so that every `Expr` stays small (32 bytes): lists of plain
-// values, the bulk of most messages, then cost a quarter of the memory they would inline.
+// The larger forms are boxed so that every `Expr` stays small (40 bytes, from 128 inline):
+// lists of plain values, the bulk of most messages, then take a third of the memory, and
+// moving an expression copies a third of the bytes.
 
 /// The arguments of `["error", name, message, stack?, props?]` ([`Expr::Error`]).
 #[derive(Debug, Clone, PartialEq)]
