@@ -13,8 +13,9 @@ use base64::Engine as _;
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::{Fetch, Value};
-use crate::wire::text::{write_expr, write_number, write_string};
-use crate::wire::{Expr, FetchInit, Limits, PathKey};
+use crate::wire::text::{write_number, write_string};
+use crate::wire::write_expr;
+use crate::wire::{Expr, FetchInit, Limits, PathKey, RequestForm, ResponseForm};
 
 /// How the peer will refer to a stub or promise the encoder met.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,10 +241,10 @@ impl<'a> Encoder<'a> {
                 self.out.push(']');
             }
             Value::Request(request) => {
-                let expr = Expr::Request {
+                let expr = Expr::Request(Box::new(RequestForm {
                     url: request.url.clone(),
                     init: fetch_init(request, true)?,
-                };
+                }));
                 self.expr(&expr)?;
             }
             Value::Response(response) => {
@@ -251,10 +252,10 @@ impl<'a> Encoder<'a> {
                     Some(body) => data_expr(body)?,
                     None => Expr::Null,
                 };
-                let expr = Expr::Response {
+                let expr = Expr::Response(Box::new(ResponseForm {
                     body: Box::new(body),
                     init: fetch_init(response, false)?,
-                };
+                }));
                 self.expr(&expr)?;
             }
             Value::Stub(stub) => {

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use crate::error::{Error, RpcError};
 use crate::hook::{self, Hook, Walk};
 use crate::value::{Bytes, Date, Fetch, Object, Value};
-use crate::wire::{Capture, Expr, FetchInit, PathKey};
+use crate::wire::{
+    Capture, ErrorForm, Expr, FetchInit, PathKey, ReferenceForm, RemapForm, RequestForm,
+    ResponseForm,
+};
 use crate::{BigInt, RpcPromise, Stub};
 
 /// Resolves the ids inside expressions. Ids are from the sender's point of view: the sender's
@@ -43,12 +46,13 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
         ),
         Expr::Date(ms) => Value::Date(ms.map_or_else(Date::invalid, Date::from_millis)),
         Expr::Bytes { data, kind } => Value::Bytes(Bytes::with_kind(data, kind)),
-        Expr::Error {
-            name,
-            message,
-            stack,
-            props,
-        } => {
+        Expr::Error(error) => {
+            let ErrorForm {
+                name,
+                message,
+                stack,
+                props,
+            } = *error;
             // The error's own fields are not props; a prop cannot override them.
             let props = props
                 .unwrap_or_default()
@@ -65,27 +69,34 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
         }
         Expr::Url(href) => Value::Url(href),
         Expr::Headers(pairs) => Value::Headers(pairs),
-        Expr::Request { url, init } => Value::Request(Box::new(fetch(url, None, init, importer)?)),
-        Expr::Response { body, init } => {
+        Expr::Request(request) => {
+            let RequestForm { url, init } = *request;
+            Value::Request(Box::new(fetch(url, None, init, importer)?))
+        }
+        Expr::Response(response) => {
+            let ResponseForm { body, init } = *response;
             let body = evaluate(*body, importer)?;
             Value::Response(Box::new(fetch(String::new(), Some(body), init, importer)?))
         }
         // `import` does what `pipeline` does (a property read with a path, a call with
         // arguments); only its result is a stub, usable at once, instead of a promise.
-        Expr::Import { id, path, args } => {
+        Expr::Import(reference_form) => {
+            let ReferenceForm { id, path, args } = *reference_form;
             let hook = reference(importer.export(id)?, false, path, args, importer)?;
             Value::Stub(Stub::from_hook(hook))
         }
-        Expr::Pipeline { id, path, args } => {
+        Expr::Pipeline(reference_form) => {
+            let ReferenceForm { id, path, args } = *reference_form;
             let hook = reference(importer.export(id)?, true, path, args, importer)?;
             Value::Promise(RpcPromise::from_hook(hook))
         }
-        Expr::Remap {
-            id,
-            path,
-            captures,
-            instructions,
-        } => {
+        Expr::Remap(remap) => {
+            let RemapForm {
+                id,
+                path,
+                captures,
+                instructions,
+            } = *remap;
             let hook = importer.export(id)?;
             let captures = captures
                 .into_iter()

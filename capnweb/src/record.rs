@@ -15,7 +15,7 @@ use crate::encode::{Encoder, Exporter, Reference};
 use crate::error::Error;
 use crate::hook::{Hook, Placeholder};
 use crate::value::Value;
-use crate::wire::{Capture, Expr, Limits, PathKey};
+use crate::wire::{Capture, Expr, Limits, PathKey, ReferenceForm, RemapForm};
 
 thread_local! {
     static ACTIVE: RefCell<Vec<Arc<Recorder>>> = const { RefCell::new(Vec::new()) };
@@ -90,12 +90,12 @@ pub(crate) fn record_map(
                     CaptureSource::Hook(_) => None,
                 })
                 .collect();
-            let remap = Expr::Remap {
+            let remap = Expr::Remap(Box::new(RemapForm {
                 id: subject_index,
                 path: path.to_vec(),
                 captures,
                 instructions,
-            };
+            }));
             parent.push(remap)
         }
         None => {
@@ -132,11 +132,11 @@ pub(crate) fn intercept_get(hook: &Hook, path: &[PathKey]) -> Option<Hook> {
         }
     }
     let subject = recorder.capture(hook);
-    Some(recorder.push(Expr::Pipeline {
+    Some(recorder.push(Expr::Pipeline(Box::new(ReferenceForm {
         id: subject,
         path: Some(path.to_vec()),
         args: None,
-    }))
+    }))))
 }
 
 fn current() -> Option<Arc<Recorder>> {

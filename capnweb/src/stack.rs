@@ -12,3 +12,21 @@ const SEGMENT: usize = 1024 * 1024;
 pub(crate) fn guarded<R>(level: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, SEGMENT, level)
 }
+
+/// How many levels [`guarded_at`] lets pass between checks. Optimized, a level of the wire
+/// codec's recursions takes about 1 KiB of stack (measured), so eight fit the red zone many
+/// times over; unoptimized, a level can take over 20 KiB, so every level is checked.
+const CHECK_EVERY: usize = if cfg!(debug_assertions) { 1 } else { 8 };
+
+/// Runs level `level` of a recursion whose levels use little stack, checking the stack only
+/// every few levels (the check costs more than such a level's own work).
+pub(crate) fn guarded_at<R>(level: usize, level_fn: impl FnOnce() -> R) -> R {
+    // (Unoptimized, CHECK_EVERY is 1 and every level is checked.)
+    #[allow(clippy::modulo_one)]
+    let check = level % CHECK_EVERY == 0;
+    if check {
+        guarded(level_fn)
+    } else {
+        level_fn()
+    }
+}

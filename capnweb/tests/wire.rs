@@ -2,7 +2,8 @@
 //! input with precise messages, limits, and a no-panic mutation sweep.
 
 use capnweb::wire::{
-    BytesKind, Capture, Expr, FetchInit, Message, PathKey, WireError, WireErrorKind,
+    BytesKind, Capture, ErrorForm, Expr, FetchInit, Message, PathKey, ReferenceForm, RemapForm,
+    RequestForm, ResponseForm, WireError, WireErrorKind,
 };
 use capnweb::Limits;
 
@@ -94,11 +95,11 @@ fn rejected_with(text: &str, limits: &Limits) -> WireError {
 fn golden_every_message_kind() {
     golden_message(
         r#"["push",["pipeline",0,["add"],[1,2]]]"#,
-        Message::Push(Expr::Pipeline {
+        Message::Push(Expr::Pipeline(Box::new(ReferenceForm {
             id: 0,
             path: path(&[name("add")]),
             args: Some(vec![n(1.0), n(2.0)]),
-        }),
+        }))),
     );
     golden_message(r#"["pull",1]"#, Message::Pull(1));
     golden_message(r#"["resolve",-1,"ok"]"#, Message::Resolve(-1, s("ok")));
@@ -106,32 +107,32 @@ fn golden_every_message_kind() {
         r#"["reject",2,["error","Error","boom"]]"#,
         Message::Reject(
             2,
-            Expr::Error {
+            Expr::Error(Box::new(ErrorForm {
                 name: "Error".into(),
                 message: "boom".into(),
                 stack: None,
                 props: None,
-            },
+            })),
         ),
     );
     golden_message(r#"["release",3,2]"#, Message::Release(3, 2));
     golden_message(
         r#"["stream",["pipeline",1,["write"],["chunk"]]]"#,
-        Message::Stream(Expr::Pipeline {
+        Message::Stream(Expr::Pipeline(Box::new(ReferenceForm {
             id: 1,
             path: path(&[name("write")]),
             args: Some(vec![s("chunk")]),
-        }),
+        }))),
     );
     golden_message(r#"["pipe"]"#, Message::Pipe);
     golden_message(
         r#"["abort",["error","Error","bye"]]"#,
-        Message::Abort(Expr::Error {
+        Message::Abort(Expr::Error(Box::new(ErrorForm {
             name: "Error".into(),
             message: "bye".into(),
             stack: None,
             props: None,
-        }),
+        }))),
     );
     golden_message(
         r#"["release",-9007199254740992,9007199254740992]"#,
@@ -383,25 +384,25 @@ fn golden_bytes() {
 fn golden_errors_with_three_four_and_five_elements() {
     golden_expr(
         r#"["error","TypeError","bad"]"#,
-        Expr::Error {
+        Expr::Error(Box::new(ErrorForm {
             name: "TypeError".into(),
             message: "bad".into(),
             stack: None,
             props: None,
-        },
+        })),
     );
     golden_expr(
         r#"["error","Error","m","Error: m\n    at f (x.js:1:2)"]"#,
-        Expr::Error {
+        Expr::Error(Box::new(ErrorForm {
             name: "Error".into(),
             message: "m".into(),
             stack: Some("Error: m\n    at f (x.js:1:2)".into()),
             props: None,
-        },
+        })),
     );
     golden_expr(
         r#"["error","Error","m",null,{"code":42,"cause":["error","RangeError","inner"],"list":[[1]]}]"#,
-        Expr::Error {
+        Expr::Error(Box::new(ErrorForm {
             name: "Error".into(),
             message: "m".into(),
             stack: None,
@@ -409,37 +410,37 @@ fn golden_errors_with_three_four_and_five_elements() {
                 ("code".into(), n(42.0)),
                 (
                     "cause".into(),
-                    Expr::Error {
+                    Expr::Error(Box::new(ErrorForm {
                         name: "RangeError".into(),
                         message: "inner".into(),
                         stack: None,
                         props: None,
-                    },
+                    })),
                 ),
                 ("list".into(), arr(&[n(1.0)])),
             ]),
-        },
+        })),
     );
     golden_expr(
         r#"["error","E","m","stk",{}]"#,
-        Expr::Error {
+        Expr::Error(Box::new(ErrorForm {
             name: "E".into(),
             message: "m".into(),
             stack: Some("stk".into()),
             props: Some(vec![]),
-        },
+        })),
     );
     // A null stack without props is the 3-element form.
     accepted_message(
         r#"["reject",1,["error","E","m",null]]"#,
         Message::Reject(
             1,
-            Expr::Error {
+            Expr::Error(Box::new(ErrorForm {
                 name: "E".into(),
                 message: "m".into(),
                 stack: None,
                 props: None,
-            },
+            })),
         ),
         r#"["reject",1,["error","E","m"]]"#,
     );
@@ -457,64 +458,64 @@ fn golden_headers_request_response() {
     golden_expr(r#"["headers",[]]"#, Expr::Headers(vec![]));
     golden_expr(
         r#"["request","https://example.com/",{"method":"POST","headers":[["a","b"]],"body":"hello","duplex":"half","cf":{"x":[1,{"y":null}]}}]"#,
-        Expr::Request {
+        Expr::Request(Box::new(RequestForm {
             url: "https://example.com/".into(),
             init: FetchInit {
                 body: Some(Box::new(s("hello"))),
                 headers: Some(pairs(&[("a", "b")])),
                 other: plain(r#"{"method":"POST","duplex":"half","cf":{"x":[1,{"y":null}]}}"#),
             },
-        },
+        })),
     );
     golden_expr(
         r#"["request","https://e.com/upload",{"method":"PUT","body":["readable",2],"duplex":"half"}]"#,
-        Expr::Request {
+        Expr::Request(Box::new(RequestForm {
             url: "https://e.com/upload".into(),
             init: FetchInit {
                 body: Some(Box::new(Expr::Readable(2))),
                 headers: None,
                 other: plain(r#"{"method":"PUT","duplex":"half"}"#),
             },
-        },
+        })),
     );
     golden_expr(
         r#"["request","https://e.com/",{}]"#,
-        Expr::Request {
+        Expr::Request(Box::new(RequestForm {
             url: "https://e.com/".into(),
             init: FetchInit::default(),
-        },
+        })),
     );
     golden_expr(
         r#"["response",null,{"status":404,"statusText":"Not Found","headers":[["x","y"]],"encodeBody":"manual"}]"#,
-        Expr::Response {
+        Expr::Response(Box::new(ResponseForm {
             body: Box::new(Expr::Null),
             init: FetchInit {
                 body: None,
                 headers: Some(pairs(&[("x", "y")])),
                 other: plain(r#"{"status":404,"statusText":"Not Found","encodeBody":"manual"}"#),
             },
-        },
+        })),
     );
     golden_expr(
         r#"["response",["bytes","aGk"],{}]"#,
-        Expr::Response {
+        Expr::Response(Box::new(ResponseForm {
             body: Box::new(Expr::Bytes {
                 data: b"hi".to_vec(),
                 kind: None,
             }),
             init: FetchInit::default(),
-        },
+        })),
     );
     golden_expr(
         r#"["response",["readable",5],{"headers":[]}]"#,
-        Expr::Response {
+        Expr::Response(Box::new(ResponseForm {
             body: Box::new(Expr::Readable(5)),
             init: FetchInit {
                 body: None,
                 headers: Some(vec![]),
                 other: Default::default(),
             },
-        },
+        })),
     );
 }
 
@@ -522,8 +523,8 @@ fn golden_headers_request_response() {
 fn golden_import_and_pipeline_with_optional_parts() {
     for tag in ["import", "pipeline"] {
         let make = |id, path, args| match tag {
-            "import" => Expr::Import { id, path, args },
-            _ => Expr::Pipeline { id, path, args },
+            "import" => Expr::Import(Box::new(ReferenceForm { id, path, args })),
+            _ => Expr::Pipeline(Box::new(ReferenceForm { id, path, args })),
         };
         golden_expr(&format!(r#"["{tag}",0]"#), make(0, None, None));
         golden_expr(
@@ -543,11 +544,11 @@ fn golden_import_and_pipeline_with_optional_parts() {
                 Some(vec![
                     arr(&[n(1.0), n(2.0)]),
                     obj(&[("k", Expr::Undefined)]),
-                    Expr::Pipeline {
+                    Expr::Pipeline(Box::new(ReferenceForm {
                         id: 2,
                         path: None,
                         args: None,
-                    },
+                    })),
                 ]),
             ),
         );
@@ -562,55 +563,55 @@ fn golden_import_and_pipeline_with_optional_parts() {
 fn golden_remap_with_captures_and_nested_remap() {
     golden_expr(
         r#"["remap",1,["items"],[["import",0],["export",-2]],[["pipeline",0,["name"]],["pipeline",-1,["lookup"],[["pipeline",1]]],["remap",0,[],[],[["pipeline",0,["x"]]]],{"a":["pipeline",2],"b":["pipeline",3]}]]"#,
-        Expr::Remap {
+        Expr::Remap(Box::new(RemapForm {
             id: 1,
             path: vec![name("items")],
             captures: vec![Capture::Import(0), Capture::Export(-2)],
             instructions: vec![
-                Expr::Pipeline {
+                Expr::Pipeline(Box::new(ReferenceForm {
                     id: 0,
                     path: path(&[name("name")]),
                     args: None,
-                },
-                Expr::Pipeline {
+                })),
+                Expr::Pipeline(Box::new(ReferenceForm {
                     id: -1,
                     path: path(&[name("lookup")]),
-                    args: Some(vec![Expr::Pipeline {
+                    args: Some(vec![Expr::Pipeline(Box::new(ReferenceForm {
                         id: 1,
                         path: None,
                         args: None,
-                    }]),
-                },
-                Expr::Remap {
+                    }))]),
+                })),
+                Expr::Remap(Box::new(RemapForm {
                     id: 0,
                     path: vec![],
                     captures: vec![],
-                    instructions: vec![Expr::Pipeline {
+                    instructions: vec![Expr::Pipeline(Box::new(ReferenceForm {
                         id: 0,
                         path: path(&[name("x")]),
                         args: None,
-                    }],
-                },
+                    }))],
+                })),
                 obj(&[
                     (
                         "a",
-                        Expr::Pipeline {
+                        Expr::Pipeline(Box::new(ReferenceForm {
                             id: 2,
                             path: None,
                             args: None,
-                        },
+                        })),
                     ),
                     (
                         "b",
-                        Expr::Pipeline {
+                        Expr::Pipeline(Box::new(ReferenceForm {
                             id: 3,
                             path: None,
                             args: None,
-                        },
+                        })),
                     ),
                 ]),
             ],
-        },
+        })),
     );
 }
 
@@ -626,12 +627,12 @@ fn golden_objects_with_special_values_inside() {
             ("p", Expr::Promise(-2)),
             (
                 "e",
-                Expr::Error {
+                Expr::Error(Box::new(ErrorForm {
                     name: "Error".into(),
                     message: "x".into(),
                     stack: None,
                     props: None,
-                },
+                })),
             ),
         ]),
     );
@@ -641,19 +642,19 @@ fn golden_objects_with_special_values_inside() {
 fn args_are_a_plain_list_not_an_escaped_array() {
     // From the module docs: args 1 and 2, not one array argument.
     let msg = Message::parse(r#"["push",["pipeline",0,["add"],[1,2]]]"#).unwrap();
-    let Message::Push(Expr::Pipeline {
-        args: Some(args), ..
-    }) = msg
-    else {
+    let Message::Push(Expr::Pipeline(call)) = &msg else {
+        panic!("{msg:?}")
+    };
+    let Some(args) = call.args.clone() else {
         panic!("{msg:?}")
     };
     assert_eq!(args, vec![n(1.0), n(2.0)]);
     // An escaped array as the single argument is written [[…]] inside the list.
     let msg = Message::parse(r#"["push",["pipeline",0,["f"],[[[1,2]]]]]"#).unwrap();
-    let Message::Push(Expr::Pipeline {
-        args: Some(args), ..
-    }) = msg
-    else {
+    let Message::Push(Expr::Pipeline(call)) = &msg else {
+        panic!("{msg:?}")
+    };
+    let Some(args) = call.args.clone() else {
         panic!("{msg:?}")
     };
     assert_eq!(args, vec![arr(&[n(1.0), n(2.0)])]);
@@ -676,11 +677,11 @@ fn whitespace_duplicate_keys_and_integral_ids_are_accepted() {
     );
     accepted_message(
         r#"["push",["import",0,[1.0]]]"#,
-        Message::Push(Expr::Import {
+        Message::Push(Expr::Import(Box::new(ReferenceForm {
             id: 0,
             path: path(&[PathKey::Index(1)]),
             args: None,
-        }),
+        }))),
         r#"["push",["import",0,[1]]]"#,
     );
 }
@@ -690,14 +691,14 @@ fn pass_through_init_values_hold_numbers_as_javascript_does() {
     // 4e2 and 400 are the same number to a JavaScript peer; the value compares equal either way.
     accepted_message(
         r#"["push",["response",null,{"status":4e2,"cf":{"a":[1.0,-0,2.5]}}]]"#,
-        Message::Push(Expr::Response {
+        Message::Push(Expr::Response(Box::new(ResponseForm {
             body: Box::new(Expr::Null),
             init: FetchInit {
                 body: None,
                 headers: None,
                 other: plain(r#"{"status":400,"cf":{"a":[1,0,2.5]}}"#),
             },
-        }),
+        }))),
         r#"["push",["response",null,{"status":400,"cf":{"a":[1,0,2.5]}}]]"#,
     );
 }
@@ -718,26 +719,26 @@ fn string_escaping_matches_json_stringify() {
 #[test]
 fn fetch_init_keys_are_written_in_the_reference_order() {
     // The reference builds init as method, headers, body, then the rest.
-    let request = Expr::Request {
+    let request = Expr::Request(Box::new(RequestForm {
         url: "u".into(),
         init: FetchInit {
             body: Some(Box::new(s("b"))),
             headers: Some(pairs(&[("a", "1")])),
             other: plain(r#"{"duplex":"half","method":"POST"}"#),
         },
-    };
+    }));
     assert_eq!(
         request.to_text(),
         r#"["request","u",{"method":"POST","headers":[["a","1"]],"body":"b","duplex":"half"}]"#
     );
-    let response = Expr::Response {
+    let response = Expr::Response(Box::new(ResponseForm {
         body: Box::new(Expr::Null),
         init: FetchInit {
             body: None,
             headers: Some(pairs(&[("a", "1")])),
             other: plain(r#"{"cf":{},"statusText":"OK!","status":201}"#),
         },
-    };
+    }));
     assert_eq!(
         response.to_text(),
         r#"["response",null,{"status":201,"statusText":"OK!","headers":[["a","1"]],"cf":{}}]"#
@@ -1208,4 +1209,105 @@ fn nesting_at_the_hard_cap_fits_a_small_stack() {
             });
         assert_eq!(worker.unwrap().join().unwrap(), Ok(()));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes input, and cases where the order of the checks shows.
+
+#[test]
+fn parse_bytes_agrees_with_parse_and_refuses_invalid_utf8() {
+    let limits = Limits::default();
+    for seed in SEEDS {
+        assert_eq!(
+            Message::parse_bytes(seed.as_bytes(), &limits),
+            Message::parse(seed)
+        );
+    }
+    for text in ["[\"push\",[1]]", "not json", "[\"push\",\"é😀\"]"] {
+        assert_eq!(
+            Message::parse_bytes(text.as_bytes(), &limits),
+            Message::parse(text)
+        );
+    }
+    let err = Message::parse_bytes(b"[\"push\",\"\xff\"]", &limits).unwrap_err();
+    assert_eq!(err.kind(), WireErrorKind::Malformed);
+    assert_eq!(
+        err.message(),
+        "message is not valid UTF-8: invalid utf-8 sequence of 1 bytes from index 9"
+    );
+    // The size is checked first, in UTF-16 code units counted on the bytes.
+    let limits = Limits::default().max_message_size(16);
+    assert!(Message::parse_bytes(r#"["push","😀😀a"]"#.as_bytes(), &limits).is_ok());
+    let err = Message::parse_bytes(r#"["push","😀😀😀"]"#.as_bytes(), &limits).unwrap_err();
+    assert_limit(&err, "message of 17 UTF-16 code units");
+    let err = Message::parse_bytes(b"[\"push\",\"\xff\xff\xff\xff\xff\xff\xff\xff\"]", &limits)
+        .unwrap_err();
+    assert_limit(&err, "(Limits::max_message_size)");
+}
+
+#[test]
+fn syntax_errors_carry_serde_json_positions() {
+    for (text, message) in [
+        (r#"["pull",1] x"#, "invalid JSON: trailing characters at line 1 column 12"),
+        ("", "invalid JSON: EOF while parsing a value at line 1 column 0"),
+        (r#"["push",01]"#, "invalid JSON: invalid number at line 1 column 10"),
+        (r#"["push",1e400]"#, "invalid JSON: number out of range at line 1 column 13"),
+        (r#"["push","\ud800"]"#, "invalid JSON: unexpected end of hex escape at line 1 column 16"),
+        ("[\"push\",\"a\nb\"]", "invalid JSON: control character (\\u0000-\\u001F) found while parsing a string at line 2 column 0"),
+    ] {
+        let err = rejected_with(text, &Limits::default());
+        assert_eq!(err.kind(), WireErrorKind::Malformed);
+        assert_eq!(err.message(), message, "{text:?}");
+    }
+    // A syntax error anywhere wins over a protocol error before it.
+    let err = rejected_with(r#"["push",["nope"],"#, &Limits::default());
+    assert!(err.message().starts_with("invalid JSON: EOF"), "{err}");
+}
+
+#[test]
+fn checks_run_in_the_order_of_the_protocol_not_of_the_text() {
+    // The arity is checked before the elements.
+    let err = rejected_with(r#"["push",["nope"],1]"#, &Limits::default());
+    assert_eq!(
+        err.message(),
+        r#"at message: "push" takes 1 argument (an expression), found 2"#
+    );
+    let err = rejected_with(r#"["push",["bigint",[1],2]]"#, &Limits::default());
+    assert_eq!(
+        err.message(),
+        r#"at message[1]: "bigint" takes 1 argument (a decimal string), found 2"#
+    );
+    // A repeated key's earlier value is never looked at: the last one wins.
+    accepted_message(
+        r#"["push",{"a":["nope"],"b":2,"a":1}]"#,
+        Message::Push(obj(&[("a", n(1.0)), ("b", n(2.0))])),
+        r#"["push",{"a":1,"b":2}]"#,
+    );
+    // The same in an object too large to compare its keys pairwise, the repeat escaped.
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let text = format!(
+        r#"["push",{{"k3":["nope"],{},"\u006b3":true}}]"#,
+        keys.iter()
+            .map(|k| format!(r#""{k}":0"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut fields = vec![("k3".to_owned(), Expr::Bool(true))];
+    fields.extend(
+        keys.iter()
+            .filter(|k| *k != "k3")
+            .map(|k| (k.clone(), n(0.0))),
+    );
+    let msg = Message::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert_eq!(msg, Message::Push(Expr::Object(fields)));
+    // Ids are exact: 2^53 + 1 reads as the double 2^53 but is not an id within ±2^53.
+    let err = rejected_with(r#"["pull",9007199254740993]"#, &Limits::default());
+    assert_eq!(
+        err.message(),
+        "at message[1]: expected an integer id, found 9007199254740993, which is not an integer within ±2^53"
+    );
+    assert_eq!(
+        Message::parse(r#"["pull",9007199254740993.0]"#),
+        Ok(Message::Pull(9_007_199_254_740_992))
+    );
 }

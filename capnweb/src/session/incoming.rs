@@ -6,7 +6,7 @@ use super::{rejection, Deferred, SessionCore};
 use crate::error::Error;
 use crate::evaluate;
 use crate::hook::Hook;
-use crate::wire::{Expr, Message, WireError, WireErrorKind};
+use crate::wire::{Expr, Message, WireErrorKind};
 
 impl SessionCore {
     /// Handles one message from the peer. An error means the peer broke the protocol (or a
@@ -26,10 +26,11 @@ impl SessionCore {
     }
 
     fn apply(self: &Arc<Self>, text: &[u8]) -> Result<(), Error> {
-        let message = parse(text, &self.options.limits).map_err(|e| match e.kind() {
-            WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
-            _ => Error::Protocol(e.to_string()),
-        })?;
+        let message =
+            Message::parse_bytes(text, &self.options.limits).map_err(|e| match e.kind() {
+                WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
+                _ => Error::Protocol(e.to_string()),
+            })?;
         match message {
             Message::Push(expr) => self.receive_push(expr, false),
             Message::Stream(expr) => self.receive_push(expr, true),
@@ -104,14 +105,5 @@ impl SessionCore {
             }
             Ok(())
         })
-    }
-}
-
-/// Parses one message from the transport's bytes.
-fn parse(text: &[u8], limits: &crate::wire::Limits) -> Result<Message, WireError> {
-    match std::str::from_utf8(text) {
-        Ok(text) => Message::parse_with_limits(text, limits),
-        // Not UTF-8: the same error the parser gives for it.
-        Err(_) => Message::parse_with_limits("\u{0}", limits),
     }
 }

@@ -8,17 +8,23 @@
 //! use capnweb::wire::{Expr, Message};
 //!
 //! let msg = Message::parse(r#"["push",["pipeline",0,["add"],[1,2]]]"#).unwrap();
-//! assert!(matches!(msg, Message::Push(Expr::Pipeline { id: 0, .. })));
+//! assert!(matches!(&msg, Message::Push(Expr::Pipeline(call)) if call.id == 0));
 //! assert_eq!(msg.to_text(), r#"["push",["pipeline",0,["add"],[1,2]]]"#);
 //! ```
 
+mod error;
+mod fast;
+mod lex;
 mod limits;
 mod parse;
 mod serialize;
+mod tape;
 pub(crate) mod text;
 
+pub(crate) use serialize::write_expr;
+
+pub use error::{WireError, WireErrorKind};
 pub use limits::Limits;
-pub use parse::{WireError, WireErrorKind};
 
 /// A property path: the keys walked from a target or value (`["user", "name"]`, `["items", 0]`).
 pub type Path = Vec<PathKey>;
@@ -203,63 +209,21 @@ pub enum Expr {
         kind: Option<BytesKind>,
     },
     /// `["error", name, message, stack?, props?]`
-    Error {
-        /// The error class name, e.g. `"RangeError"`.
-        name: String,
-        /// The message.
-        message: String,
-        /// The stack, when sent (`null` in the 4th slot is `None`).
-        stack: Option<String>,
-        /// Extra properties (`cause`, custom fields); each value an expression.
-        props: Option<Vec<(String, Expr)>>,
-    },
+    Error(Box<ErrorForm>),
     /// `["url", href]`
     Url(String),
     /// `["headers", [[name, value], …]]`
     Headers(Vec<(String, String)>),
     /// `["request", url, init]`
-    Request {
-        /// The request URL.
-        url: String,
-        /// The constructor's init.
-        init: FetchInit,
-    },
+    Request(Box<RequestForm>),
     /// `["response", body, init]`
-    Response {
-        /// The body expression (`null`, a string, bytes or a readable stream).
-        body: Box<Expr>,
-        /// The constructor's init (`body` unused).
-        init: FetchInit,
-    },
+    Response(Box<ResponseForm>),
     /// `["import", id, path?, args?]`: a stub on the sender's import table.
-    Import {
-        /// The sender's import id (our export id).
-        id: i64,
-        /// The property path, if any.
-        path: Option<Path>,
-        /// Call arguments, if the path is called.
-        args: Option<Vec<Expr>>,
-    },
+    Import(Box<ReferenceForm>),
     /// `["pipeline", id, path?, args?]`: like `Import`, but evaluates to a promise.
-    Pipeline {
-        /// The sender's import id (our export id).
-        id: i64,
-        /// The property path, if any.
-        path: Option<Path>,
-        /// Call arguments, if the path is called.
-        args: Option<Vec<Expr>>,
-    },
+    Pipeline(Box<ReferenceForm>),
     /// `["remap", id, path, captures, instructions]`: `.map()`.
-    Remap {
-        /// The sender's import id of the value being mapped.
-        id: i64,
-        /// The property path to the value being mapped.
-        path: Path,
-        /// The stubs the mapper captured.
-        captures: Vec<Capture>,
-        /// The mapper's instructions; the last one is the result.
-        instructions: Vec<Expr>,
-    },
+    Remap(Box<RemapForm>),
     /// `["export", id]`: a stub the sender exports.
     Export(i64),
     /// `["promise", id]`: a promise the sender exports and will resolve unprompted.
@@ -275,6 +239,66 @@ pub enum Expr {
         /// The content expression (in practice a `Readable`).
         content: Box<Expr>,
     },
+}
+
+// The larger forms are boxed so that every `Expr` stays small (40 bytes, from 128 inline):
+// lists of plain values, the bulk of most messages, then take a third of the memory, and
+// moving an expression copies a third of the bytes.
+
+/// The arguments of `["error", name, message, stack?, props?]` ([`Expr::Error`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorForm {
+    /// The error class name, e.g. `"RangeError"`.
+    pub name: String,
+    /// The message.
+    pub message: String,
+    /// The stack, when sent (`null` in the 4th slot is `None`).
+    pub stack: Option<String>,
+    /// Extra properties (`cause`, custom fields); each value an expression.
+    pub props: Option<Vec<(String, Expr)>>,
+}
+
+/// The arguments of `["request", url, init]` ([`Expr::Request`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestForm {
+    /// The request URL.
+    pub url: String,
+    /// The constructor's init.
+    pub init: FetchInit,
+}
+
+/// The arguments of `["response", body, init]` ([`Expr::Response`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseForm {
+    /// The body expression (`null`, a string, bytes or a readable stream).
+    pub body: Box<Expr>,
+    /// The constructor's init (`body` unused).
+    pub init: FetchInit,
+}
+
+/// The arguments of `["import" | "pipeline", id, path?, args?]` ([`Expr::Import`],
+/// [`Expr::Pipeline`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceForm {
+    /// The sender's import id (our export id).
+    pub id: i64,
+    /// The property path, if any.
+    pub path: Option<Path>,
+    /// Call arguments, if the path is called.
+    pub args: Option<Vec<Expr>>,
+}
+
+/// The arguments of `["remap", id, path, captures, instructions]` ([`Expr::Remap`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemapForm {
+    /// The sender's import id of the value being mapped.
+    pub id: i64,
+    /// The property path to the value being mapped.
+    pub path: Path,
+    /// The stubs the mapper captured.
+    pub captures: Vec<Capture>,
+    /// The mapper's instructions; the last one is the result.
+    pub instructions: Vec<Expr>,
 }
 
 /// A top-level protocol message.
@@ -309,6 +333,24 @@ impl Message {
         parse::parse_message(text, limits)
     }
 
+    /// Parses one message from UTF-8 bytes (a transport's frame or body), enforcing `limits`.
+    ///
+    /// The size limit is checked first, on the bytes; text that is not valid UTF-8 is a
+    /// [`WireErrorKind::Malformed`] error that says so.
+    ///
+    /// ```
+    /// use capnweb::wire::{Message, WireErrorKind};
+    /// use capnweb::Limits;
+    ///
+    /// let msg = Message::parse_bytes(br#"["pull",1]"#, &Limits::default()).unwrap();
+    /// assert_eq!(msg, Message::Pull(1));
+    /// let err = Message::parse_bytes(b"[\"push\",\"\xff\"]", &Limits::default()).unwrap_err();
+    /// assert_eq!(err.kind(), WireErrorKind::Malformed);
+    /// ```
+    pub fn parse_bytes(bytes: &[u8], limits: &Limits) -> Result<Message, WireError> {
+        parse::parse_message_bytes(bytes, limits)
+    }
+
     /// The canonical text of this message (one line, no whitespace).
     pub fn to_text(&self) -> String {
         serialize::message_to_text(self)
@@ -324,5 +366,17 @@ impl Expr {
     /// The canonical text of this expression.
     pub fn to_text(&self) -> String {
         serialize::expr_to_text(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_stay_small() {
+        // Lists of expressions are most of a message: their size is memory and copying.
+        assert_eq!(std::mem::size_of::<Expr>(), 40);
+        assert_eq!(std::mem::size_of::<Message>(), 56);
     }
 }

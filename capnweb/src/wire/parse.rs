@@ -1,11 +1,20 @@
 //! Strict parsing of message text into [`Message`] and [`Expr`].
 //!
-//! Parsing runs in three steps, cheapest first, so hostile input costs as little as possible:
-//! the size limit is checked on the raw text, a byte scan bounds the JSON nesting (which keeps
-//! serde_json's recursion, run with its own limit disabled, safe on any stack), and only then is
-//! the text parsed into a `serde_json::Value` and converted, strictly, into the protocol's types.
+//! The size limit is checked first, on the raw text. Then the [fast path](super::fast) tries
+//! the text in one pass; it accepts only what this module would, and gives up on anything
+//! else. What it gives up on is parsed here, strictly, in two steps: the text is tokenized onto
+//! a flat [`Tape`] (which bounds the bracket nesting as it goes), and the tape is converted into
+//! the protocol's types with every check made in the protocol's order (the arity before the
+//! elements, say), which the tape's element counts allow. No JSON tree is built on either path.
 //! Every error names the problem and the place it was found, e.g.
-//! `at message[1][2]: expected a property path …, found an object`.
+//! `at message[1][2]: expected a property path …, found an object`; the path is collected only
+//! while a failure unwinds.
+//!
+//! Text the tokenizer refuses is explained afterwards, on that cold path: by the nesting scan
+//! if it nests too deep, otherwise by serde_json's own message for the syntax error.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -13,108 +22,83 @@ use base64::Engine as _;
 use serde::Deserialize as _;
 use serde_json::{Map, Number, Value};
 
-use super::{BytesKind, Capture, Expr, FetchInit, Limits, Message, Path, PathKey};
-
-/// What kind of problem a [`WireError`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WireErrorKind {
-    /// The text is not JSON, or not a well-formed protocol message or expression.
-    Malformed,
-    /// The input exceeds one of the receiver's [`Limits`]; the message names the limit.
-    LimitExceeded,
-}
-
-/// A message that does not follow the protocol: what was wrong and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct WireError {
-    kind: WireErrorKind,
-    message: String,
-}
-
-impl WireError {
-    /// Whether the input was malformed or exceeded a limit.
-    pub fn kind(&self) -> WireErrorKind {
-        self.kind
-    }
-
-    /// The full description, including where in the input the problem was found.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn new(kind: WireErrorKind, message: String) -> Self {
-        WireError { kind, message }
-    }
-}
+use super::error::{arity_error, quote, AtIndex as _, Fail, WireError, WireErrorKind};
+use super::fast;
+use super::tape::{Node, Tape, MAX_TEXT};
+use super::{
+    BytesKind, Capture, ErrorForm, Expr, FetchInit, Limits, Message, Path, PathKey, ReferenceForm,
+    RemapForm, RequestForm, ResponseForm,
+};
 
 /// The largest id or refcount accepted: JavaScript numbers are exact up to 2^53.
-const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
+pub(super) const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
 
-/// Room the byte pre-scan leaves above `2 * max_depth`: a value at the deepest allowed depth may
-/// itself open a few brackets that do not count as value depth (e.g. a request's header pairs).
+/// Room the nesting bound leaves above `2 * max_depth`: a value at the deepest allowed depth
+/// may itself open a few brackets that do not count as value depth (e.g. a request's header
+/// pairs).
 const NESTING_SLACK: usize = 8;
 
-/// The deepest bracket nesting parsed whatever `Limits::max_depth` says. Parsing recurses once
-/// per bracket; at this bound the worst case measured about 1.2 MiB of stack in release builds
-/// (so a 2 MiB thread, tokio's default, is safe) and 3.2 MiB in debug builds. It admits value
-/// depths up to about 500 (512 nested escaped arrays, 1000 nested objects).
+/// The deepest bracket nesting parsed whatever `Limits::max_depth` says, to keep the stack
+/// safe. It admits value depths up to about 500 (512 nested escaped arrays, 1000 nested
+/// objects).
 const MAX_JSON_NESTING: usize = 1024;
 
-/// Tags and text quoted in error messages are cut to this many characters, so a hostile peer
-/// cannot make us build (or log) huge error strings.
-const QUOTE_LIMIT: usize = 64;
-
 pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
-    let value = parse_json(text, limits, "message")?;
-    Converter { limits: *limits }
-        .message(value)
-        .map_err(|fail| fail.into_wire_error("message"))
+    check_size(text.as_bytes(), limits, "message")?;
+    message_from_text(text, limits)
+}
+
+pub(crate) fn parse_message_bytes(bytes: &[u8], limits: &Limits) -> Result<Message, WireError> {
+    check_size(bytes, limits, "message")?;
+    let text = std::str::from_utf8(bytes).map_err(|err| {
+        WireError::new(
+            WireErrorKind::Malformed,
+            format!("message is not valid UTF-8: {err}"),
+        )
+    })?;
+    message_from_text(text, limits)
 }
 
 pub(crate) fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError> {
-    let value = parse_json(text, limits, "expression")?;
-    Converter { limits: *limits }
-        .expr(value, 0)
+    check_size(text.as_bytes(), limits, "expression")?;
+    check_length(text)?;
+    if let Some(expr) = fast::expr(text, limits) {
+        return Ok(expr);
+    }
+    let tape = tokenize(text, limits)?;
+    Converter::new(&tape, limits)
+        .expr(0, 0)
         .map_err(|fail| fail.into_wire_error("expr"))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Steps 1 and 2: size and nesting checks on the raw text, then JSON.
-
-/// Texts nested at most this deep parse on the current stack.
-const SHALLOW_NESTING: usize = 64;
-/// Stack for a deeper text: generous per level (debug builds use the most).
-const STACK_PER_NESTING: usize = 8 * 1024;
-const STACK_BASE: usize = 256 * 1024;
-
-/// Checks the size and nesting limits, then parses the text as JSON.
-fn parse_json(text: &str, limits: &Limits, what: &str) -> Result<Value, WireError> {
-    check_size(text, limits, what)?;
-    let nesting = check_nesting(text, limits)?;
-    let parse = || {
-        let mut de = serde_json::Deserializer::from_str(text);
-        // Safe: `check_nesting` has already bounded how deep serde_json can recurse, and a
-        // deep text is parsed on a stack grown to fit it.
-        de.disable_recursion_limit();
-        Value::deserialize(&mut de).and_then(|value| de.end().map(|()| value))
-    };
-    let value = if nesting > SHALLOW_NESTING {
-        stacker::grow(nesting * STACK_PER_NESTING + STACK_BASE, parse)
-    } else {
-        parse()
-    };
-    value.map_err(|err| WireError::new(WireErrorKind::Malformed, format!("invalid JSON: {err}")))
+/// The fast path first; whatever it does not accept, the strict path decides and explains.
+fn message_from_text(text: &str, limits: &Limits) -> Result<Message, WireError> {
+    check_length(text)?;
+    match fast::message(text, limits) {
+        Some(message) => Ok(message),
+        None => strict_message(text, limits),
+    }
 }
 
+/// The strict path: tokens onto a tape, then a conversion that checks everything in the
+/// protocol's order and explains what it refuses.
+pub(super) fn strict_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
+    let tape = tokenize(text, limits)?;
+    Converter::new(&tape, limits)
+        .message(0)
+        .map_err(|fail| fail.into_wire_error("message"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps 1 and 2: size, then tokens (with the nesting bound).
+
 /// The size limit counts UTF-16 code units, as JavaScript's `string.length` does.
-fn check_size(text: &str, limits: &Limits, what: &str) -> Result<(), WireError> {
+fn check_size(text: &[u8], limits: &Limits, what: &str) -> Result<(), WireError> {
     // A UTF-8 byte never stands for more than one UTF-16 unit, so short texts need no count.
     if text.len() <= limits.max_message_size {
         return Ok(());
     }
-    let units: usize = text.chars().map(char::len_utf16).sum();
+    let units = utf16_len(text);
     if units <= limits.max_message_size {
         return Ok(());
     }
@@ -128,18 +112,88 @@ fn check_size(text: &str, limits: &Limits, what: &str) -> Result<(), WireError> 
     ))
 }
 
-/// Scans the bytes for bracket nesting deeper than any message within `max_depth` can need.
-///
-/// Each level of value depth costs at most two JSON brackets (`[[…]]`, or an element of a list
-/// inside a form), so anything deeper than `2 * max_depth + NESTING_SLACK` must exceed the value
-/// depth limit (or be malformed), and is refused before serde_json recurses into it. Whatever
-/// the limit, nesting beyond [`MAX_JSON_NESTING`] is refused too, to keep the stack safe.
-fn check_nesting(text: &str, limits: &Limits) -> Result<usize, WireError> {
+/// The UTF-16 length of UTF-8 text, counted on its bytes: each character has one byte that is
+/// not a continuation byte, and the four-byte ones (lead byte 0xF0 and up) take two units.
+/// (On invalid UTF-8 this is still a fair count, so the size is checked before validity.)
+fn utf16_len(text: &[u8]) -> usize {
+    text.iter()
+        .map(|&byte| usize::from(byte & 0xC0 != 0x80) + usize::from(byte >= 0xF0))
+        .sum()
+}
+
+/// How deep brackets may nest: each level of value depth costs at most two JSON brackets
+/// (`[[…]]`, or an element of a list inside a form), so anything deeper than
+/// `2 * max_depth + NESTING_SLACK` must exceed the value depth limit (or be malformed), and is
+/// refused before any conversion. Whatever the limit, nesting beyond [`MAX_JSON_NESTING`] is
+/// refused too. Returns the bound, and whether it is the hard cap rather than the limit's.
+pub(super) fn nesting_bound(limits: &Limits) -> (usize, bool) {
     let by_limit = limits
         .max_depth
         .saturating_mul(2)
         .saturating_add(NESTING_SLACK);
-    let bound = by_limit.min(MAX_JSON_NESTING);
+    (by_limit.min(MAX_JSON_NESTING), by_limit > MAX_JSON_NESTING)
+}
+
+/// The tape indexes texts up to [`MAX_TEXT`] bytes (4 GiB), whatever the size limit says.
+fn check_length(text: &str) -> Result<(), WireError> {
+    if text.len() <= MAX_TEXT {
+        return Ok(());
+    }
+    Err(WireError::new(
+        WireErrorKind::LimitExceeded,
+        format!(
+            "message of {} bytes exceeds {MAX_TEXT} bytes, the most this parser accepts \
+             whatever Limits::max_message_size says",
+            text.len()
+        ),
+    ))
+}
+
+fn tokenize<'t>(text: &'t str, limits: &Limits) -> Result<Tape<'t>, WireError> {
+    let (bound, _) = nesting_bound(limits);
+    Tape::parse(text, bound).map_err(|_| explain_rejection(text, limits))
+}
+
+/// Why the tokenizer refused `text`: too deep, or the syntax error serde_json reports.
+#[cold]
+#[inline(never)]
+fn explain_rejection(text: &str, limits: &Limits) -> WireError {
+    // The nesting scan runs first over the whole text, so a deep text reports its depth even
+    // when it is also malformed further on.
+    let nesting = match check_nesting(text, limits) {
+        Ok(nesting) => nesting,
+        Err(err) => return err,
+    };
+    let parse = || {
+        let mut de = serde_json::Deserializer::from_str(text);
+        // Safe: `check_nesting` has bounded how deep serde_json can recurse, and a deep text
+        // is parsed on a stack grown to fit it.
+        de.disable_recursion_limit();
+        Value::deserialize(&mut de).and_then(|_| de.end())
+    };
+    let result = if nesting > SHALLOW_NESTING {
+        stacker::grow(nesting * STACK_PER_NESTING + STACK_BASE, parse)
+    } else {
+        parse()
+    };
+    let message = match result {
+        Err(err) => format!("invalid JSON: {err}"),
+        // The tokenizer accepts exactly what serde_json accepts; this is never reached.
+        Ok(()) => "invalid JSON".to_owned(),
+    };
+    WireError::new(WireErrorKind::Malformed, message)
+}
+
+/// Texts nested at most this deep are explained on the current stack.
+const SHALLOW_NESTING: usize = 64;
+/// Stack for serde_json on a deeper text: generous per level (debug builds use the most).
+const STACK_PER_NESTING: usize = 8 * 1024;
+const STACK_BASE: usize = 256 * 1024;
+
+/// Scans the bytes for bracket nesting beyond [`nesting_bound`], ignoring brackets in strings
+/// and anything else about the syntax; returns the deepest nesting seen.
+fn check_nesting(text: &str, limits: &Limits) -> Result<usize, WireError> {
+    let (bound, hard_cap) = nesting_bound(limits);
     let mut depth = 0usize;
     let mut deepest = 0usize;
     let mut in_string = false;
@@ -162,7 +216,7 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<usize, WireError> {
                 depth += 1;
                 deepest = deepest.max(depth);
                 if depth > bound {
-                    return Err(nesting_error(limits, bound < by_limit));
+                    return Err(nesting_error(limits, hard_cap));
                 }
             }
             // Unbalanced closers are left for serde_json to report as a syntax error.
@@ -193,162 +247,100 @@ fn depth_problem(limits: &Limits) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 3: JSON value to protocol types.
-
-/// A conversion failure on its way up: the problem, plus the path to it collected while
-/// unwinding (innermost segment first), so the success path never pays for path tracking.
-#[derive(Debug)]
-struct Fail {
-    kind: WireErrorKind,
-    problem: String,
-    /// Path segments, innermost first.
-    rev_path: Vec<Segment>,
-    /// Whether the path is worth printing (not for depth errors, whose path is the problem).
-    show_path: bool,
-}
-
-#[derive(Debug)]
-enum Segment {
-    Index(usize),
-    Key(String),
-}
+// Step 3: tape to protocol types.
 
 type Result<T, E = Fail> = std::result::Result<T, E>;
 
-impl Fail {
-    fn malformed(problem: String) -> Self {
-        Fail {
-            kind: WireErrorKind::Malformed,
-            problem,
-            rev_path: Vec::new(),
-            show_path: true,
+/// The elements of a form (a message or a tagged expression): how many there are, and the
+/// node indices of the first few (no form has more than five).
+struct Items {
+    len: usize,
+    first: [usize; 6],
+}
+
+impl Items {
+    fn of(tape: &Tape<'_>, at: usize) -> Items {
+        let elements = tape.elements(at);
+        let len = elements.len();
+        let mut first = [usize::MAX; 6];
+        for (slot, index) in first.iter_mut().zip(elements) {
+            *slot = index;
+        }
+        Items { len, first }
+    }
+
+    /// Element `index`, if there is one.
+    fn get(&self, index: usize) -> Option<usize> {
+        if index < self.len {
+            self.first.get(index).copied()
+        } else {
+            None
         }
     }
 
-    fn limit(problem: String, show_path: bool) -> Self {
-        Fail {
-            kind: WireErrorKind::LimitExceeded,
-            problem,
-            rev_path: Vec::new(),
-            show_path,
+    /// Element `index` (callers have already checked the arity; a missing one reads as
+    /// `null`, an index past the tape).
+    fn at(&self, index: usize) -> usize {
+        self.get(index).unwrap_or(usize::MAX)
+    }
+}
+
+/// An object's entries with duplicate keys resolved as `JSON.parse` (and serde_json) resolve
+/// them: the last value wins, in the first key's place.
+enum UniqueEntries<'a, 't> {
+    /// No key repeats (the usual case): the tape's own order.
+    Plain(super::tape::Entries<'a, 't>),
+    /// `(key, value)` node indices after resolving repeats.
+    Resolved(std::vec::IntoIter<(usize, usize)>),
+}
+
+impl Iterator for UniqueEntries<'_, '_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        match self {
+            UniqueEntries::Plain(entries) => entries.next(),
+            UniqueEntries::Resolved(entries) => entries.next(),
         }
     }
-
-    /// "expected X, found Y" for a value of the wrong type.
-    fn expected(what: &str, found: &Value) -> Self {
-        Fail::malformed(format!("expected {what}, found {}", describe(found)))
-    }
-
-    fn at_index(mut self, index: usize) -> Self {
-        if self.show_path {
-            self.rev_path.push(Segment::Index(index));
-        }
-        self
-    }
-
-    fn at_key(mut self, key: &str) -> Self {
-        if self.show_path {
-            self.rev_path.push(Segment::Key(key.to_owned()));
-        }
-        self
-    }
-
-    fn into_wire_error(self, root: &str) -> WireError {
-        if !self.show_path {
-            return WireError::new(self.kind, self.problem);
-        }
-        let mut message = format!("at {root}");
-        for segment in self.rev_path.iter().rev() {
-            match segment {
-                Segment::Index(index) => message.push_str(&format!("[{index}]")),
-                Segment::Key(key) if is_identifier(key) => message.push_str(&format!(".{key}")),
-                Segment::Key(key) => message.push_str(&format!("[{}]", quote(key))),
-            }
-        }
-        message.push_str(": ");
-        message.push_str(&self.problem);
-        WireError::new(self.kind, message)
-    }
 }
 
-/// Adds the index of a list element to the path of an error from inside it.
-trait AtIndex<T> {
-    fn at(self, index: usize) -> Result<T>;
-}
+/// Objects with up to this many keys look for repeats pairwise; larger ones use a hash set.
+pub(super) const PAIRWISE_KEYS: usize = 8;
 
-impl<T> AtIndex<T> for Result<T> {
-    fn at(self, index: usize) -> Result<T> {
-        self.map_err(|fail| fail.at_index(index))
-    }
-}
-
-fn is_identifier(key: &str) -> bool {
-    let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-}
-
-/// A JSON-quoted, length-capped rendering of untrusted text for an error message.
-fn quote(text: &str) -> String {
-    match text.char_indices().nth(QUOTE_LIMIT) {
-        Some((cut, _)) => format!("{}…", Value::from(&text[..cut])),
-        None => Value::from(text).to_string(),
-    }
-}
-
-/// Names a JSON value's type (and, when short, the value) for "found …" in error messages.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("a boolean ({b})"),
-        Value::Number(n) => format!("a number ({n})"),
-        Value::String(s) => format!("a string ({})", quote(s)),
-        Value::Array(items) => match items.len() {
-            0 => "an empty array".to_owned(),
-            1 => "an array of 1 element".to_owned(),
-            n => format!("an array of {n} elements"),
-        },
-        Value::Object(_) => "an object".to_owned(),
-    }
-}
-
-/// "takes 1 argument (…), found 2": arity errors count the elements after the tag.
-fn arity_error(tag: &str, expects: &str, len: usize) -> Fail {
-    Fail::malformed(format!(
-        "\"{tag}\" takes {expects}, found {}",
-        len.saturating_sub(1)
-    ))
-}
-
-/// Converts parsed JSON into protocol types, enforcing the value limits.
-struct Converter {
+/// Converts a tape into protocol types, enforcing the value limits.
+struct Converter<'a, 't> {
+    tape: &'a Tape<'t>,
     limits: Limits,
 }
 
-impl Converter {
+impl<'a, 't> Converter<'a, 't> {
+    fn new(tape: &'a Tape<'t>, limits: &Limits) -> Self {
+        Converter {
+            tape,
+            limits: *limits,
+        }
+    }
+
     // --- messages --------------------------------------------------------------------------
 
-    fn message(&self, value: Value) -> Result<Message> {
-        let mut items = match value {
-            Value::Array(items) => items,
-            other => {
-                return Err(Fail::expected(
-                    "a message (an array starting with a tag)",
-                    &other,
-                ))
+    fn message(&self, at: usize) -> Result<Message> {
+        if !matches!(self.tape.node(at), Node::Array { .. }) {
+            return Err(self.expected("a message (an array starting with a tag)", at));
+        }
+        let items = Items::of(self.tape, at);
+        let tag = match items.get(0) {
+            Some(first) if matches!(self.tape.node(first), Node::String { .. }) => {
+                self.tape.str(first)
             }
-        };
-        // The tag is moved out; element 0 is not looked at again.
-        let tag = match items.first_mut() {
-            Some(Value::String(tag)) => std::mem::take(tag),
-            Some(other) => return Err(Fail::expected("a message tag string", other).at_index(0)),
+            Some(first) => return Err(self.expected("a message tag string", first).at_index(0)),
             None => {
                 return Err(Fail::malformed(
                     "empty array; expected a message tag".to_owned(),
                 ))
             }
         };
-        let len = items.len();
+        let len = items.len;
         let arity = |count: usize, expects: &str| {
             if len == count + 1 {
                 Ok(())
@@ -356,19 +348,19 @@ impl Converter {
                 Err(arity_error(&tag, expects, len))
             }
         };
-        let message = match tag.as_str() {
+        let message = match &*tag {
             "push" => {
                 arity(1, "1 argument (an expression)")?;
-                Message::Push(self.expr(take(&mut items, 1), 0).at(1)?)
+                Message::Push(self.expr(items.at(1), 0).at(1)?)
             }
             "pull" => {
                 arity(1, "1 argument (an import id)")?;
-                Message::Pull(id(arg(&items, 1)).at(1)?)
+                Message::Pull(self.id(items.at(1)).at(1)?)
             }
             "resolve" | "reject" => {
                 arity(2, "2 arguments (an export id and an expression)")?;
-                let id = id(arg(&items, 1)).at(1)?;
-                let expr = self.expr(take(&mut items, 2), 0).at(2)?;
+                let id = self.id(items.at(1)).at(1)?;
+                let expr = self.expr(items.at(2), 0).at(2)?;
                 if tag == "resolve" {
                     Message::Resolve(id, expr)
                 } else {
@@ -377,11 +369,14 @@ impl Converter {
             }
             "release" => {
                 arity(2, "2 arguments (an import id and a refcount)")?;
-                Message::Release(id(arg(&items, 1)).at(1)?, refcount(arg(&items, 2)).at(2)?)
+                Message::Release(
+                    self.id(items.at(1)).at(1)?,
+                    self.refcount(items.at(2)).at(2)?,
+                )
             }
             "stream" => {
                 arity(1, "1 argument (an expression)")?;
-                Message::Stream(self.expr(take(&mut items, 1), 0).at(1)?)
+                Message::Stream(self.expr(items.at(1), 0).at(1)?)
             }
             "pipe" => {
                 arity(0, "no arguments")?;
@@ -389,7 +384,7 @@ impl Converter {
             }
             "abort" => {
                 arity(1, "1 argument (an expression)")?;
-                Message::Abort(self.expr(take(&mut items, 1), 0).at(1)?)
+                Message::Abort(self.expr(items.at(1), 0).at(1)?)
             }
             _ => {
                 return Err(Fail::malformed(format!(
@@ -403,31 +398,44 @@ impl Converter {
 
     // --- expressions -----------------------------------------------------------------------
 
-    /// Converts one expression found at value depth `depth`.
-    fn expr(&self, value: Value, depth: usize) -> Result<Expr> {
-        crate::stack::guarded(|| self.expr_at(value, depth))
-    }
-
-    fn expr_at(&self, value: Value, depth: usize) -> Result<Expr> {
+    /// Converts the expression at node `at`, found at value depth `depth`.
+    #[inline(always)]
+    fn expr(&self, at: usize, depth: usize) -> Result<Expr> {
         if depth >= self.limits.max_depth {
-            return Err(Fail::limit(depth_problem(&self.limits), false));
+            return Err(self.too_deep());
         }
-        Ok(match value {
-            Value::Null => Expr::Null,
-            Value::Bool(b) => Expr::Bool(b),
-            Value::Number(n) => Expr::Number(number(&n)),
-            Value::String(s) => Expr::String(s),
-            Value::Object(map) => Expr::Object(self.fields(map, depth)?),
-            Value::Array(items) => self.special(items, depth)?,
+        Ok(match self.tape.node(at) {
+            Node::Null => Expr::Null,
+            Node::Bool(b) => Expr::Bool(b),
+            Node::Number { value, .. } => Expr::Number(value),
+            Node::String { .. } => Expr::String(self.tape.str(at).into_owned()),
+            Node::Object { .. } | Node::Array { .. } => self.container(at, depth)?,
         })
     }
 
+    /// An object or array in expression position. Only these recurse, so only they need the
+    /// stack guard (and the scalars above stay inline in the loops over lists).
+    #[inline(never)]
+    fn container(&self, at: usize, depth: usize) -> Result<Expr> {
+        crate::stack::guarded(|| match self.tape.node(at) {
+            Node::Object { .. } => self.fields(at, depth).map(Expr::Object),
+            _ => self.special(at, depth),
+        })
+    }
+
+    #[cold]
+    fn too_deep(&self) -> Fail {
+        Fail::limit(depth_problem(&self.limits), false)
+    }
+
     /// An object's fields, each value an expression one level deeper.
-    fn fields(&self, map: Map<String, Value>, depth: usize) -> Result<Vec<(String, Expr)>> {
-        let mut fields = Vec::with_capacity(map.len());
-        for (key, value) in map {
+    fn fields(&self, at: usize, depth: usize) -> Result<Vec<(String, Expr)>> {
+        let entries = self.unique_entries(at);
+        let mut fields = Vec::with_capacity(entries.size_hint().0);
+        for (key, value) in entries {
+            let key = self.tape.str(key);
             match self.expr(value, depth + 1) {
-                Ok(expr) => fields.push((key, expr)),
+                Ok(expr) => fields.push((key.into_owned(), expr)),
                 Err(fail) => return Err(fail.at_key(&key)),
             }
         }
@@ -435,29 +443,32 @@ impl Converter {
     }
 
     /// A list of expressions (an escaped array's contents, call arguments, instructions).
-    fn exprs(&self, items: Vec<Value>, depth: usize) -> Result<Vec<Expr>> {
-        let mut exprs = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
+    fn exprs(&self, at: usize, depth: usize) -> Result<Vec<Expr>> {
+        let elements = self.tape.elements(at);
+        let mut exprs = Vec::with_capacity(elements.len());
+        for (index, item) in elements.enumerate() {
             exprs.push(self.expr(item, depth + 1).at(index)?);
         }
         Ok(exprs)
     }
 
     /// An array in expression position: an escaped array or a tagged special form.
-    fn special(&self, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        if let [Value::Array(inner)] = items.as_mut_slice() {
-            let inner = std::mem::take(inner);
-            return Ok(Expr::Array(self.exprs(inner, depth).at(0)?));
+    fn special(&self, at: usize, depth: usize) -> Result<Expr> {
+        let items = Items::of(self.tape, at);
+        if items.len == 1 && matches!(self.tape.node(items.at(0)), Node::Array { .. }) {
+            return Ok(Expr::Array(self.exprs(items.at(0), depth).at(0)?));
         }
-        // The tag is moved out; element 0 is not looked at again.
-        let tag = match items.first_mut() {
-            Some(Value::String(tag)) => std::mem::take(tag),
-            Some(other) => {
-                return Err(Fail::expected(
-                    "an expression tag string (a literal array must be escaped as [[…]])",
-                    other,
-                )
-                .at_index(0));
+        let tag = match items.get(0) {
+            Some(first) if matches!(self.tape.node(first), Node::String { .. }) => {
+                self.tape.str(first)
+            }
+            Some(first) => {
+                return Err(self
+                    .expected(
+                        "an expression tag string (a literal array must be escaped as [[…]])",
+                        first,
+                    )
+                    .at_index(0));
             }
             None => {
                 return Err(Fail::malformed(
@@ -465,29 +476,43 @@ impl Converter {
                 ));
             }
         };
-        self.tagged(&tag, items, depth)
+        self.tagged(&tag, &items, depth)
     }
 
     /// A tagged special form, `[tag, …]`: looked up in [`FORMS`], arity checked, then parsed.
-    // Kept out of line and tiny: it is part of the recursion through nested forms, so its frame
-    // is paid once per level (the per-form work lives in the small functions of the table).
+    // Kept out of line and small: it is part of the recursion through nested forms, so its
+    // frame is paid once per level (the per-form work lives in the functions of the table).
     #[inline(never)]
-    fn tagged(&self, tag: &str, items: Vec<Value>, depth: usize) -> Result<Expr> {
+    fn tagged(&self, tag: &str, items: &Items, depth: usize) -> Result<Expr> {
         let Some(form) = FORMS.iter().find(|form| form.tag == tag) else {
             return Err(Fail::malformed(format!(
                 "unknown expression tag {} (a literal array must be escaped as [[…]])",
                 quote(tag)
             )));
         };
-        let args = items.len().saturating_sub(1);
+        let args = items.len.saturating_sub(1);
         if args < form.min_args || args > form.max_args {
-            return Err(arity_error(tag, form.expects, items.len()));
+            return Err(arity_error(tag, form.expects, items.len));
         }
-        (form.parse)(self, tag, items, depth)
+        match form.parse {
+            Parser::Constant => self.constant(tag),
+            Parser::BigInt => self.bigint_form(items),
+            Parser::Date => self.date_form(items),
+            Parser::Bytes => self.bytes(items),
+            Parser::Error => self.error_form(items, depth),
+            Parser::Url => self.url_form(items),
+            Parser::Headers => self.headers_form(items),
+            Parser::Request => self.request_form(items, depth),
+            Parser::Response => self.response_form(items, depth),
+            Parser::Reference => self.reference_form(tag, items, depth),
+            Parser::Remap => self.remap_form(items, depth),
+            Parser::Id => self.id_form(tag, items),
+            Parser::Blob => self.blob_form(items, depth),
+        }
     }
 
     /// `["undefined"]`, `["inf"]`, `["-inf"]`, `["nan"]`
-    fn constant(&self, tag: &str, _items: Vec<Value>, _depth: usize) -> Result<Expr> {
+    fn constant(&self, tag: &str) -> Result<Expr> {
         Ok(match tag {
             "undefined" => Expr::Undefined,
             "inf" => Expr::Inf,
@@ -496,45 +521,39 @@ impl Converter {
         })
     }
 
-    fn bigint_form(&self, _tag: &str, mut items: Vec<Value>, _depth: usize) -> Result<Expr> {
-        Ok(Expr::BigInt(self.bigint(take(&mut items, 1)).at(1)?))
+    fn bigint_form(&self, items: &Items) -> Result<Expr> {
+        Ok(Expr::BigInt(self.bigint(items.at(1)).at(1)?))
     }
 
-    fn date_form(&self, _tag: &str, items: Vec<Value>, _depth: usize) -> Result<Expr> {
-        Ok(Expr::Date(date(arg(&items, 1)).at(1)?))
+    fn date_form(&self, items: &Items) -> Result<Expr> {
+        Ok(Expr::Date(self.date(items.at(1)).at(1)?))
     }
 
-    fn bytes_form(&self, _tag: &str, items: Vec<Value>, _depth: usize) -> Result<Expr> {
-        bytes(&items)
+    fn url_form(&self, items: &Items) -> Result<Expr> {
+        Ok(Expr::Url(self.string(items.at(1), "a URL string").at(1)?))
     }
 
-    fn url_form(&self, _tag: &str, mut items: Vec<Value>, _depth: usize) -> Result<Expr> {
-        Ok(Expr::Url(
-            string(take(&mut items, 1), "a URL string").at(1)?,
-        ))
-    }
-
-    fn headers_form(&self, _tag: &str, mut items: Vec<Value>, _depth: usize) -> Result<Expr> {
-        Ok(Expr::Headers(header_pairs(take(&mut items, 1)).at(1)?))
+    fn headers_form(&self, items: &Items) -> Result<Expr> {
+        Ok(Expr::Headers(self.header_pairs(items.at(1)).at(1)?))
     }
 
     /// `["request", url, init]`
-    fn request_form(&self, _tag: &str, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        let url = string(take(&mut items, 1), "a URL string").at(1)?;
-        let init = self.fetch_init(take(&mut items, 2), true, depth).at(2)?;
-        Ok(Expr::Request { url, init })
+    fn request_form(&self, items: &Items, depth: usize) -> Result<Expr> {
+        let url = self.string(items.at(1), "a URL string").at(1)?;
+        let init = self.fetch_init(items.at(2), true, depth).at(2)?;
+        Ok(Expr::Request(Box::new(RequestForm { url, init })))
     }
 
     /// `["response", body, init]`
-    fn response_form(&self, _tag: &str, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        let body = Box::new(self.expr(take(&mut items, 1), depth + 1).at(1)?);
-        let init = self.fetch_init(take(&mut items, 2), false, depth).at(2)?;
-        Ok(Expr::Response { body, init })
+    fn response_form(&self, items: &Items, depth: usize) -> Result<Expr> {
+        let body = Box::new(self.expr(items.at(1), depth + 1).at(1)?);
+        let init = self.fetch_init(items.at(2), false, depth).at(2)?;
+        Ok(Expr::Response(Box::new(ResponseForm { body, init })))
     }
 
     /// `["export" | "promise" | "writable" | "readable", id]`
-    fn id_form(&self, tag: &str, items: Vec<Value>, _depth: usize) -> Result<Expr> {
-        let id = id(arg(&items, 1)).at(1)?;
+    fn id_form(&self, tag: &str, items: &Items) -> Result<Expr> {
+        let id = self.id(items.at(1)).at(1)?;
         Ok(match tag {
             "export" => Expr::Export(id),
             "promise" => Expr::Promise(id),
@@ -544,15 +563,15 @@ impl Converter {
     }
 
     /// `["blob", type, content]`
-    fn blob_form(&self, _tag: &str, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        let mime = string(take(&mut items, 1), "a MIME type string").at(1)?;
-        let content = Box::new(self.expr(take(&mut items, 2), depth + 1).at(2)?);
+    fn blob_form(&self, items: &Items, depth: usize) -> Result<Expr> {
+        let mime = self.string(items.at(1), "a MIME type string").at(1)?;
+        let content = Box::new(self.expr(items.at(2), depth + 1).at(2)?);
         Ok(Expr::Blob { mime, content })
     }
 
     /// `["bigint", "…"]`'s text: length-capped before it is even looked at, then validated.
-    fn bigint(&self, value: Value) -> Result<String> {
-        let text = string(value, "a decimal string")?;
+    fn bigint(&self, at: usize) -> Result<String> {
+        let text = self.string(at, "a decimal string")?;
         if text.len() > self.limits.max_bigint_digits {
             return Err(Fail::limit(
                 format!(
@@ -574,36 +593,41 @@ impl Converter {
     }
 
     /// `["error", name, message, stack?, props?]`
-    fn error_form(&self, _tag: &str, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        let name = string(take(&mut items, 1), "an error name string").at(1)?;
-        let message = string(take(&mut items, 2), "an error message string").at(2)?;
-        let stack = match items.get_mut(3).map(std::mem::take) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(stack)) => Some(stack),
-            Some(other) => return Err(Fail::expected("a stack string or null", &other).at_index(3)),
-        };
-        let props = match items.get_mut(4).map(std::mem::take) {
+    fn error_form(&self, items: &Items, depth: usize) -> Result<Expr> {
+        let name = self.string(items.at(1), "an error name string").at(1)?;
+        let message = self.string(items.at(2), "an error message string").at(2)?;
+        let stack = match items.get(3) {
             None => None,
-            Some(Value::Object(map)) => Some(self.fields(map, depth).at(4)?),
-            Some(other) => return Err(Fail::expected("a props object", &other).at_index(4)),
+            Some(at) => match self.tape.node(at) {
+                Node::Null => None,
+                Node::String { .. } => Some(self.tape.str(at).into_owned()),
+                _ => return Err(self.expected("a stack string or null", at).at_index(3)),
+            },
         };
-        Ok(Expr::Error {
+        let props = match items.get(4) {
+            None => None,
+            Some(at) => match self.tape.node(at) {
+                Node::Object { .. } => Some(self.fields(at, depth).at(4)?),
+                _ => return Err(self.expected("a props object", at).at_index(4)),
+            },
+        };
+        Ok(Expr::Error(Box::new(ErrorForm {
             name,
             message,
             stack,
             props,
-        })
+        })))
     }
 
     /// The init object of `request` (whose `body` is an expression) or `response`.
-    fn fetch_init(&self, value: Value, is_request: bool, depth: usize) -> Result<FetchInit> {
-        let map = match value {
-            Value::Object(map) => map,
-            other => return Err(Fail::expected("an init object", &other)),
-        };
+    fn fetch_init(&self, at: usize, is_request: bool, depth: usize) -> Result<FetchInit> {
+        if !matches!(self.tape.node(at), Node::Object { .. }) {
+            return Err(self.expected("an init object", at));
+        }
         let mut init = FetchInit::default();
-        for (key, value) in map {
-            match key.as_str() {
+        for (key, value) in self.unique_entries(at) {
+            let key = self.tape.str(key);
+            match &*key {
                 "body" if is_request => {
                     let body = self
                         .expr(value, depth + 1)
@@ -611,13 +635,12 @@ impl Converter {
                     init.body = Some(Box::new(body));
                 }
                 "headers" => {
-                    init.headers = Some(header_pairs(value).map_err(|fail| fail.at_key(&key))?);
+                    let headers = self.header_pairs(value).map_err(|fail| fail.at_key(&key))?;
+                    init.headers = Some(headers);
                 }
                 // Everything else is a plain value the protocol passes through untouched.
                 _ => {
-                    let mut value = value;
-                    normalize_numbers(&mut value);
-                    init.other.insert(key, value);
+                    init.other.insert(key.into_owned(), self.plain(value));
                 }
             }
         }
@@ -625,48 +648,338 @@ impl Converter {
     }
 
     /// `["import" | "pipeline", id, path?, args?]`
-    fn reference_form(&self, tag: &str, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        let id = id(arg(&items, 1)).at(1)?;
-        let path = match items.get_mut(2).map(std::mem::take) {
-            Some(value) => Some(path(value).at(2)?),
+    fn reference_form(&self, tag: &str, items: &Items, depth: usize) -> Result<Expr> {
+        let id = self.id(items.at(1)).at(1)?;
+        let path = match items.get(2) {
+            Some(at) => Some(self.path(at).at(2)?),
             None => None,
         };
-        let args = match items.get_mut(3).map(std::mem::take) {
-            Some(value) => Some(
-                self.expr_list(value, "a list of call arguments", depth)
+        let args = match items.get(3) {
+            Some(at) => Some(
+                self.expr_list(at, "a list of call arguments", depth)
                     .at(3)?,
             ),
             None => None,
         };
+        let reference = Box::new(ReferenceForm { id, path, args });
         Ok(if tag == "import" {
-            Expr::Import { id, path, args }
+            Expr::Import(reference)
         } else {
-            Expr::Pipeline { id, path, args }
+            Expr::Pipeline(reference)
         })
     }
 
     /// `["remap", id, path, captures, instructions]`
-    fn remap_form(&self, _tag: &str, mut items: Vec<Value>, depth: usize) -> Result<Expr> {
-        let id = id(arg(&items, 1)).at(1)?;
-        let path = path(take(&mut items, 2)).at(2)?;
-        let captures = captures(take(&mut items, 3)).at(3)?;
+    fn remap_form(&self, items: &Items, depth: usize) -> Result<Expr> {
+        let id = self.id(items.at(1)).at(1)?;
+        let path = self.path(items.at(2)).at(2)?;
+        let captures = self.captures(items.at(3)).at(3)?;
         let instructions = self
-            .expr_list(take(&mut items, 4), "a list of instructions", depth)
+            .expr_list(items.at(4), "a list of instructions", depth)
             .at(4)?;
-        Ok(Expr::Remap {
+        Ok(Expr::Remap(Box::new(RemapForm {
             id,
             path,
             captures,
             instructions,
-        })
+        })))
     }
 
     /// A plain (not escaped) JSON array whose elements are expressions one level deeper.
-    fn expr_list(&self, value: Value, what: &str, depth: usize) -> Result<Vec<Expr>> {
-        match value {
-            Value::Array(items) => self.exprs(items, depth),
-            other => Err(Fail::expected(what, &other)),
+    fn expr_list(&self, at: usize, what: &str, depth: usize) -> Result<Vec<Expr>> {
+        match self.tape.node(at) {
+            Node::Array { .. } => self.exprs(at, depth),
+            _ => Err(self.expected(what, at)),
         }
+    }
+
+    // --- objects ---------------------------------------------------------------------------
+
+    /// The entries of the object at `at`, repeated keys resolved.
+    fn unique_entries(&self, at: usize) -> UniqueEntries<'a, 't> {
+        let entries = self.tape.entries(at);
+        if entries.len() < 2 || !self.has_repeated_key(at) {
+            return UniqueEntries::Plain(entries);
+        }
+        UniqueEntries::Resolved(self.resolve_repeats(at).into_iter())
+    }
+
+    fn has_repeated_key(&self, at: usize) -> bool {
+        let entries = self.tape.entries(at);
+        if entries.len() <= PAIRWISE_KEYS {
+            let mut keys = [0usize; PAIRWISE_KEYS];
+            let mut count = 0;
+            for ((key, _), slot) in entries.zip(keys.iter_mut()) {
+                *slot = key;
+                count += 1;
+            }
+            let keys = keys.get(..count).unwrap_or(&[]);
+            return keys.iter().enumerate().any(|(index, &key)| {
+                keys.get(index + 1..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(|&other| self.tape.same_str(key, other))
+            });
+        }
+        let mut seen = HashSet::with_capacity(entries.len());
+        entries
+            .map(|(key, _)| self.tape.str(key))
+            .any(|key| !seen.insert(key))
+    }
+
+    /// `(key, value)` pairs in first-key order, each with its key's last value.
+    #[cold]
+    fn resolve_repeats(&self, at: usize) -> Vec<(usize, usize)> {
+        let mut resolved: Vec<(usize, usize)> = Vec::new();
+        let mut place: std::collections::HashMap<Cow<'t, str>, usize> =
+            std::collections::HashMap::new();
+        for (key, value) in self.tape.entries(at) {
+            match place.entry(self.tape.str(key)) {
+                std::collections::hash_map::Entry::Occupied(slot) => {
+                    if let Some(entry) = resolved.get_mut(*slot.get()) {
+                        entry.1 = value;
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(resolved.len());
+                    resolved.push((key, value));
+                }
+            }
+        }
+        resolved
+    }
+
+    /// A pass-through JSON value (the plain parts of a fetch `init`), with every number held
+    /// the way JavaScript would hold it: a double, in one canonical `Number` representation,
+    /// so equal values compare equal after a round trip (`4e5` and `400000` are the same
+    /// number to a JavaScript peer).
+    fn plain(&self, at: usize) -> Value {
+        match self.tape.node(at) {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Number { value, .. } => Value::Number(canonical_number(value)),
+            Node::String { .. } => Value::String(self.tape.str(at).into_owned()),
+            Node::Array { .. } => crate::stack::guarded(|| {
+                Value::Array(
+                    self.tape
+                        .elements(at)
+                        .map(|item| self.plain(item))
+                        .collect(),
+                )
+            }),
+            Node::Object { .. } => crate::stack::guarded(|| {
+                let mut map = Map::new();
+                // Repeated keys resolve as in JSON.parse: the map keeps the first place.
+                for (key, value) in self.tape.entries(at) {
+                    map.insert(self.tape.str(key).into_owned(), self.plain(value));
+                }
+                Value::Object(map)
+            }),
+        }
+    }
+
+    // --- leaf values -----------------------------------------------------------------------
+
+    /// "expected X, found Y" for the value at `at`.
+    #[cold]
+    fn expected(&self, what: &str, at: usize) -> Fail {
+        Fail::expected(what, &self.describe(at))
+    }
+
+    /// Names a JSON value's type (and, when short, the value) for "found …" in error messages.
+    #[cold]
+    fn describe(&self, at: usize) -> String {
+        match self.tape.node(at) {
+            Node::Null => "null".to_owned(),
+            Node::Bool(b) => format!("a boolean ({b})"),
+            Node::Number { .. } => format!("a number ({})", self.number(at)),
+            Node::String { .. } => format!("a string ({})", quote(&self.tape.str(at))),
+            Node::Array { len, .. } => match len {
+                0 => "an empty array".to_owned(),
+                1 => "an array of 1 element".to_owned(),
+                n => format!("an array of {n} elements"),
+            },
+            Node::Object { .. } => "an object".to_owned(),
+        }
+    }
+
+    /// The number at `at` exactly as its text reads (an integer stays an exact integer), as
+    /// serde_json reads it; error messages print it this way.
+    #[cold]
+    fn number(&self, at: usize) -> Number {
+        let value = match self.tape.node(at) {
+            Node::Number { value, .. } => value,
+            _ => 0.0,
+        };
+        serde_json::from_str(self.tape.number_text(at))
+            .ok()
+            .or_else(|| Number::from_f64(value))
+            .unwrap_or_else(|| Number::from(0))
+    }
+
+    fn string(&self, at: usize, what: &str) -> Result<String> {
+        match self.tape.node(at) {
+            Node::String { .. } => Ok(self.tape.str(at).into_owned()),
+            _ => Err(self.expected(what, at)),
+        }
+    }
+
+    /// The number at `at` if it is an integer within ±2^53 (JSON `1.0` is the same number as
+    /// `1`, as in JavaScript).
+    fn safe_integer(&self, at: usize) -> Option<i64> {
+        let Node::Number { value, .. } = self.tape.node(at) else {
+            return None;
+        };
+        // Below 2^53 the double is the number exactly (a larger integer never rounds below).
+        if value.fract() == 0.0 && value.abs() < MAX_SAFE_ID {
+            return Some(value as i64);
+        }
+        // At 2^53 or beyond, the text decides: 9007199254740993 rounds to 2^53 but is not it.
+        safe_number(&self.number(at))
+    }
+
+    /// An integral number within ±2^53.
+    fn integer(&self, at: usize, what: &str) -> Result<i64> {
+        if !matches!(self.tape.node(at), Node::Number { .. }) {
+            return Err(self.expected(what, at));
+        }
+        self.safe_integer(at).ok_or_else(|| {
+            Fail::malformed(format!(
+                "expected {what}, found {}, which is not an integer within ±2^53",
+                self.number(at)
+            ))
+        })
+    }
+
+    fn id(&self, at: usize) -> Result<i64> {
+        self.integer(at, "an integer id")
+    }
+
+    fn refcount(&self, at: usize) -> Result<u64> {
+        let count = self.integer(at, "a non-negative integer refcount")?;
+        u64::try_from(count).map_err(|_| {
+            Fail::malformed(format!("expected a non-negative refcount, found {count}"))
+        })
+    }
+
+    /// `["date", ms]`'s argument: a number, or null for an invalid date.
+    fn date(&self, at: usize) -> Result<Option<f64>> {
+        match self.tape.node(at) {
+            Node::Null => Ok(None),
+            Node::Number { value, .. } => Ok(Some(value)),
+            _ => Err(self.expected("a number of milliseconds or null", at)),
+        }
+    }
+
+    /// `["bytes", base64, kind?]`
+    fn bytes(&self, items: &Items) -> Result<Expr> {
+        let text = items.at(1);
+        if !matches!(self.tape.node(text), Node::String { .. }) {
+            return Err(self.expected("a base64 string", text).at_index(1));
+        }
+        let data = BASE64_LENIENT
+            .decode(self.tape.str(text).as_bytes())
+            .map_err(|err| Fail::malformed(format!("invalid base64: {err}")).at_index(1))?;
+        let kind = match items.get(2) {
+            None => None,
+            Some(at) => match self.tape.node(at) {
+                Node::String { .. } => Some(bytes_kind(&self.tape.str(at), data.len()).at(2)?),
+                _ => return Err(self.expected("a bytes kind name", at).at_index(2)),
+            },
+        };
+        Ok(Expr::Bytes { data, kind })
+    }
+
+    /// A plain JSON list of `[name, value]` string pairs (headers).
+    fn header_pairs(&self, at: usize) -> Result<Vec<(String, String)>> {
+        if !matches!(self.tape.node(at), Node::Array { .. }) {
+            return Err(self.expected("a list of [name, value] pairs", at));
+        }
+        let elements = self.tape.elements(at);
+        let mut pairs = Vec::with_capacity(elements.len());
+        for (index, item) in elements.enumerate() {
+            pairs.push(self.header_pair(item).at(index)?);
+        }
+        Ok(pairs)
+    }
+
+    fn header_pair(&self, at: usize) -> Result<(String, String)> {
+        if let Node::Array { len: 2, .. } = self.tape.node(at) {
+            let name = at + 1;
+            let value = self.tape.skip(name);
+            if let (Node::String { .. }, Node::String { .. }) =
+                (self.tape.node(name), self.tape.node(value))
+            {
+                let name = self.tape.str(name).into_owned();
+                return Ok((name, self.tape.str(value).into_owned()));
+            }
+        }
+        Err(self.expected("a [name, value] pair of strings", at))
+    }
+
+    /// A plain JSON list of property names: strings or non-negative integers.
+    fn path(&self, at: usize) -> Result<Path> {
+        const WHAT: &str = "a property path (a list of strings and non-negative integers)";
+        if !matches!(self.tape.node(at), Node::Array { .. }) {
+            return Err(self.expected(WHAT, at));
+        }
+        let elements = self.tape.elements(at);
+        let mut path = Vec::with_capacity(elements.len());
+        for (index, item) in elements.enumerate() {
+            let key = match self.tape.node(item) {
+                Node::String { .. } => PathKey::Name(self.tape.str(item).into_owned()),
+                Node::Number { .. } => {
+                    match self.safe_integer(item).and_then(|i| u64::try_from(i).ok()) {
+                        Some(n) => PathKey::Index(n),
+                        None => {
+                            return Err(self
+                                .expected("a string or a non-negative integer", item)
+                                .at_index(index));
+                        }
+                    }
+                }
+                _ => {
+                    return Err(self
+                        .expected("a property name (a string or number)", item)
+                        .at_index(index));
+                }
+            };
+            path.push(key);
+        }
+        Ok(path)
+    }
+
+    /// A plain JSON list of `["import", id]` / `["export", id]` captures.
+    fn captures(&self, at: usize) -> Result<Vec<Capture>> {
+        if !matches!(self.tape.node(at), Node::Array { .. }) {
+            return Err(self.expected("a list of captures", at));
+        }
+        self.tape
+            .elements(at)
+            .enumerate()
+            .map(|(index, item)| self.capture(item).at(index))
+            .collect()
+    }
+
+    fn capture(&self, at: usize) -> Result<Capture> {
+        const WHAT: &str = "a capture ([\"import\", id] or [\"export\", id])";
+        if let Node::Array { len: 2, .. } = self.tape.node(at) {
+            let tag = at + 1;
+            let id = self.tape.skip(tag);
+            if let Node::String { .. } = self.tape.node(tag) {
+                let tag = self.tape.str(tag);
+                return match &*tag {
+                    "import" => Ok(Capture::Import(self.id(id).at(1)?)),
+                    "export" => Ok(Capture::Export(self.id(id).at(1)?)),
+                    _ => Err(Fail::malformed(format!(
+                        "unknown capture tag {}; expected \"import\" or \"export\"",
+                        quote(&tag)
+                    ))
+                    .at_index(0)),
+                };
+            }
+        }
+        Err(self.expected(WHAT, at))
     }
 }
 
@@ -677,14 +990,32 @@ struct Form {
     max_args: usize,
     /// The arity in words, for "takes …, found N" errors.
     expects: &'static str,
-    parse: fn(&Converter, &str, Vec<Value>, usize) -> Result<Expr>,
+    parse: Parser,
+}
+
+/// Which converter method parses a form's arguments.
+#[derive(Clone, Copy)]
+enum Parser {
+    Constant,
+    BigInt,
+    Date,
+    Bytes,
+    Error,
+    Url,
+    Headers,
+    Request,
+    Response,
+    Reference,
+    Remap,
+    Id,
+    Blob,
 }
 
 const fn form(
     tag: &'static str,
     (min_args, max_args): (usize, usize),
     expects: &'static str,
-    parse: fn(&Converter, &str, Vec<Value>, usize) -> Result<Expr>,
+    parse: Parser,
 ) -> Form {
     Form {
         tag,
@@ -697,80 +1028,70 @@ const fn form(
 
 /// Every expression tag of the protocol.
 const FORMS: &[Form] = &[
-    form("undefined", (0, 0), "no arguments", Converter::constant),
-    form("inf", (0, 0), "no arguments", Converter::constant),
-    form("-inf", (0, 0), "no arguments", Converter::constant),
-    form("nan", (0, 0), "no arguments", Converter::constant),
+    form("undefined", (0, 0), "no arguments", Parser::Constant),
+    form("inf", (0, 0), "no arguments", Parser::Constant),
+    form("-inf", (0, 0), "no arguments", Parser::Constant),
+    form("nan", (0, 0), "no arguments", Parser::Constant),
     form(
         "bigint",
         (1, 1),
         "1 argument (a decimal string)",
-        Converter::bigint_form,
+        Parser::BigInt,
     ),
     form(
         "date",
         (1, 1),
         "1 argument (milliseconds since the epoch, or null)",
-        Converter::date_form,
+        Parser::Date,
     ),
     form(
         "bytes",
         (1, 2),
         "1 or 2 arguments (base64 text and an optional kind name)",
-        Converter::bytes_form,
+        Parser::Bytes,
     ),
     form(
         "error",
         (2, 4),
         "2 to 4 arguments (name, message, optional stack, optional props)",
-        Converter::error_form,
+        Parser::Error,
     ),
-    form(
-        "url",
-        (1, 1),
-        "1 argument (a URL string)",
-        Converter::url_form,
-    ),
+    form("url", (1, 1), "1 argument (a URL string)", Parser::Url),
     form(
         "headers",
         (1, 1),
         "1 argument (a list of [name, value] pairs)",
-        Converter::headers_form,
+        Parser::Headers,
     ),
     form(
         "request",
         (2, 2),
         "2 arguments (a URL string and an init object)",
-        Converter::request_form,
+        Parser::Request,
     ),
     form(
         "response",
         (2, 2),
         "2 arguments (a body expression and an init object)",
-        Converter::response_form,
+        Parser::Response,
     ),
-    form("import", (1, 3), REFERENCE_ARGS, Converter::reference_form),
-    form(
-        "pipeline",
-        (1, 3),
-        REFERENCE_ARGS,
-        Converter::reference_form,
-    ),
+    form("import", (1, 3), REFERENCE_ARGS, Parser::Reference),
+    form("pipeline", (1, 3), REFERENCE_ARGS, Parser::Reference),
     form(
         "remap",
         (4, 4),
         "4 arguments (an import id, a property path, captures and instructions)",
-        Converter::remap_form,
+        Parser::Remap,
     ),
-    form("export", (1, 1), "1 argument (an id)", Converter::id_form),
-    form("promise", (1, 1), "1 argument (an id)", Converter::id_form),
-    form("writable", (1, 1), "1 argument (an id)", Converter::id_form),
-    form("readable", (1, 1), "1 argument (an id)", Converter::id_form),
+    form("export", (1, 1), "1 argument (an id)", Parser::Id),
+    form("promise", (1, 1), "1 argument (an id)", Parser::Id),
+    form("writable", (1, 1), "1 argument (an id)", Parser::Id),
+    form("readable", (1, 1), "1 argument (an id)", Parser::Id),
     form(
         "blob",
         (2, 2),
         "2 arguments (a MIME type string and a content expression)",
-        Converter::blob_form,
+        Parser::Blob,
     ),
 ];
 
@@ -778,120 +1099,38 @@ const REFERENCE_ARGS: &str =
     "1 to 3 arguments (an import id, an optional property path and optional call arguments)";
 
 // ---------------------------------------------------------------------------------------------
-// Leaf values: these never recurse, so they need no depth.
+// Leaf helpers that need no tape.
 
-/// Element `index` (callers have already checked the arity; a missing one reads as `null`).
-fn arg(items: &[Value], index: usize) -> &Value {
-    static NULL: Value = Value::Null;
-    items.get(index).unwrap_or(&NULL)
-}
-
-/// Moves element `index` out, leaving `null` (callers have already checked the arity).
-fn take(items: &mut [Value], index: usize) -> Value {
-    items
-        .get_mut(index)
-        .map(std::mem::take)
-        .unwrap_or(Value::Null)
-}
-
-fn string(value: Value, what: &str) -> Result<String> {
-    match value {
-        Value::String(s) => Ok(s),
-        other => Err(Fail::expected(what, &other)),
-    }
-}
-
-/// A JSON number as JavaScript sees it: always a double.
-fn number(n: &Number) -> f64 {
-    // Without serde_json's arbitrary_precision every number has an f64 value.
-    n.as_f64().unwrap_or(f64::NAN)
-}
-
-/// An integral number within ±2^53 (JSON `1.0` is the same number as `1`, as in JavaScript).
-fn integer(value: &Value, what: &str) -> Result<i64> {
-    let Value::Number(n) = value else {
-        return Err(Fail::expected(what, value));
-    };
-    safe_integer(n).ok_or_else(|| {
-        Fail::malformed(format!(
-            "expected {what}, found {n}, which is not an integer within ±2^53"
-        ))
-    })
-}
-
-fn safe_integer(n: &Number) -> Option<i64> {
+/// An exactly read number, if it is an integer within ±2^53.
+fn safe_number(n: &Number) -> Option<i64> {
     match n.as_i64() {
         Some(i) => (i.unsigned_abs() <= MAX_SAFE_ID as u64).then_some(i),
         None => {
-            let x = number(n);
+            // Without serde_json's arbitrary_precision every number has an f64 value.
+            let x = n.as_f64().unwrap_or(f64::NAN);
             (x.fract() == 0.0 && x.abs() <= MAX_SAFE_ID).then_some(x as i64)
         }
     }
 }
 
-/// Stores every number in a pass-through value the way JavaScript would hold it (a double),
-/// in one canonical `Number` representation, so equal values compare equal after a round trip
-/// (`4e5` and `400000` are the same number to a JavaScript peer).
-fn normalize_numbers(value: &mut Value) {
-    match value {
-        Value::Number(n) => {
-            let x = number(n);
-            // Integral doubles below 2^63 are exact as i64; -0 becomes 0, as JSON.stringify does.
-            *n = if x.fract() == 0.0 && x.abs() < 9.2e18 {
-                Number::from(x as i64)
-            } else {
-                Number::from_f64(x).unwrap_or_else(|| Number::from(0))
-            };
-        }
-        Value::Array(items) => items.iter_mut().for_each(normalize_numbers),
-        Value::Object(map) => map.values_mut().for_each(normalize_numbers),
-        Value::Null | Value::Bool(_) | Value::String(_) => {}
-    }
-}
-
-fn id(value: &Value) -> Result<i64> {
-    integer(value, "an integer id")
-}
-
-fn refcount(value: &Value) -> Result<u64> {
-    let count = integer(value, "a non-negative integer refcount")?;
-    u64::try_from(count)
-        .map_err(|_| Fail::malformed(format!("expected a non-negative refcount, found {count}")))
-}
-
-/// `["date", ms]`'s argument: a number, or null for an invalid date.
-fn date(value: &Value) -> Result<Option<f64>> {
-    match value {
-        Value::Null => Ok(None),
-        Value::Number(n) => Ok(Some(number(n))),
-        other => Err(Fail::expected("a number of milliseconds or null", other)),
+/// A double in one canonical `Number` representation: integral doubles below 2^63 are exact
+/// as i64 (and -0 becomes 0, as JSON.stringify writes it), the rest stay doubles.
+fn canonical_number(x: f64) -> Number {
+    if x.fract() == 0.0 && x.abs() < 9.2e18 {
+        Number::from(x as i64)
+    } else {
+        Number::from_f64(x).unwrap_or_else(|| Number::from(0))
     }
 }
 
 /// The standard alphabet, padding optional (the reference strips it when sending), and lenient
 /// about unused trailing bits as JavaScript's decoders are.
-const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)
         .with_decode_allow_trailing_bits(true),
 );
-
-/// `["bytes", base64, kind?]`
-fn bytes(items: &[Value]) -> Result<Expr> {
-    let Value::String(text) = arg(items, 1) else {
-        return Err(Fail::expected("a base64 string", arg(items, 1)).at_index(1));
-    };
-    let data = BASE64_LENIENT
-        .decode(text)
-        .map_err(|err| Fail::malformed(format!("invalid base64: {err}")).at_index(1))?;
-    let kind = match items.get(2) {
-        None => None,
-        Some(Value::String(name)) => Some(bytes_kind(name, data.len()).at(2)?),
-        Some(other) => return Err(Fail::expected("a bytes kind name", other).at_index(2)),
-    };
-    Ok(Expr::Bytes { data, kind })
-}
 
 /// A bytes kind by name; typed arrays must hold a whole number of elements.
 fn bytes_kind(name: &str, len: usize) -> Result<BytesKind> {
@@ -907,85 +1146,23 @@ fn bytes_kind(name: &str, len: usize) -> Result<BytesKind> {
     Ok(kind)
 }
 
-/// A plain JSON list of `[name, value]` string pairs (headers).
-fn header_pairs(value: Value) -> Result<Vec<(String, String)>> {
-    let Value::Array(items) = value else {
-        return Err(Fail::expected("a list of [name, value] pairs", &value));
-    };
-    let mut pairs = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        pairs.push(header_pair(item).at(index)?);
-    }
-    Ok(pairs)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn header_pair(mut value: Value) -> Result<(String, String)> {
-    if let Value::Array(pair) = &mut value {
-        if let [Value::String(name), Value::String(val)] = pair.as_mut_slice() {
-            return Ok((std::mem::take(name), std::mem::take(val)));
+    #[test]
+    fn utf16_length_is_counted_on_bytes() {
+        for text in [
+            "",
+            "abc",
+            "é",
+            "☃",
+            "😀",
+            "a😀é☃z",
+            "\u{10ffff}\u{7f}\u{80}",
+        ] {
+            let expected: usize = text.chars().map(char::len_utf16).sum();
+            assert_eq!(utf16_len(text.as_bytes()), expected, "{text}");
         }
-    }
-    Err(Fail::expected("a [name, value] pair of strings", &value))
-}
-
-/// A plain JSON list of property names: strings or non-negative integers.
-fn path(value: Value) -> Result<Path> {
-    const WHAT: &str = "a property path (a list of strings and non-negative integers)";
-    let Value::Array(items) = value else {
-        return Err(Fail::expected(WHAT, &value));
-    };
-    let mut path = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let key = match item {
-            Value::String(name) => PathKey::Name(name),
-            Value::Number(ref n) => match safe_integer(n).and_then(|i| u64::try_from(i).ok()) {
-                Some(n) => PathKey::Index(n),
-                None => {
-                    return Err(
-                        Fail::expected("a string or a non-negative integer", &item).at_index(index)
-                    );
-                }
-            },
-            other => {
-                return Err(
-                    Fail::expected("a property name (a string or number)", &other).at_index(index),
-                );
-            }
-        };
-        path.push(key);
-    }
-    Ok(path)
-}
-
-/// A plain JSON list of `["import", id]` / `["export", id]` captures.
-fn captures(value: Value) -> Result<Vec<Capture>> {
-    let Value::Array(items) = value else {
-        return Err(Fail::expected("a list of captures", &value));
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| capture(item).at(index))
-        .collect()
-}
-
-fn capture(value: &Value) -> Result<Capture> {
-    const WHAT: &str = "a capture ([\"import\", id] or [\"export\", id])";
-    let Value::Array(pair) = value else {
-        return Err(Fail::expected(WHAT, value));
-    };
-    match pair.as_slice() {
-        [Value::String(tag), id_value] if tag == "import" => {
-            Ok(Capture::Import(id(id_value).at(1)?))
-        }
-        [Value::String(tag), id_value] if tag == "export" => {
-            Ok(Capture::Export(id(id_value).at(1)?))
-        }
-        [Value::String(tag), _] => Err(Fail::malformed(format!(
-            "unknown capture tag {}; expected \"import\" or \"export\"",
-            quote(tag)
-        ))
-        .at_index(0)),
-        _ => Err(Fail::expected(WHAT, value)),
     }
 }
