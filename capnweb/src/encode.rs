@@ -117,7 +117,13 @@ impl<'a> Encoder<'a> {
 
     /// Appends `value` as found at value depth `depth` (0 for a resolution, 1 for arguments).
     pub(crate) fn value(&mut self, value: &Value, depth: usize) -> Result<(), Error> {
-        crate::stack::guarded(|| self.value_level(value, depth))
+        match value {
+            // Only containers recurse, so only they need the stack check.
+            Value::Array(_) | Value::Object(_) | Value::Error(_) => {
+                crate::stack::guarded(|| self.value_level(value, depth))
+            }
+            _ => self.value_level(value, depth),
+        }
     }
 
     /// Appends an error, its props through the exporter. A prop that cannot be encoded is left

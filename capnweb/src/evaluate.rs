@@ -26,7 +26,14 @@ pub(crate) trait Importer {
 /// Evaluates `expr` into a value. Calls inside it (`["pipeline", id, path, args]`) are made now,
 /// in order, and appear in the value as promises.
 pub(crate) fn evaluate(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
-    crate::stack::guarded(|| evaluate_level(expr, importer))
+    match expr {
+        // Leaves do not recurse: no stack check needed.
+        Expr::Null => Ok(Value::Null),
+        Expr::Bool(b) => Ok(Value::Bool(b)),
+        Expr::Number(n) => Ok(Value::Number(n)),
+        Expr::String(s) => Ok(Value::String(s)),
+        other => crate::stack::guarded(|| evaluate_level(other, importer)),
+    }
 }
 
 fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
@@ -143,7 +150,11 @@ fn reference(
 }
 
 fn evaluate_all(items: Vec<Expr>, importer: &dyn Importer) -> Result<Vec<Value>, Error> {
-    items.into_iter().map(|e| evaluate(e, importer)).collect()
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        values.push(evaluate(item, importer)?);
+    }
+    Ok(values)
 }
 
 fn evaluate_entries(

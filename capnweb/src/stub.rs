@@ -330,14 +330,14 @@ impl<T: DeserializeOwned> RpcFuture<T> {
     fn advance(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         loop {
             let value = match &mut self.state {
-                Awaiting::Pulling(pull) => match ready!(pull.as_mut().poll(cx)) {
+                Awaiting::Pulling(pull) => match ready!(Pin::new(pull).poll(cx)) {
                     Ok(value) if value.contains_promise() => {
                         self.state = Awaiting::Resolving(hook::resolve_deep(value));
                         continue;
                     }
                     outcome => outcome,
                 },
-                Awaiting::Resolving(resolving) => ready!(resolving.as_mut().poll(cx)),
+                Awaiting::Resolving(resolving) => ready!(Pin::new(resolving).poll(cx)),
                 Awaiting::Done => return Poll::Pending,
             };
             self.state = Awaiting::Done;

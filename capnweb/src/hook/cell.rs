@@ -64,7 +64,7 @@ impl TargetCell {
             return self.get(prefix).call(std::slice::from_ref(last), args);
         }
         match last {
-            PathKey::Name(method) => self.start(Action::Call(method.clone()), args),
+            PathKey::Name(method) => self.start_call(method, args),
             PathKey::Index(i) => Hook::Error(type_error(format!(
                 "{} has no method at index {i}: method names are strings",
                 self.target.type_name()
@@ -101,6 +101,22 @@ impl TargetCell {
     fn lock(&self) -> MutexGuard<'_, StartQueue> {
         // Every update is a single assignment or push, so a poisoned lock is consistent.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls `method`: started at once when it can be (no copy of the name is made), else
+    /// queued, as [`TargetCell::start`] does.
+    fn start_call(self: &Arc<Self>, method: &str, args: Vec<Value>) -> Hook {
+        if self.can_start_now(&args) {
+            let target = Arc::clone(&self.target);
+            return start(|| target.call(method, args));
+        }
+        self.start(Action::Call(method.to_owned()), args)
+    }
+
+    /// Whether a call with `args` may start right away: none is queued ahead of it, and none
+    /// of its arguments is still a promise.
+    fn can_start_now(&self, args: &[Value]) -> bool {
+        !self.lock().draining && !args.iter().any(Value::contains_promise)
     }
 
     /// Starts `action` now (made and polled once right here, so calls start in arrival

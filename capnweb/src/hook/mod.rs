@@ -15,7 +15,10 @@ mod promise;
 mod remote;
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use futures::future::BoxFuture;
 
@@ -61,7 +64,58 @@ impl Placeholder {
 }
 
 /// The future of a pull: the resolution, with promises nested inside it left as they are.
-pub(crate) type Pull = BoxFuture<'static, Result<Value, Error>>;
+///
+/// Waiting for a remote promise (the common case) needs no allocation: the import is polled
+/// directly; only local promises and other rare cases box their future.
+pub(crate) struct Pull(Pulling);
+
+enum Pulling {
+    /// A promise import of a session: the peer is asked for it once, on the first poll.
+    Remote { entry: Arc<dyn Remote>, asked: bool },
+    /// Anything else still to wait for.
+    Boxed(BoxFuture<'static, Result<Value, Error>>),
+    /// Known already (taken on completion).
+    Ready(Option<Result<Value, Error>>),
+}
+
+impl Pull {
+    fn ready(outcome: Result<Value, Error>) -> Pull {
+        Pull(Pulling::Ready(Some(outcome)))
+    }
+
+    fn boxed(future: impl Future<Output = Result<Value, Error>> + Send + 'static) -> Pull {
+        Pull(Pulling::Boxed(Box::pin(future)))
+    }
+}
+
+impl Future for Pull {
+    type Output = Result<Value, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let resolution = match &mut self.0 {
+                Pulling::Ready(outcome) => {
+                    return match outcome.take() {
+                        Some(outcome) => Poll::Ready(outcome),
+                        None => Poll::Pending,
+                    }
+                }
+                Pulling::Boxed(future) => return future.as_mut().poll(cx),
+                Pulling::Remote { entry, asked } => {
+                    // The only holder may take the resolution out instead of sharing it.
+                    let unique = Arc::strong_count(entry) == 1;
+                    ready!(entry.poll_resolution(cx, asked, unique))
+                }
+            };
+            self.0 = match resolution {
+                Hook::Payload(value) => Pulling::Ready(Some(Ok(
+                    Arc::try_unwrap(value).unwrap_or_else(|v| (*v).clone())
+                ))),
+                other => other.pull().0,
+            };
+        }
+    }
+}
 
 impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -142,21 +196,27 @@ impl Hook {
     /// Waits for the resolution. Promises nested inside the value are left as they are.
     pub(crate) fn pull(&self) -> Pull {
         match self {
-            Hook::Remote(remote) => Arc::clone(&remote.entry).pull(remote.promise),
+            Hook::Remote(remote) if remote.promise => Pull(Pulling::Remote {
+                entry: Arc::clone(&remote.entry),
+                asked: false,
+            }),
+            // A stub is what it is (pulling it gives the stub), unless it stands for a
+            // promise that has resolved.
+            Hook::Remote(remote) => match remote.entry.settled() {
+                Some(resolution) => resolution.pull(),
+                None => Pull::ready(Ok(Value::Stub(crate::Stub::from_hook(self.clone())))),
+            },
             Hook::Target(cell) => {
                 let stub = Value::Stub(crate::Stub::from_hook(Hook::Target(cell.clone())));
-                Box::pin(std::future::ready(Ok(stub)))
+                Pull::ready(Ok(stub))
             }
-            Hook::Payload(value) => {
-                let value = Arc::clone(value);
-                Box::pin(async move { Ok(Arc::unwrap_or_clone(value)) })
-            }
+            Hook::Payload(value) => Pull::ready(Ok((**value).clone())),
             Hook::Promise(promise) => {
                 let promise = Arc::clone(promise);
-                Box::pin(async move { promise.settled().await.pull().await })
+                Pull::boxed(async move { promise.settled().await.pull().await })
             }
-            Hook::Error(e) => Box::pin(std::future::ready(Err(e.clone()))),
-            Hook::Placeholder(_) => Box::pin(std::future::ready(Err(placeholder_misuse()))),
+            Hook::Error(e) => Pull::ready(Err(e.clone())),
+            Hook::Placeholder(_) => Pull::ready(Err(placeholder_misuse())),
         }
     }
 
@@ -177,6 +237,15 @@ impl Hook {
         match self {
             Hook::Remote(remote) => remote.entry.request_flush(),
             _ => None,
+        }
+    }
+
+    /// Whether dropping this hook is plain memory work: it holds no capability (whose drop
+    /// could run a target's `Drop` or reach a session).
+    pub(crate) fn is_inert(&self) -> bool {
+        match self {
+            Hook::Payload(value) => !value.holds_capability(),
+            _ => false,
         }
     }
 
@@ -275,9 +344,9 @@ pub(crate) fn type_error(message: String) -> Error {
 /// Replaces every promise inside `value` with its resolution.
 pub(crate) fn resolve_deep(value: Value) -> Pull {
     if !value.contains_promise() {
-        return Box::pin(std::future::ready(Ok(value)));
+        return Pull::ready(Ok(value));
     }
-    Box::pin(async move {
+    Pull::boxed(async move {
         match value {
             Value::Promise(p) => resolve_deep(p.into_hook().pull().await?).await,
             Value::Array(items) => Ok(Value::Array(resolve_all(items).await?)),

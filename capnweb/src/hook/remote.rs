@@ -2,8 +2,9 @@
 //! implements it; this layer only calls it.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use super::{Hook, Pull};
+use super::Hook;
 use crate::error::BrokenCallback;
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
@@ -19,8 +20,12 @@ pub(crate) trait Remote: Send + Sync + 'static {
     fn call(&self, path: &[PathKey], args: Option<Vec<Value>>) -> Hook;
     /// Applies `.map()` instructions to the value at `path`, the same way.
     fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook;
-    /// Waits for the resolution. Only a promise reference may ask the peer for it.
-    fn pull(self: Arc<Self>, promise: bool) -> Pull;
+    /// The resolution of a promise import: asks the peer for it the first time (`asked` is
+    /// then set), and is ready once it arrived. With `unique` (the caller holds the only
+    /// reference) the resolution is taken out rather than shared.
+    fn poll_resolution(&self, cx: &mut Context<'_>, asked: &mut bool, unique: bool) -> Poll<Hook>;
+    /// The resolution, if the peer sent it.
+    fn settled(&self) -> Option<Hook>;
     /// Runs `callback` if the session ends before the import resolves.
     fn on_broken(&self, callback: BrokenCallback);
     /// Whether the peer has not resolved it yet (so it can still be referred to by id).

@@ -1,16 +1,14 @@
 //! [`ImportEntry`]: an object or promise on the peer's side, as this session knows it. It is
 //! the session's implementation of the hook layer's [`Remote`].
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use smallvec::SmallVec;
 
 use super::SessionCore;
-use crate::error::{BrokenCallback, Error};
-use crate::hook::{Hook, Pull, Remote, RemoteRef};
+use crate::error::BrokenCallback;
+use crate::hook::{Hook, Remote, RemoteRef};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -125,22 +123,35 @@ impl Remote for ImportEntry {
         }
     }
 
-    fn pull(self: Arc<Self>, promise: bool) -> Pull {
-        if promise {
-            return Box::pin(Pulling {
-                entry: self,
-                asked: false,
-                inner: None,
-            });
-        }
-        match self.resolution() {
-            Some(resolution) => resolution.pull(),
-            // A stub is what it is: pulling it gives the stub.
-            None => {
-                let stub = crate::Stub::from_hook(self.hook(false));
-                Box::pin(std::future::ready(Ok(Value::Stub(stub))))
+    fn poll_resolution(&self, cx: &mut Context<'_>, asked: &mut bool, unique: bool) -> Poll<Hook> {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.resolution.is_some() {
+                    let resolution = if unique {
+                        state.resolution.take()
+                    } else {
+                        state.resolution.clone()
+                    };
+                    if let Some(resolution) = resolution {
+                        return Poll::Ready(resolution);
+                    }
+                }
+                if *asked {
+                    if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                        state.waiters.push(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
             }
+            *asked = true;
+            // Takes the session's lock, so not while holding the entry's.
+            self.core.send_pull(self);
         }
+    }
+
+    fn settled(&self) -> Option<Hook> {
+        self.resolution()
     }
 
     fn on_broken(&self, callback: BrokenCallback) {
@@ -161,63 +172,5 @@ impl Remote for ImportEntry {
 
     fn request_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>> {
         self.core.flush.clone()
-    }
-}
-
-/// The future of pulling a promise import: asks the peer once, then waits.
-struct Pulling {
-    entry: Arc<ImportEntry>,
-    asked: bool,
-    /// The resolution's own pull, once there is a resolution.
-    inner: Option<Pull>,
-}
-
-impl Future for Pulling {
-    type Output = Result<Value, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        loop {
-            if let Some(inner) = &mut this.inner {
-                return inner.as_mut().poll(cx);
-            }
-            if let Some(resolution) = this.take_resolution() {
-                this.inner = Some(match resolution {
-                    // The only reference left: the value moves out instead of being copied.
-                    Hook::Payload(value) => match Arc::try_unwrap(value) {
-                        Ok(value) => return Poll::Ready(Ok(value)),
-                        Err(shared) => Hook::Payload(shared).pull(),
-                    },
-                    other => other.pull(),
-                });
-                continue;
-            }
-            if !this.asked {
-                this.asked = true;
-                // Takes the session's lock, so not while holding the entry's.
-                this.entry.core.send_pull(&this.entry);
-                continue;
-            }
-            let mut state = this.entry.lock();
-            if state.resolution.is_some() {
-                continue;
-            }
-            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                state.waiters.push(cx.waker().clone());
-            }
-            return Poll::Pending;
-        }
-    }
-}
-
-impl Pulling {
-    /// The resolution if there is one; taken out of the entry when nobody else can use it.
-    fn take_resolution(&self) -> Option<Hook> {
-        let mut state = self.entry.lock();
-        if Arc::strong_count(&self.entry) == 1 {
-            state.resolution.take()
-        } else {
-            state.resolution.clone()
-        }
     }
 }

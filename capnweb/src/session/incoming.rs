@@ -51,7 +51,9 @@ impl SessionCore {
                     .exports
                     .release(id, count)
                     .map_err(Error::Protocol)?;
-                st.tables.graveyard.extend(removed);
+                if let Some(hook) = removed {
+                    st.tables.bury(hook);
+                }
                 Ok(())
             }),
             Message::Abort(expr) => {

@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures::task::AtomicWaker;
-use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 pub use options::SessionOptions;
@@ -164,6 +163,8 @@ pub(super) struct State {
     /// `close()` was called: no new calls either way, and once the calls in flight settle the
     /// session ends, its transport closing with this reason.
     closing: Option<CloseReason>,
+    /// An empty buffer for the deferred queue to swap with.
+    spare_deferred: Vec<Deferred>,
 }
 
 /// What the exporter works on: everything but the outbox, which it writes beside.
@@ -224,6 +225,7 @@ impl Session {
                     stats_at_close: None,
                     handling_message: false,
                     closing: None,
+                    spare_deferred: Vec::new(),
                 }),
                 deferred: Mutex::new(Vec::new()),
                 has_deferred: AtomicBool::new(false),
@@ -380,6 +382,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+impl Tables {
+    /// Disposes of a hook removed from the tables: at once if dropping it cannot run user
+    /// code or reach a session (plain data), else after the lock is released.
+    fn bury(&mut self, hook: Hook) {
+        if !hook.is_inert() {
+            self.graveyard.push(hook);
+        }
+    }
+}
+
 impl State {
     /// Why a new call cannot be made now, if it cannot.
     fn refuse_new_call(&self) -> Option<Hook> {
@@ -432,8 +444,11 @@ impl SessionCore {
             if !st.handling_message {
                 self.send_ready(&mut st);
             }
-            // Drained, not taken: the table keeps its buffer, and a few hooks need no allocation.
-            let graveyard: SmallVec<[Hook; 8]> = st.tables.graveyard.drain(..).collect();
+            let graveyard = if st.tables.graveyard.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut st.tables.graveyard)
+            };
             self.queued
                 .store(st.outbox.queued_bytes(), Ordering::Relaxed);
             let wake = !st.outbox.notified
@@ -477,14 +492,16 @@ impl SessionCore {
         if !self.has_deferred.load(Ordering::Acquire) {
             return false;
         }
-        let deferred: SmallVec<[Deferred; 8]> = {
+        // The queue and a spare of the state's swap, so neither gives up its buffer.
+        let mut deferred = std::mem::take(&mut st.spare_deferred);
+        {
             let mut queue = lock(&self.deferred);
             // Cleared under the queue's lock: a push after this sets it again.
             self.has_deferred.store(false, Ordering::Release);
-            queue.drain(..).collect()
-        };
+            std::mem::swap(&mut *queue, &mut deferred);
+        }
         let mut shutdown = false;
-        for work in deferred {
+        for work in deferred.drain(..) {
             match work {
                 Deferred::Release { id, count, entry } => {
                     st.tables.imports.remove_if(id, entry);
@@ -505,6 +522,7 @@ impl SessionCore {
                 Deferred::Shutdown => shutdown = st.ended.is_none(),
             }
         }
+        st.spare_deferred = deferred;
         shutdown
     }
 
@@ -607,7 +625,7 @@ impl SessionCore {
     }
 
     /// Sends `pull` for a promise import, once.
-    fn send_pull(self: &Arc<Self>, entry: &Arc<ImportEntry>) {
+    fn send_pull(self: &Arc<Self>, entry: &ImportEntry) {
         if !self.options.peer_answers {
             let why = "the HTTP batch client cannot answer a call while its batch runs: it \
                        reads nothing before the batch's answer, so a call into it (a callback) \
@@ -702,9 +720,8 @@ impl SessionCore {
     fn send_ready(self: &Arc<Self>, st: &mut State) {
         while let Some((id, outcome)) = st.tables.ready.pop_front() {
             self.send_resolution(st, id, &outcome);
-            // The value may hold the last reference to something: drop it after the lock.
             if let Ok(value) = outcome {
-                st.tables.graveyard.push(Hook::Payload(value));
+                st.tables.bury(Hook::Payload(value));
             }
         }
     }
@@ -744,7 +761,7 @@ impl SessionCore {
         }
         if auto_release {
             if let Ok(Some(hook)) = st.tables.exports.release(id, 1) {
-                st.tables.graveyard.push(hook);
+                st.tables.bury(hook);
             }
         }
     }

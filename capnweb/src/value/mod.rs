@@ -169,6 +169,20 @@ impl Value {
         matches!(self, Value::Null | Value::Undefined)
     }
 
+    /// Whether a stub or promise is anywhere inside this value.
+    pub(crate) fn holds_capability(&self) -> bool {
+        match self {
+            Value::Stub(_) | Value::Promise(_) => true,
+            Value::Array(items) => items.iter().any(Value::holds_capability),
+            Value::Object(object) => object.values().any(Value::holds_capability),
+            Value::Error(e) => e.props.values().any(Value::holds_capability),
+            Value::Request(fetch) | Value::Response(fetch) => {
+                fetch.body.as_ref().is_some_and(Value::holds_capability)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a promise is anywhere inside this value.
     pub fn contains_promise(&self) -> bool {
         match self {
