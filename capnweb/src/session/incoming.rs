@@ -8,44 +8,43 @@ use crate::evaluate;
 use crate::hook::Hook;
 use crate::wire::{Expr, Message, WireErrorKind};
 
+/// Whether a call from the peer is taken, decided as its message is admitted.
+struct Admission {
+    /// The session already runs its most calls.
+    busy: bool,
+    /// The session is closing.
+    closing: bool,
+}
+
 impl SessionCore {
     /// Handles one message from the peer. An error means the peer broke the protocol (or a
     /// limit); the caller aborts the session with it.
+    ///
+    /// A message that only touches the tables (`pull`, `release`) is one critical section.
+    /// One that is evaluated runs with `handling_message` set, so that resolutions becoming
+    /// ready meanwhile (from other tasks) are sent after it, as the reference sends them.
     pub(super) fn handle_incoming(self: &Arc<Self>, text: &[u8]) -> Result<(), Error> {
-        // Nothing runs once the session has ended, whatever is still in the transport.
-        let live = self.with_state(|st| {
-            st.handling_message = st.ended.is_none();
-            st.handling_message
+        let parsed = Message::parse_bytes(text, &self.options.limits).map_err(|e| match e.kind() {
+            WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
+            _ => Error::Protocol(e.to_string()),
         });
-        if !live {
-            return Ok(());
-        }
-        let handled = self.apply(text);
-        self.with_state(|st| st.handling_message = false);
-        handled
-    }
-
-    fn apply(self: &Arc<Self>, text: &[u8]) -> Result<(), Error> {
-        let message =
-            Message::parse_bytes(text, &self.options.limits).map_err(|e| match e.kind() {
-                WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
-                _ => Error::Protocol(e.to_string()),
-            })?;
+        let message = match parsed {
+            Ok(message) => message,
+            // Nothing runs once the session has ended, whatever is still in the transport.
+            Err(_) if self.with_state(|st| st.ended.is_some()) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         match message {
-            Message::Push(expr) => self.receive_push(expr, false),
-            Message::Stream(expr) => self.receive_push(expr, true),
-            Message::Pull(id) => self.with_state(|st| self.start_resolving(&mut st.tables, id)),
-            Message::Resolve(id, expr) => {
-                let value = evaluate::evaluate(expr, self)?;
-                self.settle_import(id, Hook::from_value(value));
-                Ok(())
-            }
-            Message::Reject(id, expr) => {
-                let value = evaluate::evaluate(expr, self)?;
-                self.settle_import(id, Hook::Error(Error::from(rejection(value))));
-                Ok(())
-            }
+            Message::Pull(id) => self.with_state(|st| {
+                if st.ended.is_some() {
+                    return Ok(());
+                }
+                self.start_resolving(&mut st.tables, id)
+            }),
             Message::Release(id, count) => self.with_state(|st| {
+                if st.ended.is_some() {
+                    return Ok(());
+                }
                 let removed = st
                     .tables
                     .exports
@@ -56,27 +55,61 @@ impl SessionCore {
                 }
                 Ok(())
             }),
-            Message::Abort(expr) => {
-                let error = rejection(evaluate::evaluate(expr, self)?);
+            evaluated => self.handle_evaluated(evaluated),
+        }
+    }
+
+    /// A message whose expression is evaluated (see [`SessionCore::handle_incoming`]).
+    fn handle_evaluated(self: &Arc<Self>, message: Message) -> Result<(), Error> {
+        let max = self.options.max_calls_in_flight;
+        let admitted = self.with_state(|st| {
+            if st.ended.is_some() {
+                return None;
+            }
+            st.handling_message = true;
+            Some(Admission {
+                busy: st.tables.calls_in_flight >= max,
+                closing: st.closing.is_some(),
+            })
+        });
+        let Some(admission) = admitted else {
+            return Ok(());
+        };
+        let handled = match message {
+            // Clears `handling_message` itself, in the critical section that records the call.
+            Message::Push(expr) => return self.receive_push(expr, false, admission),
+            Message::Stream(expr) => return self.receive_push(expr, true, admission),
+            Message::Resolve(id, expr) => evaluate::evaluate(expr, self)
+                .map(|value| self.settle_import(id, Hook::from_value(value))),
+            Message::Reject(id, expr) => evaluate::evaluate(expr, self).map(|value| {
+                self.settle_import(id, Hook::Error(Error::from(rejection(value))));
+            }),
+            Message::Abort(expr) => evaluate::evaluate(expr, self).map(|value| {
+                let error = rejection(value);
                 let reason = format!("the peer aborted the session: {error}");
                 let peer_error = Some(Box::new(error));
                 self.end(Error::Disconnected { reason, peer_error }, false);
-                Ok(())
-            }
+            }),
             Message::Pipe => Err(Error::Protocol(
                 "the peer opened a pipe (a stream), and streams are not supported by this \
                  implementation yet"
                     .into(),
             )),
-        }
+            Message::Pull(_) | Message::Release(..) => Ok(()),
+        };
+        self.with_state(|st| st.handling_message = false);
+        handled
     }
 
     /// A `push` (or a `stream`, which is pulled at once and released by its resolution): the
     /// expression's result takes the peer's next import id.
-    fn receive_push(self: &Arc<Self>, expr: Expr, stream: bool) -> Result<(), Error> {
+    fn receive_push(
+        self: &Arc<Self>,
+        expr: Expr,
+        stream: bool,
+        Admission { busy, closing }: Admission,
+    ) -> Result<(), Error> {
         let max = self.options.max_calls_in_flight;
-        let (busy, closing) =
-            self.with_state(|st| (st.tables.calls_in_flight >= max, st.closing.is_some()));
         let hook = if closing {
             Hook::Error(Error::from(crate::RpcError::error(
                 "the session is closing: it takes no new calls (open a new session)",
@@ -88,10 +121,17 @@ impl SessionCore {
                  finish before making more"
             ))))
         } else {
-            Hook::from_value(evaluate::evaluate(expr, self)?)
+            match evaluate::evaluate(expr, self) {
+                Ok(value) => Hook::from_value(value),
+                Err(e) => {
+                    self.with_state(|st| st.handling_message = false);
+                    return Err(e);
+                }
+            }
         };
         let running = super::is_pending_promise(&hook).cloned();
         self.with_state(|st| {
+            st.handling_message = false;
             let id = st.tables.exports.insert_pushed(hook, stream)?;
             if let Some(call) = &running {
                 st.tables.calls_in_flight += 1;
