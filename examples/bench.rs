@@ -57,7 +57,7 @@ where
     report(what, count, started.elapsed())
 }
 
-/// The three call patterns, on `api`.
+/// The call patterns, on `api`.
 async fn calls(label: &str, api: &InteropApiStub) -> Vec<Figure> {
     let sequential = measure(&format!("{label}: sequential calls"), 1, || async {
         assert_eq!(api.square(3.0).await.expect("square"), 9.0);
@@ -70,6 +70,7 @@ async fn calls(label: &str, api: &InteropApiStub) -> Vec<Figure> {
         }
     })
     .await;
+    let in_flight = in_flight(&format!("{label}: 100 calls in flight"), api).await;
     let chain = measure(
         &format!("{label}: chain of 10 pipelined calls"),
         10,
@@ -82,25 +83,95 @@ async fn calls(label: &str, api: &InteropApiStub) -> Vec<Figure> {
         },
     )
     .await;
-    vec![sequential, concurrent, chain]
+    vec![sequential, concurrent, in_flight, chain]
 }
 
-/// Every measurement, on the runtime it is called from.
-async fn all(external: Option<String>) -> Result<Vec<Figure>, capnweb::Error> {
+/// Calls/s with 100 calls always in flight (a new one starts as each finishes), so that the
+/// client and the server can work at the same time, as under a steady load. ("100 concurrent
+/// calls" waits for all 100 before starting the next 100.)
+async fn in_flight(what: &str, api: &InteropApiStub) -> Figure {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let mut running: FuturesUnordered<_> = (0..100)
+        .map(|i| api.square(f64::from(i)).into_future())
+        .collect();
+    let (mut count, mut started, mut warm) = (0, Instant::now(), true);
+    while let Some(result) = running.next().await {
+        result.expect("square");
+        count += 1;
+        if warm && started.elapsed() >= SPAN / 5 {
+            (warm, count, started) = (false, 0, Instant::now());
+        } else if !warm && started.elapsed() >= SPAN {
+            break;
+        }
+        running.push(api.square(2.0).into_future());
+    }
+    let elapsed = started.elapsed();
+    // The calls still running finish before the next measurement starts.
+    while running.next().await.is_some() {}
+    report(what, count, elapsed)
+}
+
+/// Where the serving side runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Serving {
+    /// On the client's runtime.
+    Here,
+    /// On a thread of its own, with a current-thread runtime.
+    OwnThread,
+}
+
+/// Runs `serve` on a new thread with a current-thread runtime of its own.
+fn on_own_thread<F, Fut>(serve: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime");
+        runtime.block_on(serve());
+    });
+}
+
+/// Every measurement: the client on the runtime it is called from, the serving side where
+/// `serving` says.
+async fn all(external: Option<String>, serving: Serving) -> Result<Vec<Figure>, capnweb::Error> {
     let mut figures = Vec::new();
 
     let (a, b) = memory::pair();
-    let _server = Session::new(
-        a,
-        Some(InteropApiStub::new(InteropApi).into()),
-        SessionOptions::default(),
-    );
+    let main = || Some(InteropApiStub::new(InteropApi).into());
+    let _server = match serving {
+        Serving::Here => Some(Session::new(a, main(), SessionOptions::default())),
+        Serving::OwnThread => {
+            on_own_thread(move || async move {
+                let server = Session::new(a, main(), SessionOptions::default());
+                server.closed().await;
+            });
+            None
+        }
+    };
     let client = Session::new(b, None, SessionOptions::default());
     figures.extend(calls("memory", &client.main_as()).await);
 
-    let server = Server::bind("127.0.0.1:0").await?;
-    let addr = server.local_addr();
-    tokio::spawn(server.serve(|| InteropApiStub::new(InteropApi)));
+    let addr = match serving {
+        Serving::Here => {
+            let server = Server::bind("127.0.0.1:0").await?;
+            let addr = server.local_addr();
+            tokio::spawn(server.serve(|| InteropApiStub::new(InteropApi)));
+            addr
+        }
+        Serving::OwnThread => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            on_own_thread(move || async move {
+                let server = Server::bind("127.0.0.1:0").await.expect("a free port");
+                let _ = tx.send(server.local_addr());
+                let _ = server.serve(|| InteropApiStub::new(InteropApi)).await;
+            });
+            rx.await.expect("the server starts")
+        }
+    };
     let url = external.clone().unwrap_or_else(|| format!("ws://{addr}/"));
     let label = match &external {
         Some(url) => format!("websocket to {url}"),
@@ -123,9 +194,9 @@ async fn all(external: Option<String>) -> Result<Vec<Figure>, capnweb::Error> {
 
 /// Runs [`all`] on `runtime`, inside a task (so the client runs on a worker, as a server's
 /// code does, not on the thread that blocks on the runtime).
-fn on(runtime: tokio::runtime::Runtime, external: Option<String>) -> Vec<Figure> {
+fn on(runtime: tokio::runtime::Runtime, external: Option<String>, serving: Serving) -> Vec<Figure> {
     runtime.block_on(async {
-        match tokio::spawn(all(external)).await {
+        match tokio::spawn(all(external, serving)).await {
             Ok(Ok(figures)) => figures,
             Ok(Err(e)) => panic!("a measurement failed: {e}"),
             Err(e) => panic!("a measurement panicked: {e}"),
@@ -197,26 +268,35 @@ fn main() {
         }
     );
 
+    let current = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime")
+    };
+
     println!("\n# Rust <-> Rust in one process, Tokio multi-thread runtime ({cpus} workers)");
     let multi = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a Tokio runtime");
-    let threaded = on(multi, external.clone());
+    let threaded = on(multi, external.clone(), Serving::Here);
 
-    println!("\n# Rust <-> Rust in one process, Tokio current-thread runtime (one thread)");
-    let single = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime");
-    let one_thread = on(single, external);
+    println!("\n# Rust <-> Rust in one process, one thread (a current-thread runtime)");
+    let one_thread = on(current(), external.clone(), Serving::Here);
+
+    println!("\n# Rust <-> Rust in one process, client and server each on a thread of its own");
+    let two_threads = on(current(), external, Serving::OwnThread);
 
     println!();
     let Some(node) = reference() else {
         return;
     };
     println!("\n# ratios over the reference (Node <-> Node, one process), WebSocket");
-    println!("{:<40} {:>18} {:>18}", "", "multi-thread", "current-thread");
+    println!(
+        "{:<40} {:>14} {:>14} {:>14}",
+        "", "multi-thread", "one thread", "two threads"
+    );
     for theirs in &node {
         let ratio = |figures: &[Figure]| match ours_for(figures, theirs) {
             Some(ours) => format!("{:.1}x", ours.per_second / theirs.per_second),
@@ -224,9 +304,10 @@ fn main() {
         };
         let pattern = theirs.what.split(": ").nth(1).unwrap_or(&theirs.what);
         println!(
-            "{pattern:<40} {:>18} {:>18}",
+            "{pattern:<40} {:>14} {:>14} {:>14}",
             ratio(&threaded),
-            ratio(&one_thread)
+            ratio(&one_thread),
+            ratio(&two_threads)
         );
     }
 }

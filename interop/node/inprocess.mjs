@@ -44,6 +44,40 @@ process.on("unhandledRejection", (err) => {
   process.exit(1);
 });
 
+// Calls/s with `n` calls always in flight: a new one starts as each finishes (the same
+// measurement as the Rust bench's "100 calls in flight").
+async function inFlight(what, n) {
+  let count = 0;
+  let warm = true;
+  let started = performance.now();
+  let stop = false;
+  let stopped = 0;
+  let done;
+  const finished = new Promise((resolve) => { done = resolve; });
+  let running = 0;
+  const launch = () => {
+    running++;
+    api.square(2).then((v) => {
+      check(v, 4, "square(2)");
+      running--;
+      if (!stop) count++;
+      const now = performance.now();
+      if (warm && now - started >= WARMUP_MS) {
+        warm = false; count = 0; started = now;
+      } else if (!warm && !stop && now - started >= SPAN_MS) {
+        stop = true;
+        stopped = now;
+      }
+      if (!stop) launch();
+      else if (running === 0) done();
+    }, (err) => { console.error(`FAIL ${err?.stack ?? err}`); process.exit(1); });
+  };
+  for (let i = 0; i < n; i++) launch();
+  await finished;
+  // Counted and timed up to the stop; the calls still running then only drain.
+  report(what, count, stopped - started);
+}
+
 // The server end, in this process.
 const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
 await new Promise((resolve, reject) => {
@@ -65,6 +99,7 @@ try {
     const got = await Promise.all(Array.from({ length: 100 }, (_, i) => api.square(i)));
     for (let i = 0; i < 100; i++) check(got[i], i * i, `square(${i})`);
   });
+  await inFlight(`${label}: 100 calls in flight`, 100);
   await measure(`${label}: chain of 10 pipelined calls`, 10, async () => {
     let value = api.square(1);
     for (let i = 0; i < 9; i++) value = api.square(value);
