@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use capnweb::SessionOptions;
+use capnweb::{Limits, SessionOptions};
 use common::*;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -247,7 +247,7 @@ fn close_frame(mut bytes: &[u8]) -> Option<(u16, String)> {
 #[tokio::test]
 async fn websocket_protocol_errors_close_with_their_code_and_a_reason() {
     let server = TestServer::start().await;
-    let cases: [(&str, Vec<u8>, u16); 3] = [
+    let cases: [(&str, Vec<u8>, u16); 4] = [
         (
             "RSV1 set",
             client_frame(0x80 | 0x40 | 0x1, b"[\"pull\",0]"),
@@ -257,6 +257,11 @@ async fn websocket_protocol_errors_close_with_their_code_and_a_reason() {
         (
             "invalid UTF-8",
             client_frame(0x81, &[0xff, 0xfe, 0xfd]),
+            1007,
+        ),
+        (
+            "a binary frame of invalid UTF-8",
+            client_frame(0x82, &[0xff, 0xfe, 0xfd]),
             1007,
         ),
     ];
@@ -274,6 +279,28 @@ async fn websocket_protocol_errors_close_with_their_code_and_a_reason() {
         CloseCode::Invalid,
         "1007 is the code for invalid data"
     );
+}
+
+/// A binary frame (py-capnweb's batch of `\n`-separated messages) is held to the size limit
+/// of a text frame.
+#[tokio::test]
+async fn a_frame_over_the_size_limit_closes_with_1009_text_or_binary() {
+    // 40 UTF-16 units: a WebSocket message may be 120 bytes.
+    let options = SessionOptions::default().limits(Limits::default().max_message_size(40));
+    let server = TestServer::start_with(options).await;
+    let lines = "[\"pull\",1]\n".repeat(11);
+    assert_eq!(lines.len(), 121);
+    for (what, opcode) in [("text", 0x81), ("binary", 0x82)] {
+        let mut stream = raw_websocket(&server).await;
+        stream
+            .write_all(&client_frame(opcode, lines.as_bytes()))
+            .await
+            .unwrap();
+        let received = until_closed(&mut stream).await;
+        let (code, reason) =
+            close_frame(&received).unwrap_or_else(|| panic!("{what}: no close frame"));
+        assert_eq!(code, 1009, "{what}: {reason}");
+    }
 }
 
 #[tokio::test]

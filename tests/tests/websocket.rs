@@ -1,5 +1,6 @@
 //! Sessions over a real WebSocket on loopback: calls, pipelining, callbacks, errors, tables,
-//! the end of a session from either side, close frames, and write coalescing.
+//! the end of a session from either side, close frames, binary frames of `\n`-separated
+//! messages (py-capnweb's framing), and write coalescing.
 
 mod common;
 
@@ -191,21 +192,119 @@ async fn an_abort_closes_with_code_3000_and_a_truncated_reason() {
     assert_eq!(reason, "é".repeat(61));
 }
 
+/// A raw WebSocket client of `server`, to send it frames by hand.
+async fn raw_client(server: &TestServer) -> tokio_tungstenite::WebSocketStream<TcpStream> {
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (ws, _) = within(
+        "the WebSocket handshake",
+        tokio_tungstenite::client_async(server.ws_url(), tcp),
+    )
+    .await
+    .unwrap();
+    ws
+}
+
+/// The next frame, which must be a binary one; its text.
+async fn next_binary(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>) -> String {
+    match within("a frame", ws.next()).await {
+        Some(Ok(Message::Binary(data))) => String::from_utf8(data.to_vec()).unwrap(),
+        other => panic!("expected a binary frame, got {other:?}"),
+    }
+}
+
+/// py-capnweb's client sends a binary frame of `\n`-separated messages; each is handled in
+/// order, and the answers come back the same way, one binary frame per flush.
 #[tokio::test]
-async fn a_binary_frame_ends_the_session_with_a_protocol_error() {
+async fn a_binary_frame_of_lines_is_answered_with_one_binary_frame() {
+    let server = TestServer::start().await;
+    let mut ws = raw_client(&server).await;
+    // A `\r\n` ending and a trailing newline, as tolerated.
+    let batch = concat!(
+        r#"["push",["pipeline",0,["square"],[3]]]"#,
+        "\r\n",
+        r#"["push",["pipeline",0,["square"],[4]]]"#,
+        "\n",
+        r#"["pull",1]"#,
+        "\n",
+        r#"["pull",2]"#,
+        "\n",
+    );
+    ws.send(Message::binary(batch.as_bytes().to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_binary(&mut ws).await,
+        "[\"resolve\",1,9]\n[\"resolve\",2,16]"
+    );
+}
+
+#[tokio::test]
+async fn a_peer_that_sends_text_frames_gets_one_text_frame_per_message() {
+    let server = TestServer::start().await;
+    let mut ws = raw_client(&server).await;
+    for message in [
+        r#"["push",["pipeline",0,["square"],[3]]]"#,
+        r#"["push",["pipeline",0,["square"],[4]]]"#,
+        r#"["pull",1]"#,
+        r#"["pull",2]"#,
+    ] {
+        ws.feed(Message::text(message)).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for expected in [r#"["resolve",1,9]"#, r#"["resolve",2,16]"#] {
+        match within("a frame", ws.next()).await {
+            Some(Ok(Message::Text(text))) => assert_eq!(text.as_str(), expected),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Our client, too, takes binary frames of lines, and then answers in kind.
+#[tokio::test]
+async fn a_client_answered_in_a_binary_frame_answers_in_binary_frames() {
+    let (url, accepted) = raw_peer().await;
+    let api: Stub = websocket::connect(&url).await.unwrap();
+    let mut ws = within("the raw server's accept", accepted).await.unwrap();
+    let pending = tokio::spawn(api.call("square", vec![num(3.0)]).into_future());
+    let mut sent = Vec::new();
+    while sent.len() < 2 {
+        match within("the push and the pull", ws.next()).await {
+            Some(Ok(Message::Text(text))) => sent.push(text.as_str().to_owned()),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+    assert_eq!(sent[1], r#"["pull",1]"#);
+    ws.send(Message::binary(&b"[\"resolve\",1,9]\n"[..]))
+        .await
+        .unwrap();
+    let result = within("the call", pending).await.unwrap();
+    assert_eq!(result.unwrap(), num(9.0));
+    assert_eq!(next_binary(&mut ws).await, r#"["release",1,1]"#);
+}
+
+#[tokio::test]
+async fn a_binary_frame_that_is_not_utf8_closes_with_1007() {
     let (url, accepted) = raw_peer().await;
     let api: Stub = websocket::connect(&url).await.unwrap();
     let mut ws = within("the raw server's accept", accepted).await.unwrap();
     let pending = tokio::spawn(api.call("square", vec![num(2.0)]).into_future());
     within("the push", ws.next()).await.unwrap().unwrap();
-    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    ws.send(Message::binary(vec![b'[', 0xff, b']']))
+        .await
+        .unwrap();
     let error = within("the call to fail", pending)
         .await
         .unwrap()
         .unwrap_err();
     assert!(
-        matches!(&error, Error::Protocol(m) if m.contains("binary")),
+        matches!(&error, Error::Protocol(m) if m.contains("not UTF-8")),
         "{error:?}"
+    );
+    let (_, close) = read_until_close(&mut ws).await;
+    let (code, reason) = close.expect("a close frame");
+    assert_eq!(
+        (code, reason.as_str()),
+        (CloseCode::Invalid, "a binary frame is not valid UTF-8")
     );
 }
 

@@ -11,6 +11,7 @@
 //! plus [`Sink`](futures::Sink) in one, with a reason on close.
 
 pub mod http_batch;
+mod lines;
 pub mod memory;
 pub mod websocket;
 

@@ -14,17 +14,24 @@
 //! # let _ = nine; Ok(()) }
 //! ```
 //!
+//! Framing: each message is one text frame, as the protocol says. A peer may instead send
+//! binary frames, each the UTF-8 text of one or more messages separated by `\n` (py-capnweb's
+//! client does; empty lines and `\r\n` endings are tolerated). Once it has, it is answered in
+//! kind: the messages of each flush (everything the session had queued at that moment) leave
+//! as one binary frame, joined by `\n`. A peer that sends text frames gets one text frame per
+//! message. A binary frame is held to the same size limits as a text one.
+//!
 //! Closing: a clean end closes with code 1000; a session that failed closes with 3000 and the
 //! error's message (cut to fit a close frame); a frame the WebSocket protocol forbids closes
-//! with 1002 (1007 for text that is not UTF-8, 1009 for a message over the limits) and says
-//! what was wrong; a server shutting down closes with 1001.
+//! with 1002 (1007 for a frame whose text is not UTF-8, 1009 for a message over the limits)
+//! and says what was wrong; a server shutting down closes with 1001.
 //!
 //! Only `ws://` (and `http://`, read as `ws://`) URLs are supported: this build of
 //! `tokio-tungstenite` has no TLS. Put a TLS-terminating proxy in front for `wss://`.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,6 +44,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::lines::{join_lines, Lines};
 use super::{CloseReason, Transport};
 use crate::error::Error;
 use crate::session::{Session, SessionOptions};
@@ -162,7 +170,9 @@ fn connect_error(url: &str, error: WsError) -> Error {
     Error::Transport(format!("could not open a WebSocket to {url}: {what}"))
 }
 
-/// A session's transport over one WebSocket: each message is one text frame.
+/// A session's transport over one WebSocket: each message is one text frame (or, to a peer
+/// that sends binary frames of `\n`-separated messages, each flush is one such frame; see the
+/// [module docs](self)).
 ///
 /// Sending writes every message the session queued at once and then flushes once, so calls
 /// made together leave in one write. With [`keepalive`](WebSocketTransport::keepalive), an
@@ -184,6 +194,12 @@ pub struct WebSocketTransport<S> {
     /// Our close frame was queued.
     close_sent: bool,
     keepalive: Option<Keepalive>,
+    /// The messages of the peer's last binary frame not yet handed to the session.
+    received_lines: Option<Lines>,
+    /// The peer sends binary frames of `\n`-separated messages: answer the same way.
+    answer_in_lines: bool,
+    /// Then, the messages handed to us since the last flush (slices of the session's buffer).
+    unsent_lines: Vec<Bytes>,
 }
 
 /// Pings an idle peer, and gives up on one that stays silent.
@@ -219,6 +235,9 @@ where
             failure: None,
             close_sent: false,
             keepalive: None,
+            received_lines: None,
+            answer_in_lines: false,
+            unsent_lines: Vec::new(),
         }
     }
 
@@ -316,6 +335,39 @@ where
         });
         Some(error)
     }
+
+    /// The next message of the last binary frame, skipping empty lines (a trailing `\n`)
+    /// and dropping a `\r` before each `\n`.
+    fn next_line(&mut self) -> Option<Bytes> {
+        let lines = self.received_lines.as_mut()?;
+        let line = lines.find_map(|mut line| {
+            if line.last() == Some(&b'\r') {
+                line.truncate(line.len() - 1);
+            }
+            (!line.is_empty()).then_some(line)
+        });
+        if line.is_none() {
+            self.received_lines = None;
+        }
+        line
+    }
+
+    /// Hands a binary frame's messages to [`next_line`](Self::next_line); an error if it is
+    /// not UTF-8 text.
+    fn receive_lines(&mut self, frame: Bytes) -> Result<(), Error> {
+        if let Err(e) = std::str::from_utf8(&frame) {
+            self.failure = Some(CloseFrame {
+                code: CloseCode::Invalid,
+                reason: "a binary frame is not valid UTF-8".into(),
+            });
+            return Err(Error::Protocol(format!(
+                "the peer sent a binary frame that is not UTF-8 text: {e}"
+            )));
+        }
+        self.answer_in_lines = true;
+        self.received_lines = Some(Lines::new(frame));
+        Ok(())
+    }
 }
 
 fn send_error(error: WsError) -> Error {
@@ -333,6 +385,9 @@ where
 {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         loop {
+            if let Some(message) = self.next_line() {
+                return Poll::Ready(Some(Ok(message)));
+            }
             let frame = match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Ready(Some(Ok(frame))) => frame,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(self.read_error(e).map(Err)),
@@ -347,15 +402,10 @@ where
             self.heard();
             match frame {
                 Message::Text(text) => return Poll::Ready(Some(Ok(Bytes::from(text)))),
-                Message::Binary(_) => {
-                    self.failure = Some(CloseFrame {
-                        code: CloseCode::Unsupported,
-                        reason: "Cap'n Web messages are text frames".into(),
-                    });
-                    return Poll::Ready(Some(Err(Error::Protocol(
-                        "received a binary WebSocket frame; Cap'n Web messages are text frames"
-                            .into(),
-                    ))));
+                Message::Binary(frame) => {
+                    if let Err(e) = self.receive_lines(frame) {
+                        return Poll::Ready(Some(Err(e)));
+                    }
                 }
                 Message::Close(frame) => {
                     return Poll::Ready(match frame {
@@ -380,6 +430,10 @@ where
     }
 
     fn start_send(&mut self, message: Bytes) -> Result<(), Error> {
+        if self.answer_in_lines {
+            self.unsent_lines.push(message);
+            return Ok(());
+        }
         // A raw frame: the session's text is UTF-8 already, so no second check is needed.
         let frame = Frame::message(message, OpCode::Data(Data::Text), true);
         Pin::new(&mut self.ws)
@@ -388,6 +442,17 @@ where
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.unsent_lines.is_empty() {
+            ready!(Pin::new(&mut self.ws).poll_ready(cx)).map_err(send_error)?;
+            let frame = match self.unsent_lines.as_slice() {
+                [one] => one.clone(),
+                many => join_lines(many),
+            };
+            self.unsent_lines.clear();
+            Pin::new(&mut self.ws)
+                .start_send(Message::Binary(frame))
+                .map_err(send_error)?;
+        }
         Pin::new(&mut self.ws).poll_flush(cx).map_err(send_error)
     }
 

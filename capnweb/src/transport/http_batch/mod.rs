@@ -39,6 +39,7 @@ pub(crate) use server::{handle_within, text_response};
 
 use bytes::Bytes;
 
+use super::lines::{join_lines, Lines};
 use crate::session::SessionOptions;
 
 /// The largest body either side reads (see the module docs).
@@ -46,54 +47,9 @@ pub(crate) fn max_body_bytes(options: &SessionOptions) -> usize {
     options.limits.max_message_size.saturating_mul(3)
 }
 
-/// A batch body's messages, each a slice of the body, one by one: split on `\n`; an empty
-/// body holds none. (Lazily: a body of a million lines is not a million slices at once.)
-struct Lines {
-    body: Bytes,
-    /// Where the next line starts; past the end once every line was handed out.
-    next: usize,
-}
-
-impl Lines {
-    fn new(body: Bytes) -> Lines {
-        let next = if body.is_empty() { 1 } else { 0 };
-        Lines { body, next }
-    }
-}
-
-impl Iterator for Lines {
-    type Item = Bytes;
-
-    fn next(&mut self) -> Option<Bytes> {
-        let start = self.next;
-        if start > self.body.len() {
-            return None;
-        }
-        let end = self.body[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(self.body.len(), |i| start + i);
-        self.next = end + 1;
-        Some(self.body.slice(start..end))
-    }
-}
-
 /// A batch body as its messages (see [`Lines`]).
 fn split_batch(body: &Bytes) -> Vec<Bytes> {
     Lines::new(body.clone()).collect()
-}
-
-/// Messages as a batch body: joined by `\n`.
-fn join_lines(lines: &[Bytes]) -> Bytes {
-    let size = lines.iter().map(Bytes::len).sum::<usize>() + lines.len().saturating_sub(1);
-    let mut body = Vec::with_capacity(size);
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            body.push(b'\n');
-        }
-        body.extend_from_slice(line);
-    }
-    Bytes::from(body)
 }
 
 /// The first characters of `text`, for an error message.

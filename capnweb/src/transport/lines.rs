@@ -1,0 +1,49 @@
+//! Messages joined by `\n` in one buffer: an HTTP batch body, or a binary WebSocket frame from
+//! a peer that batches that way.
+
+use bytes::Bytes;
+
+/// A buffer's messages, each a slice of it, one by one: split on `\n`; an empty buffer holds
+/// none. (Lazily: a body of a million lines is not a million slices at once.)
+pub(crate) struct Lines {
+    body: Bytes,
+    /// Where the next line starts; past the end once every line was handed out.
+    next: usize,
+}
+
+impl Lines {
+    pub(crate) fn new(body: Bytes) -> Lines {
+        let next = if body.is_empty() { 1 } else { 0 };
+        Lines { body, next }
+    }
+}
+
+impl Iterator for Lines {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let start = self.next;
+        if start > self.body.len() {
+            return None;
+        }
+        let end = self.body[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.body.len(), |i| start + i);
+        self.next = end + 1;
+        Some(self.body.slice(start..end))
+    }
+}
+
+/// Messages as one buffer: joined by `\n`.
+pub(crate) fn join_lines(lines: &[Bytes]) -> Bytes {
+    let size = lines.iter().map(Bytes::len).sum::<usize>() + lines.len().saturating_sub(1);
+    let mut body = Vec::with_capacity(size);
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            body.push(b'\n');
+        }
+        body.extend_from_slice(line);
+    }
+    Bytes::from(body)
+}
