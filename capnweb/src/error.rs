@@ -142,6 +142,14 @@ pub enum Error {
     /// The transport failed (connect, read or write).
     #[error("transport failure: {0}")]
     Transport(String),
+    /// No result arrived within the call's timeout ([`RpcPromise::timeout`](crate::RpcPromise::timeout),
+    /// or the session's [`call_timeout`](crate::SessionOptions::call_timeout)). The result
+    /// was released (if it comes, it is dropped); the session goes on.
+    #[error("no result within {after:?}, the call's timeout; the result was released, and the session goes on")]
+    TimedOut {
+        /// The timeout that ran out.
+        after: std::time::Duration,
+    },
     /// A result arrived but does not decode into the type the caller expected.
     #[error("could not decode the result as {expected}: {message}")]
     Decode {
@@ -183,6 +191,11 @@ impl Error {
     /// Whether the session is over (as opposed to this one call failing).
     pub fn is_disconnected(&self) -> bool {
         matches!(self, Error::Disconnected { .. })
+    }
+
+    /// Whether the call ran out of time ([`Error::TimedOut`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::TimedOut { .. })
     }
 
     /// The error as the protocol carries it, e.g. in an `abort` message or a rejection.

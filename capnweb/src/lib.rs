@@ -48,10 +48,12 @@
 
 pub mod bigint;
 pub mod error;
+pub mod intercept;
 pub mod transport;
 pub mod value;
 pub mod wire;
 
+mod context;
 mod encode;
 mod evaluate;
 mod hook;
@@ -73,6 +75,7 @@ pub use capnweb_macros::rpc_target;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+pub use context::{RequestContext, TransportKind};
 pub use error::{Error, RpcError};
 pub use server::{RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};

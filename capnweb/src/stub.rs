@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -221,6 +222,30 @@ impl<T> RpcPromise<T> {
         Stub::from_hook(promise.clone().into_hook())
     }
 
+    /// Awaits the result for at most `timeout`, then fails with [`Error::TimedOut`] and
+    /// releases it (see [`RpcFuture::timeout`]). Called as `RpcPromise::timeout(promise, d)`;
+    /// see [`RpcPromise::cast`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use capnweb::{RpcPromise, Stub, Value};
+    ///
+    /// let slow = Stub::from_fn(|_args: Vec<Value>| async {
+    ///     tokio::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok(Value::from("late"))
+    /// });
+    /// let outcome = RpcPromise::timeout(slow.call_self(vec![]), Duration::from_millis(10)).await;
+    /// assert!(outcome.unwrap_err().is_timeout());
+    /// # }
+    /// ```
+    pub fn timeout(promise: Self, timeout: Duration) -> RpcFuture<T>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        promise.into_future().timeout(timeout)
+    }
+
     /// Whether both promises are for the same result. Called as
     /// `RpcPromise::same_target(&a, &b)`; see [`RpcPromise::cast`].
     pub fn same_target(promise: &Self, other: &Self) -> bool {
@@ -278,7 +303,33 @@ pub struct RpcFuture<T> {
     /// For batching transports: asked to send once this task has yielded.
     flush: Option<Arc<dyn Fn() + Send + Sync>>,
     polled: u8,
+    /// How long to wait for the result, and, once polled, the timer.
+    timeout: Option<Duration>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     _t: PhantomData<fn() -> T>,
+}
+
+impl<T> RpcFuture<T> {
+    /// Waits at most `timeout` for the result (counted from the first poll), then fails with
+    /// [`Error::TimedOut`] and releases the result. It replaces the session's
+    /// [`call_timeout`](crate::SessionOptions::call_timeout) for this call.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use capnweb::{Stub, Value};
+    /// use std::future::IntoFuture;
+    ///
+    /// let never = Stub::from_fn(|_args: Vec<Value>| std::future::pending());
+    /// let outcome = never.call_self(vec![]).into_future().timeout(Duration::from_millis(10)).await;
+    /// assert!(outcome.unwrap_err().is_timeout());
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self.timer = None;
+        self
+    }
 }
 
 /// Where an [`RpcFuture`] is.
@@ -302,6 +353,16 @@ impl<T: DeserializeOwned> Future for RpcFuture<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = &mut *self;
+        if let Some(after) = this.timeout {
+            let timer = this
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
+            if timer.as_mut().poll(cx).is_ready() && !matches!(this.state, Awaiting::Done) {
+                // Dropping what it waits for releases the result.
+                this.state = Awaiting::Done;
+                return Poll::Ready(Err(Error::TimedOut { after }));
+            }
+        }
         if let Some(flush) = &this.flush {
             // A batch goes out at the end of the current "tick": the first poll queues the
             // pull and yields once, so every other call the task makes before it waits (e.g. in
@@ -356,6 +417,8 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
         // the value instead of copying it.
         let pull = self.into_hook().pull();
         RpcFuture {
+            timeout: pull.call_timeout(),
+            timer: None,
             state: Awaiting::Pulling(pull),
             flush,
             polled: 0,

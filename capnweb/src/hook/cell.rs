@@ -1,17 +1,14 @@
 //! [`TargetCell`]: a local object, and the queue that keeps its calls starting in arrival order.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 
-use futures::FutureExt;
-
+use super::dispatch::{self, Dispatch};
+use super::promise::no_runtime;
+use super::scope::{self, Scope};
 use super::{type_error, Hook, LocalPromise};
-use crate::error::{Error, RpcError};
-use crate::target::{CallFuture, RpcTarget};
+use crate::intercept::CallKind;
+use crate::target::RpcTarget;
 use crate::value::Value;
 use crate::wire::PathKey;
 
@@ -34,6 +31,8 @@ struct Waiting {
     action: Action,
     args: Vec<Value>,
     promise: Arc<LocalPromise>,
+    /// Whose call it is (see [`scope`]): it starts under the scope it was made in.
+    scope: Option<Scope>,
 }
 
 /// What to start on a target.
@@ -89,13 +88,24 @@ impl TargetCell {
         }
     }
 
-    fn invoke(&self, action: &Action, args: Vec<Value>) -> CallFuture {
+    /// Starts `action` now (see [`dispatch::start`]).
+    fn invoke(&self, action: &Action, args: Vec<Value>) -> Hook {
         let target = Arc::clone(&self.target);
-        match action {
+        let (kind, name) = match action {
+            Action::Call(method) => (CallKind::Method, method.as_str()),
+            Action::CallSelf => (CallKind::Function, ""),
+            Action::Get(property) => (CallKind::Property, property.as_str()),
+        };
+        let call = Dispatch {
+            kind,
+            name,
+            target: self.target.type_name(),
+        };
+        dispatch::start(call, || match action {
             Action::Call(method) => target.call(method, args),
             Action::CallSelf => target.call_self(args),
             Action::Get(property) => target.get(property),
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, StartQueue> {
@@ -108,7 +118,12 @@ impl TargetCell {
     fn start_call(self: &Arc<Self>, method: &str, args: Vec<Value>) -> Hook {
         if self.can_start_now(&args) {
             let target = Arc::clone(&self.target);
-            return start(|| target.call(method, args));
+            let call = Dispatch {
+                kind: CallKind::Method,
+                name: method,
+                target: self.target.type_name(),
+            };
+            return dispatch::start(call, || target.call(method, args));
         }
         self.start(Action::Call(method.to_owned()), args)
     }
@@ -126,13 +141,14 @@ impl TargetCell {
         let mut queue = self.lock();
         if !queue.draining && !args.iter().any(Value::contains_promise) {
             drop(queue);
-            return start(|| self.invoke(&action, args));
+            return self.invoke(&action, args);
         }
         let promise = LocalPromise::new();
         queue.waiting.push_back(Waiting {
             action,
             args,
             promise: Arc::clone(&promise),
+            scope: scope::current(),
         });
         if !queue.draining {
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -159,69 +175,10 @@ impl TargetCell {
                 }
             };
             let hook = match super::resolve_all(next.args).await {
-                Ok(args) => start(|| self.invoke(&next.action, args)),
+                Ok(args) => scope::within(next.scope, || self.invoke(&next.action, args)),
                 Err(e) => Hook::Error(e),
             };
             next.promise.resolve(hook);
         }
-    }
-}
-
-pub(super) fn no_runtime() -> Error {
-    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
-}
-
-/// Polls a target's future once; a finished call resolves at once, the rest run as a task.
-fn start(make: impl FnOnce() -> CallFuture) -> Hook {
-    // A panicking method fails its call; it must not take the session's driver down with it.
-    let first_poll = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut future = make();
-        if let Some(result) = future.try_ready() {
-            return Ok(result);
-        }
-        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-        match Pin::new(&mut future).poll(&mut cx) {
-            Poll::Ready(result) => Ok(result),
-            Poll::Pending => Err(future),
-        }
-    }));
-    match first_poll {
-        Ok(Ok(result)) => Hook::from_result(result.map_err(Error::from)),
-        Ok(Err(future)) => LocalPromise::spawn(async move {
-            match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(result) => result.map_err(Error::from),
-                Err(panic) => Err(panicked(panic)),
-            }
-        }),
-        Err(panic) => Hook::Error(panicked(panic)),
-    }
-}
-
-/// The error a call fails with when the method panicked.
-fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".into());
-    tracing::error!(panic = %detail, "an RPC method panicked");
-    Error::from(RpcError::error(format!(
-        "internal error: the method panicked ({detail})"
-    )))
-}
-
-impl LocalPromise {
-    /// A promise resolved by `future`, which runs as a task.
-    pub(crate) fn spawn<F>(future: F) -> Hook
-    where
-        F: Future<Output = Result<Value, Error>> + Send + 'static,
-    {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Hook::Error(no_runtime());
-        };
-        let promise = LocalPromise::new();
-        let resolver = Arc::clone(&promise);
-        drop(runtime.spawn(async move { resolver.resolve(Hook::from_result(future.await)) }));
-        Hook::Promise(promise)
     }
 }

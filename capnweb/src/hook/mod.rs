@@ -11,8 +11,10 @@
 //! mapper records, and a [`Placeholder`] only refuses to be used anywhere else.
 
 mod cell;
+mod dispatch;
 mod promise;
 mod remote;
+pub(crate) mod scope;
 
 use std::any::Any;
 use std::future::Future;
@@ -85,6 +87,14 @@ impl Pull {
 
     fn boxed(future: impl Future<Output = Result<Value, Error>> + Send + 'static) -> Pull {
         Pull(Pulling::Boxed(Box::pin(future)))
+    }
+
+    /// The session's default timeout, when this waits for a session's import.
+    pub(crate) fn call_timeout(&self) -> Option<std::time::Duration> {
+        match &self.0 {
+            Pulling::Remote { entry, .. } => entry.call_timeout(),
+            Pulling::Boxed(_) | Pulling::Ready(_) => None,
+        }
     }
 }
 

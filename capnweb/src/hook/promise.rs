@@ -8,7 +8,10 @@ use std::task::{Context, Poll, Waker};
 
 use smallvec::SmallVec;
 
+use super::scope;
 use super::Hook;
+use crate::error::Error;
+use crate::value::Value;
 
 /// An operation waiting for the resolution; it returns the hook of its own result.
 type Op = Box<dyn FnOnce(&Hook) -> Hook + Send>;
@@ -57,6 +60,9 @@ impl LocalPromise {
         match &mut *state {
             State::Pending { ops, .. } | State::Dispatching(_, ops) => {
                 let child = LocalPromise::new();
+                // A call queued here is still the caller's when it runs (see `scope`).
+                let scope = scope::current();
+                let op = move |resolution: &Hook| scope::within(scope, || op(resolution));
                 ops.push((Box::new(op), Arc::clone(&child)));
                 Hook::Promise(child)
             }
@@ -161,5 +167,25 @@ impl Future for Settled {
             }
             State::Dispatching(hook, _) | State::Settled(hook) => Poll::Ready(hook.clone()),
         }
+    }
+}
+
+pub(super) fn no_runtime() -> Error {
+    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
+}
+
+impl LocalPromise {
+    /// A promise resolved by `future`, which runs as a task.
+    pub(crate) fn spawn<F>(future: F) -> Hook
+    where
+        F: Future<Output = Result<Value, Error>> + Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Hook::Error(no_runtime());
+        };
+        let promise = LocalPromise::new();
+        let resolver = Arc::clone(&promise);
+        drop(runtime.spawn(async move { resolver.resolve(Hook::from_result(future.await)) }));
+        Hook::Promise(promise)
     }
 }

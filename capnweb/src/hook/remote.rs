@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::Hook;
 use crate::error::BrokenCallback;
@@ -32,6 +33,8 @@ pub(crate) trait Remote: Send + Sync + 'static {
     fn is_pending(&self) -> bool;
     /// For a batching transport: asks for what was queued to be sent.
     fn request_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>>;
+    /// How long the session waits for an awaited result, unless the call says otherwise.
+    fn call_timeout(&self) -> Option<Duration>;
 }
 
 /// A hook on an import: the entry, and whether this reference is a promise (can be pulled) or

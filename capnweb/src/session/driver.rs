@@ -102,6 +102,7 @@ impl<T: Transport> Driver<T> {
                         .store(batch.remaining(), Ordering::Relaxed);
                     ready!(ready)?;
                     if let Some(message) = batch.next_message() {
+                        self.core.count_sent(message.len());
                         self.transport.start_send(message)?;
                         self.unflushed = true;
                     }
@@ -136,8 +137,8 @@ impl<T: Transport> Driver<T> {
                 match self.transport.poll_recv(cx) {
                     Poll::Ready(Some(Ok(message))) => {
                         handled += 1;
+                        self.core.count_received(message.len());
                         if let Err(e) = self.core.handle_incoming(&message) {
-                            tracing::debug!(error = %e, "aborting the session: bad input from the peer");
                             self.core.end(e, true);
                             break;
                         }
@@ -145,7 +146,6 @@ impl<T: Transport> Driver<T> {
                     Poll::Ready(Some(Err(e))) => {
                         // The transport chose the error's kind (a network failure, a frame the
                         // protocol forbids, a failed HTTP batch); pending calls reject with it.
-                        tracing::debug!(error = %e, "the transport failed; ending the session");
                         let tell_peer = matches!(e, Error::Protocol(_) | Error::LimitExceeded(_));
                         self.core.end(e, tell_peer);
                         break;

@@ -173,4 +173,8 @@ impl Remote for ImportEntry {
     fn request_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>> {
         self.core.flush.clone()
     }
+
+    fn call_timeout(&self) -> Option<std::time::Duration> {
+        self.core.options.call_timeout
+    }
 }

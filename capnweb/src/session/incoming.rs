@@ -14,6 +14,8 @@ struct Admission {
     busy: bool,
     /// The session is closing.
     closing: bool,
+    /// The id a `push` takes.
+    next_push: i64,
 }
 
 impl SessionCore {
@@ -70,6 +72,7 @@ impl SessionCore {
             Some(Admission {
                 busy: st.tables.calls_in_flight >= max,
                 closing: st.closing.is_some(),
+                next_push: st.tables.exports.next_pushed_id(),
             })
         });
         let Some(admission) = admitted else {
@@ -79,12 +82,13 @@ impl SessionCore {
             // Clears `handling_message` itself, in the critical section that records the call.
             Message::Push(expr) => return self.receive_push(expr, false, admission),
             Message::Stream(expr) => return self.receive_push(expr, true, admission),
-            Message::Resolve(id, expr) => evaluate::evaluate(expr, self)
+            Message::Resolve(id, expr) => self
+                .evaluate(expr, None)
                 .map(|value| self.settle_import(id, Hook::from_value(value))),
-            Message::Reject(id, expr) => evaluate::evaluate(expr, self).map(|value| {
+            Message::Reject(id, expr) => self.evaluate(expr, None).map(|value| {
                 self.settle_import(id, Hook::Error(Error::from(rejection(value))));
             }),
-            Message::Abort(expr) => evaluate::evaluate(expr, self).map(|value| {
+            Message::Abort(expr) => self.evaluate(expr, None).map(|value| {
                 let error = rejection(value);
                 let reason = format!("the peer aborted the session: {error}");
                 let peer_error = Some(Box::new(error));
@@ -107,7 +111,11 @@ impl SessionCore {
         self: &Arc<Self>,
         expr: Expr,
         stream: bool,
-        Admission { busy, closing }: Admission,
+        Admission {
+            busy,
+            closing,
+            next_push,
+        }: Admission,
     ) -> Result<(), Error> {
         let max = self.options.max_calls_in_flight;
         let hook = if closing {
@@ -116,12 +124,16 @@ impl SessionCore {
             )))
         } else if busy {
             // The call is refused, not the session: the peer learns why on this call alone.
+            tracing::warn!(
+                max,
+                "a call was refused: the peer has the most calls in flight"
+            );
             Hook::Error(Error::from(crate::RpcError::range_error(format!(
                 "this session already runs {max} calls for you, its limit; wait for some to \
                  finish before making more"
             ))))
         } else {
-            match evaluate::evaluate(expr, self) {
+            match self.evaluate(expr, Some(next_push)) {
                 Ok(value) => Hook::from_value(value),
                 Err(e) => {
                     self.with_state(|st| st.handling_message = false);
@@ -147,5 +159,14 @@ impl SessionCore {
             }
             Ok(())
         })
+    }
+}
+
+impl SessionCore {
+    /// Evaluates an expression from the peer: the calls in it are the peer's, made under the
+    /// session's scope (interceptor, handler timeout, counters, tracing).
+    fn evaluate(self: &Arc<Self>, expr: Expr, call_id: Option<i64>) -> Result<crate::Value, Error> {
+        let scope = Some(self.scope(call_id));
+        crate::hook::scope::within(scope, || evaluate::evaluate(expr, self))
     }
 }

@@ -20,7 +20,7 @@ mod tables;
 mod transport;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures::task::AtomicWaker;
@@ -29,7 +29,9 @@ use tokio::sync::Notify;
 pub use options::SessionOptions;
 pub use transport::{CloseReason, Transport};
 
+use crate::context::RequestContext;
 use crate::error::{BrokenCallback, Error, RpcError};
+use crate::hook::scope::Served;
 use crate::hook::{Hook, LocalPromise, RemoteRef};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
@@ -39,8 +41,7 @@ use import::ImportEntry;
 use outbox::{Batch, Outbox};
 use tables::{ExportTable, ImportTable};
 
-/// Import and export counts of a session, and what it has queued, as [`Session::stats`]
-/// reports them.
+/// A session's tables, queue and counters, as [`Session::stats`] reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionStats {
@@ -51,6 +52,16 @@ pub struct SessionStats {
     /// Bytes of messages written and not yet handed to the transport: at most about
     /// [`SessionOptions::max_queued_bytes`] plus one message.
     pub queued_bytes: usize,
+    /// Calls the peer made on this side's objects (methods, property reads, functions),
+    /// since the session started.
+    pub calls: u64,
+    /// How many of those failed (an error returned or thrown, denied by an interceptor, out of
+    /// time, a panic).
+    pub errors: u64,
+    /// Bytes of messages received from the peer.
+    pub bytes_in: u64,
+    /// Bytes of messages handed to the transport for the peer.
+    pub bytes_out: u64,
 }
 
 impl SessionStats {
@@ -140,6 +151,10 @@ pub(crate) struct SessionCore {
     /// For batching transports: asks the driver to send what is queued.
     flush: Option<Arc<dyn Fn() + Send + Sync>>,
     batched: bool,
+    /// How the peer's calls are served, and their counts.
+    served: Arc<Served>,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
     /// The peer's main object, created on first use.
     main: Mutex<Weak<ImportEntry>>,
     /// A client session ends when nothing from it is held: its imports and `Session`
@@ -199,6 +214,13 @@ impl Session {
             ))),
         };
         let batched = transport.is_batched();
+        let span = session_span(options.context.as_ref());
+        let served = Arc::new(Served::new(
+            options.interceptor.clone(),
+            options.context.clone(),
+            options.handler_timeout,
+            span.clone(),
+        ));
         let core = Arc::new_cyclic(|weak: &Weak<SessionCore>| {
             let weak = weak.clone();
             let flush = batched.then(|| {
@@ -237,13 +259,20 @@ impl Session {
                 drained: Notify::new(),
                 flush,
                 batched,
+                served,
+                bytes_in: AtomicU64::new(0),
+                bytes_out: AtomicU64::new(0),
                 main: Mutex::new(Weak::new()),
                 auto_close,
                 live: AtomicUsize::new(0),
             }
         });
         core.entry_created();
-        tokio::spawn(driver::Driver::new(Arc::clone(&core), transport));
+        tracing::debug!(parent: &span, "session started");
+        tokio::spawn(tracing::Instrument::instrument(
+            driver::Driver::new(Arc::clone(&core), transport),
+            span,
+        ));
         let session = Session {
             handle: Arc::new(Handle { core }),
         };
@@ -267,19 +296,44 @@ impl Session {
         T::from_stub(self.main())
     }
 
-    /// Current import and export counts and queued bytes. After every call has settled and
-    /// every stub from the peer was dropped, both counts are 1: the main objects.
+    /// Current table sizes, queued bytes and counters. After every call has settled and every
+    /// stub from the peer was dropped, both table counts are 1: the main objects.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use capnweb::{transport::memory, Session, SessionOptions, Stub, Value};
+    ///
+    /// let (a, b) = memory::pair();
+    /// let one = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from(1)) });
+    /// let server = Session::new(a, Some(one), SessionOptions::default());
+    /// let client = Session::new(b, None, SessionOptions::default());
+    /// client.main().call_self(vec![]).await.unwrap();
+    /// let stats = server.stats();
+    /// assert_eq!((stats.calls, stats.errors), (1, 0));
+    /// assert!(stats.bytes_in > 0 && stats.bytes_out > 0);
+    /// # }
+    /// ```
     pub fn stats(&self) -> SessionStats {
         let core = self.core();
         let mut stats = core.with_state(|st| st.stats());
         stats.queued_bytes += core.in_transit.load(Ordering::Relaxed);
+        core.add_counters(&mut stats);
         stats
     }
 
-    /// The import and export counts as they were just before the session ended (`None` while
-    /// it runs). Both are 1 for a session that leaked nothing: only the main objects remained.
+    /// The request a server opened this session for (its headers, path, the client's
+    /// address); `None` for a session you started yourself.
+    pub fn request_context(&self) -> Option<&RequestContext> {
+        self.core().options.context.as_ref()
+    }
+
+    /// The stats as they were just before the session ended (`None` while it runs). Both
+    /// table counts are 1 for a session that leaked nothing: only the main objects remained.
     pub fn stats_at_close(&self) -> Option<SessionStats> {
-        self.core().with_state(|st| st.stats_at_close)
+        let core = self.core();
+        let mut stats = core.with_state(|st| st.stats_at_close)?;
+        core.add_counters(&mut stats);
+        Some(stats)
     }
 
     /// Waits until every result the peer pulled has been sent.
@@ -376,6 +430,27 @@ impl Session {
     }
 }
 
+/// The event for a session's end: a warning when the peer broke the protocol or a limit (an
+/// operator may need to act), less for the rest.
+fn log_end(error: &Error, aborted_here: bool) {
+    match error {
+        Error::Protocol(_) => {
+            tracing::warn!(error = %error, "session aborted: the peer broke the protocol")
+        }
+        Error::LimitExceeded(_) => {
+            tracing::warn!(error = %error, "session aborted: a limit was exceeded")
+        }
+        Error::Disconnected {
+            peer_error: Some(_),
+            ..
+        } if !aborted_here => tracing::info!(error = %error, "session aborted by the peer"),
+        Error::Disconnected { .. } if !aborted_here => {
+            tracing::debug!(reason = %error, "session ended")
+        }
+        _ => tracing::info!(error = %error, "session aborted"),
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its state consistent before it could panic, so a poisoned
     // lock is still safe to use.
@@ -418,11 +493,59 @@ impl State {
             imports: self.tables.imports.len(),
             exports: self.tables.exports.len(),
             queued_bytes: self.outbox.queued_bytes(),
+            calls: 0,
+            errors: 0,
+            bytes_in: 0,
+            bytes_out: 0,
         }
     }
 }
 
+/// The span a session's work runs in: for a session a server opened, its transport, the
+/// client's address and the path.
+fn session_span(context: Option<&RequestContext>) -> tracing::Span {
+    let Some(context) = context else {
+        return tracing::info_span!("session", role = "client");
+    };
+    let span = tracing::info_span!(
+        "session",
+        role = "server",
+        transport = context.transport().as_str(),
+        path = context.path(),
+        peer = tracing::field::Empty,
+    );
+    if let Some(peer) = context.peer_addr() {
+        span.record("peer", tracing::field::display(peer));
+    }
+    span
+}
+
 impl SessionCore {
+    /// Adds the session's counters to `stats`.
+    fn add_counters(&self, stats: &mut SessionStats) {
+        (stats.calls, stats.errors) = self.served.counts();
+        stats.bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        stats.bytes_out = self.bytes_out.load(Ordering::Relaxed);
+    }
+
+    /// Counts bytes the driver received from the transport.
+    pub(super) fn count_received(&self, bytes: usize) {
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts bytes the driver handed to the transport.
+    pub(super) fn count_sent(&self, bytes: usize) {
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The scope the peer's calls in one message run under (see [`crate::hook::scope`]).
+    pub(super) fn scope(&self, call_id: Option<i64>) -> crate::hook::scope::Scope {
+        crate::hook::scope::Scope {
+            served: Arc::clone(&self.served),
+            call_id,
+        }
+    }
+
     /// Identifies this session (to tell its own imports from other sessions').
     pub(super) fn key(&self) -> usize {
         self as *const SessionCore as usize
@@ -860,6 +983,7 @@ impl SessionCore {
         let Some((imports, callbacks)) = ended else {
             return;
         };
+        log_end(&error, tell_peer);
         self.driver.wake();
         self.ended.notify_waiters();
         let main = lock(&self.main).upgrade();

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Session;
+use crate::context::RequestContext;
 use crate::error::RpcError;
+use crate::intercept::Interceptor;
 use crate::wire::Limits;
 
 type SendErrorHook = Arc<dyn Fn(&RpcError) -> Option<RpcError> + Send + Sync>;
@@ -31,6 +33,11 @@ pub struct SessionOptions {
     pub(crate) max_exports: usize,
     pub(crate) max_imports: usize,
     pub(crate) max_calls_in_flight: usize,
+    pub(crate) interceptor: Option<Arc<dyn Interceptor>>,
+    pub(crate) handler_timeout: Option<Duration>,
+    pub(crate) call_timeout: Option<Duration>,
+    /// The request a server opened the session for.
+    pub(crate) context: Option<RequestContext>,
     /// Whether the peer can answer our calls while the session runs (not an HTTP batch's
     /// client, which reads nothing before the answer).
     pub(crate) peer_answers: bool,
@@ -47,6 +54,10 @@ impl Default for SessionOptions {
             max_exports: 100_000,
             max_imports: 100_000,
             max_calls_in_flight: 10_000,
+            interceptor: None,
+            handler_timeout: None,
+            call_timeout: None,
+            context: None,
             peer_answers: true,
         }
     }
@@ -63,6 +74,9 @@ impl std::fmt::Debug for SessionOptions {
             .field("max_exports", &self.max_exports)
             .field("max_imports", &self.max_imports)
             .field("max_calls_in_flight", &self.max_calls_in_flight)
+            .field("interceptor", &self.interceptor.is_some())
+            .field("handler_timeout", &self.handler_timeout)
+            .field("call_timeout", &self.call_timeout)
             .finish()
     }
 }
@@ -139,6 +153,44 @@ impl SessionOptions {
     /// at once with a `RangeError` saying so; the session goes on.
     pub fn max_calls_in_flight(mut self, max: usize) -> Self {
         self.max_calls_in_flight = max;
+        self
+    }
+
+    /// A hook around every call the peer makes on this side's objects: to allow or deny it,
+    /// and to observe its outcome and duration (see [`intercept`](crate::intercept)).
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptor = Some(Arc::new(interceptor));
+        self
+    }
+
+    /// How long one call from the peer may run on this side (default: no limit). A call
+    /// still running after `timeout` is cancelled (its future dropped) and the peer receives
+    /// an `Error` saying so, with `code: "DEADLINE_EXCEEDED"`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = capnweb::SessionOptions::default().handler_timeout(Duration::from_secs(10));
+    /// # let _ = options;
+    /// ```
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = Some(timeout);
+        self
+    }
+
+    /// How long this side waits for the result of a call it awaits (default: as long as it
+    /// takes). Past it the await fails with [`Error::TimedOut`](crate::Error::TimedOut) and the
+    /// result is released; the session goes on. A single call can set its own with
+    /// [`RpcPromise::timeout`](crate::RpcPromise::timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = capnweb::SessionOptions::default().call_timeout(Duration::from_secs(30));
+    /// # let _ = options;
+    /// ```
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
         self
     }
 }

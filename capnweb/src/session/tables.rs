@@ -105,6 +105,11 @@ impl ExportTable {
     }
 
     /// Records the result of the peer's next `push` (or `stream`) under the next positive id.
+    /// The id the next `push` takes.
+    pub(super) fn next_pushed_id(&self) -> i64 {
+        self.next_positive
+    }
+
     pub(super) fn insert_pushed(&mut self, hook: Hook, auto_release: bool) -> Result<i64, Error> {
         self.room()?;
         let id = self.next_positive;
