@@ -1,6 +1,7 @@
 //! Shared helpers for the examples.
 
 pub mod interop;
+pub mod notes;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -71,13 +71,18 @@ pub mod __private;
 
 pub use capnweb_macros::rpc_target;
 
+/// The `http` crate, whose types ([`StatusCode`](http::StatusCode), headers, requests)
+/// [`RequestContext`], [`Refusal`] and [`RpcService`] use: no need to depend on a matching
+/// version yourself.
+pub use http;
+
 /// The README's tour, compiled as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub use context::{RequestContext, TransportKind};
 pub use error::{Error, RpcError};
-pub use server::{RpcService, Server, ServerHandle};
+pub use server::{IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};
 pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};

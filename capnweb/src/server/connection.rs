@@ -22,7 +22,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{shutdown_requested, RpcService};
+use super::routes::Endpoint;
+use super::shutdown_requested;
 
 /// The time limits of a connection (see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +36,7 @@ pub(crate) struct ConnectionTimeouts {
 pub(super) async fn serve<IO>(
     io: IO,
     peer: SocketAddr,
-    service: RpcService,
+    service: Endpoint,
     timeouts: ConnectionTimeouts,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,

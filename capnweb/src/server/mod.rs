@@ -2,11 +2,14 @@
 //! your own HTTP server or router.
 //!
 //! A POST is an HTTP batch session; a GET with `Upgrade: websocket` becomes a WebSocket
-//! session. Every session gets a fresh main object from the factory you give. A failing
-//! connection or session never stops the server: its error is logged (with `tracing`) and
-//! that connection ends.
+//! session. Every session gets a fresh main object from the factory you give, which may see
+//! the request ([`RpcService::with_context`]) and refuse it ([`Refusal`]); [`Routes`] serve
+//! several services by path. A failing connection or session never stops the server: its
+//! error is logged (with `tracing`) and that connection ends.
 
 mod connection;
+mod refusal;
+mod routes;
 mod service;
 mod upgrade;
 
@@ -22,12 +25,14 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use connection::ConnectionTimeouts;
-use service::RequestLimits;
+pub use refusal::Refusal;
+use routes::Endpoint;
+pub use routes::{IntoService, Routes};
 pub use service::RpcService;
+use service::{ConnectionContext, RequestLimits};
 
 use crate::error::Error;
 use crate::session::SessionOptions;
-use crate::typed::TypedStub;
 
 /// How long the accept loop pauses after an error that is not about one connection (e.g. out
 /// of file descriptors), so that it does not spin.
@@ -233,8 +238,13 @@ impl Server {
         self
     }
 
-    /// Serves until the task is dropped, calling `new_main` for each session's main object (a
-    /// [`Stub`](crate::Stub) or a typed stub). Accept errors are logged and the server goes on.
+    /// Serves `routes` until the task is dropped: a closure making each session's main object
+    /// (a [`Stub`](crate::Stub) or a typed stub) for every path, an [`RpcService`] (e.g. one
+    /// whose factory sees the request: [`RpcService::with_context`]), or [`Routes`] (services
+    /// by path). Accept errors are logged and the server goes on.
+    ///
+    /// The server's settings ([`options`](Server::options), timeouts, keepalive) apply to
+    /// every service that does not set its own.
     ///
     /// ```no_run
     /// # async fn example() -> Result<(), capnweb::Error> {
@@ -246,12 +256,8 @@ impl Server {
     ///     .await
     /// # }
     /// ```
-    pub async fn serve<F, M>(self, new_main: F) -> Result<(), Error>
-    where
-        F: Fn() -> M + Send + Sync + 'static,
-        M: TypedStub,
-    {
-        self.serve_with_shutdown(new_main, std::future::pending())
+    pub async fn serve(self, routes: impl Into<Routes>) -> Result<(), Error> {
+        self.serve_with_shutdown(routes, std::future::pending())
             .await
     }
 
@@ -275,21 +281,30 @@ impl Server {
     ///     .await
     /// # }
     /// ```
-    pub async fn serve_with_shutdown<F, M, G>(self, new_main: F, signal: G) -> Result<(), Error>
+    pub async fn serve_with_shutdown<G>(
+        self,
+        routes: impl Into<Routes>,
+        signal: G,
+    ) -> Result<(), Error>
     where
-        F: Fn() -> M + Send + Sync + 'static,
-        M: TypedStub,
         G: Future<Output = ()> + Send + 'static,
     {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (tracker, mut everything_ended) = mpsc::channel::<()>(1);
-        let mut service = RpcService::new(new_main).options(self.options);
-        service.limits = self.limits;
-        let service = service.with_lifecycle(Lifecycle {
-            shutdown: shutdown_rx,
-            _tracker: tracker,
-            slot: None,
-        });
+        let mut routes = routes.into();
+        routes.inherit(&self.options, self.limits);
+        let service = Endpoint {
+            routes: Arc::new(routes),
+            connection: ConnectionContext {
+                lifecycle: Some(Lifecycle {
+                    shutdown: shutdown_rx,
+                    _tracker: tracker,
+                    slot: None,
+                }),
+                activity: None,
+                peer: None,
+            },
+        };
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut signal = pin!(signal);
         loop {
@@ -313,7 +328,7 @@ impl Server {
                             stats: Arc::clone(&self.stats),
                             _permit: permit,
                         });
-                        let service = service.clone().in_slot(slot);
+                        let service = service.clone().for_connection(slot, peer);
                         tokio::spawn(connection::serve(stream, peer, service, self.timeouts));
                     }
                     Err(e) => {

@@ -3,6 +3,8 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,13 +17,16 @@ use http_body_util::Full;
 use hyper::body::Body;
 
 use super::connection::Activity;
+use super::refusal::Refusal;
 use super::{upgrade, Lifecycle};
+use crate::context::{RequestContext, TransportKind};
 use crate::session::SessionOptions;
 use crate::stub::Stub;
 use crate::transport::http_batch;
 use crate::typed::TypedStub;
 
-type NewMain = Arc<dyn Fn() -> Stub + Send + Sync>;
+/// Makes a session's main object for a request, or refuses it.
+type NewMain = Arc<dyn Fn(&RequestContext) -> Result<Stub, Refusal> + Send + Sync>;
 
 /// A Cap'n Web endpoint as a service: HTTP batch for POST, a WebSocket session for a GET with
 /// `Upgrade: websocket`, a fresh main object per session from the factory.
@@ -29,7 +34,11 @@ type NewMain = Arc<dyn Fn() -> Stub + Send + Sync>;
 /// It implements both [`hyper::service::Service`] and [`tower_service::Service`], so it can be
 /// mounted in your own hyper server or router (axum: `Router::route_service`). WebSocket
 /// upgrades need a server that supports them (hyper's `serve_connection_with_upgrades`; axum's
-/// `serve` does). [`Server`](crate::Server) is this service on its own listener.
+/// `serve` does). [`Server`](crate::Server) serves it (or several, by path: [`Routes`](crate::Routes)) on its
+/// own listener.
+///
+/// Settings left unset here (options, timeouts, keepalive) are the [`Server`](crate::Server)'s
+/// when a server serves the service, and the defaults otherwise.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -47,11 +56,8 @@ type NewMain = Arc<dyn Fn() -> Stub + Send + Sync>;
 #[derive(Clone)]
 pub struct RpcService {
     new_main: NewMain,
-    options: SessionOptions,
-    pub(super) limits: RequestLimits,
-    lifecycle: Option<Lifecycle>,
-    /// The connection this clone serves, when a [`Server`](crate::Server) runs it.
-    activity: Option<Arc<Activity>>,
+    options: Option<SessionOptions>,
+    limits: ServiceLimits,
 }
 
 /// The time limits of one request or session.
@@ -78,10 +84,43 @@ impl Default for RequestLimits {
     }
 }
 
+/// A service's own time limits: `None` takes the server's (or the default).
+#[derive(Debug, Clone, Copy, Default)]
+struct ServiceLimits {
+    body: Option<Duration>,
+    batch: Option<Duration>,
+    keepalive: Option<(Duration, Duration)>,
+}
+
+impl ServiceLimits {
+    fn over(&self, defaults: RequestLimits) -> RequestLimits {
+        let (ping_interval, ping_timeout) = self
+            .keepalive
+            .unwrap_or((defaults.ping_interval, defaults.ping_timeout));
+        RequestLimits {
+            body: self.body.unwrap_or(defaults.body),
+            batch: self.batch.unwrap_or(defaults.batch),
+            ping_interval,
+            ping_timeout,
+        }
+    }
+}
+
+/// What one connection of a [`Server`](crate::Server) adds to a request: its place in the
+/// server's lifecycle, its watchdog, the client's address. Empty when the service is mounted
+/// in someone else's server.
+#[derive(Clone, Default)]
+pub(crate) struct ConnectionContext {
+    pub(super) lifecycle: Option<Lifecycle>,
+    pub(super) activity: Option<Arc<Activity>>,
+    pub(super) peer: Option<SocketAddr>,
+}
+
 impl fmt::Debug for RpcService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RpcService")
             .field("options", &self.options)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -93,94 +132,171 @@ impl RpcService {
         F: Fn() -> M + Send + Sync + 'static,
         M: TypedStub,
     {
+        RpcService::from_factory(Arc::new(move |_: &RequestContext| {
+            Ok(new_main().as_untyped().clone())
+        }))
+    }
+
+    /// A service whose factory sees each request (its headers, cookies, path, the client's
+    /// address: a [`RequestContext`]) and returns that caller's main object, or a [`Refusal`]
+    /// (an HTTP status, e.g. 401). A WebSocket is refused before it is upgraded. The context
+    /// is cheap to clone: keep it in the main object if its methods need it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use capnweb::{Refusal, RequestContext, RpcService, Stub, Value};
+    /// use hyper::service::Service;
+    ///
+    /// let service = RpcService::with_context(|request: &RequestContext| {
+    ///     let user = match request.bearer_token() {
+    ///         Some("alice-token") => "alice",
+    ///         _ => return Err(Refusal::unauthorized("send a valid bearer token")),
+    ///     };
+    ///     Ok(Stub::from_fn(move |_args: Vec<Value>| async move { Ok(Value::from(user)) }))
+    /// });
+    /// let request = http::Request::post("/rpc")
+    ///     .body(http_body_util::Full::new(bytes::Bytes::new()))
+    ///     .unwrap();
+    /// assert_eq!(service.call(request).await.unwrap().status(), 401);
+    /// # }
+    /// ```
+    pub fn with_context<F, M>(new_main: F) -> Self
+    where
+        F: Fn(&RequestContext) -> Result<M, Refusal> + Send + Sync + 'static,
+        M: TypedStub,
+    {
+        RpcService::from_factory(Arc::new(move |context: &RequestContext| {
+            new_main(context).map(|main| main.as_untyped().clone())
+        }))
+    }
+
+    fn from_factory(new_main: NewMain) -> Self {
         RpcService {
-            new_main: Arc::new(move || new_main().as_untyped().clone()),
-            options: SessionOptions::default(),
-            limits: RequestLimits::default(),
-            lifecycle: None,
-            activity: None,
+            new_main,
+            options: None,
+            limits: ServiceLimits::default(),
         }
     }
 
     /// The options every session starts with (see [`Server::options`](crate::Server::options)).
     pub fn options(mut self, options: SessionOptions) -> Self {
-        self.options = options;
+        self.options = Some(options);
         self
     }
 
     /// How long a request's body may take to arrive (default 30 s); a slower one gets 408.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.body = timeout;
+        self.limits.body = Some(timeout);
         self
     }
 
     /// How long one HTTP batch may run, from its body read to its answer (default 30 s). A
     /// batch whose calls do not finish in time gets 503, saying so, and its session ends.
     pub fn batch_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.batch = timeout;
+        self.limits.batch = Some(timeout);
         self
     }
 
     /// WebSocket keepalive: a session pings a peer that sent nothing for `interval`, and ends
     /// if nothing arrives within `timeout` after that (defaults: 30 s and 30 s).
     pub fn websocket_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.limits.ping_interval = interval;
-        self.limits.ping_timeout = timeout;
+        self.limits.keepalive = Some((interval, timeout));
         self
     }
 
-    pub(super) fn watched_by(mut self, activity: Arc<Activity>) -> Self {
-        self.activity = Some(activity);
-        self
-    }
-
-    pub(super) fn with_lifecycle(mut self, lifecycle: Lifecycle) -> Self {
-        self.lifecycle = Some(lifecycle);
-        self
-    }
-
-    /// This clone serves one connection, counted in `slot`.
-    pub(super) fn in_slot(mut self, slot: Arc<super::ConnectionSlot>) -> Self {
-        if let Some(lifecycle) = &mut self.lifecycle {
-            lifecycle.slot = Some(slot);
+    /// Takes the server's settings for what this service leaves unset.
+    pub(super) fn inherit(&mut self, options: &SessionOptions, limits: RequestLimits) {
+        if self.options.is_none() {
+            self.options = Some(options.clone());
         }
-        self
+        self.limits = ServiceLimits {
+            body: Some(self.limits.body.unwrap_or(limits.body)),
+            batch: Some(self.limits.batch.unwrap_or(limits.batch)),
+            keepalive: Some(
+                self.limits
+                    .keepalive
+                    .unwrap_or((limits.ping_interval, limits.ping_timeout)),
+            ),
+        };
     }
 
-    pub(super) fn lifecycle(&self) -> Option<&Lifecycle> {
-        self.lifecycle.as_ref()
-    }
-
-    /// Answers one request.
-    fn respond<B>(
+    /// Answers one request, on a connection of a server (or on none: `connection` is empty).
+    pub(super) fn respond<B>(
         &self,
-        mut request: Request<B>,
+        request: Request<B>,
+        connection: &ConnectionContext,
     ) -> impl Future<Output = Response<Full<Bytes>>> + Send + 'static
     where
         B: Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if upgrade::is_websocket_request(&request) {
-            let response = upgrade::accept(
-                &mut request,
-                &*self.new_main,
-                self.options.clone(),
-                self.limits,
-                self.lifecycle.clone(),
-            );
-            return Either::Left(std::future::ready(response));
-        }
-        if request.method() != Method::POST {
+        let websocket = upgrade::is_websocket_request(&request);
+        if !websocket && request.method() != Method::POST {
             return Either::Left(std::future::ready(method_not_allowed()));
         }
+        let (mut parts, body) = request.into_parts();
+        let accept_key = if websocket {
+            match upgrade::check_handshake(&parts) {
+                Ok(key) => Some(key),
+                Err(bad) => {
+                    return Either::Left(std::future::ready(upgrade::refusal_response(bad)))
+                }
+            }
+        } else {
+            None
+        };
+        let kind = if websocket {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::HttpBatch
+        };
+        let peer = connection
+            .peer
+            .or_else(|| parts.extensions.get::<SocketAddr>().copied());
+        let context = RequestContext::new(
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+            peer,
+            kind,
+        );
+        let main = match self.new_main_for(&context) {
+            Ok(main) => main,
+            Err(refusal) => {
+                tracing::debug!(status = %refusal.status(), path = context.path(), "a request was refused");
+                return Either::Left(std::future::ready(refusal.into_response()));
+            }
+        };
+        let mut options = self.options.clone().unwrap_or_default();
+        options.context = Some(context);
+        let limits = self.limits.over(RequestLimits::default());
+        if let Some(accept_key) = accept_key {
+            let lifecycle = connection.lifecycle.clone();
+            let response =
+                upgrade::accept(&mut parts, accept_key, main, options, limits, lifecycle);
+            return Either::Left(std::future::ready(response));
+        }
         Either::Right(http_batch::handle_within(
-            request,
-            (self.new_main)(),
-            self.options.clone(),
-            self.limits.body,
-            self.limits.batch,
+            Request::from_parts(parts, body),
+            main,
+            options,
+            limits.body,
+            limits.batch,
         ))
+    }
+
+    /// The factory's answer; a panic in it is a 500, not a dead connection.
+    fn new_main_for(&self, context: &RequestContext) -> Result<Stub, Refusal> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| (self.new_main)(context))).unwrap_or_else(
+            |_| {
+                tracing::error!(path = context.path(), "the main-object factory panicked");
+                Err(Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The server failed to set up a session for this request.",
+                ))
+            },
+        )
     }
 }
 
@@ -198,7 +314,7 @@ fn method_not_allowed() -> Response<Full<Bytes>> {
 }
 
 /// The future of a response.
-type ResponseFuture =
+pub(super) type ResponseFuture =
     Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
 
 impl<B> hyper::service::Service<Request<B>> for RpcService
@@ -212,14 +328,8 @@ where
     type Future = ResponseFuture;
 
     fn call(&self, request: Request<B>) -> ResponseFuture {
-        // In flight for the connection's watchdog until the response is ready.
-        let in_flight = self.activity.as_ref().map(Activity::request_started);
-        let response = self.respond(request);
-        Box::pin(async move {
-            let response = response.await;
-            drop(in_flight);
-            Ok(response)
-        })
+        let response = self.respond(request, &ConnectionContext::default());
+        Box::pin(async move { Ok(response.await) })
     }
 }
 

@@ -30,20 +30,17 @@ pub(super) fn is_websocket_request<B>(request: &Request<B>) -> bool {
     has_token(request.headers(), UPGRADE, "websocket")
 }
 
-/// Answers a WebSocket handshake: 101 (and the session starts on the upgraded connection, with
-/// a main object from `new_main`), or a response saying what is wrong with the request.
-pub(super) fn accept<B>(
-    request: &mut Request<B>,
-    new_main: &(dyn Fn() -> Stub + Send + Sync),
+/// Accepts a checked handshake: 101, and the session starts on the upgraded connection with
+/// `main`; or a response saying why it cannot.
+pub(super) fn accept(
+    request: &mut http::request::Parts,
+    accept_key: HeaderValue,
+    main: Stub,
     options: SessionOptions,
     limits: RequestLimits,
     lifecycle: Option<Lifecycle>,
 ) -> Response<Full<Bytes>> {
-    let accept_key = match check_handshake(request) {
-        Ok(key) => key,
-        Err(refusal) => return refusal_response(refusal),
-    };
-    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+    let Some(on_upgrade) = request.extensions.remove::<OnUpgrade>() else {
         return text_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "This server cannot upgrade connections to WebSockets (serve it with HTTP upgrades \
@@ -51,13 +48,7 @@ pub(super) fn accept<B>(
                 .into(),
         );
     };
-    tokio::spawn(run_session(
-        on_upgrade,
-        new_main(),
-        options,
-        limits,
-        lifecycle,
-    ));
+    tokio::spawn(run_session(on_upgrade, main, options, limits, lifecycle));
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -67,13 +58,17 @@ pub(super) fn accept<B>(
     response
 }
 
-/// Why a handshake was refused: the status, and what was wrong.
-type Refusal = (StatusCode, &'static str);
+/// Checks a handshake request (RFC 6455, 4.2.1): the `Sec-WebSocket-Accept` value, or why
+/// it is refused (see [`refusal_response`]).
+pub(super) fn check_handshake(request: &http::request::Parts) -> Result<HeaderValue, BadHandshake> {
+    check(&request.method, &request.headers)
+}
 
-/// Checks the handshake request (RFC 6455, 4.2.1); returns the `Sec-WebSocket-Accept` value.
-fn check_handshake<B>(request: &Request<B>) -> Result<HeaderValue, Refusal> {
-    let headers = request.headers();
-    if request.method() != Method::GET {
+/// Why a handshake was refused: the status, and what was wrong.
+pub(super) type BadHandshake = (StatusCode, &'static str);
+
+fn check(method: &Method, headers: &HeaderMap) -> Result<HeaderValue, BadHandshake> {
+    if method != Method::GET {
         return Err((
             StatusCode::METHOD_NOT_ALLOWED,
             "a WebSocket upgrade must be a GET request",
@@ -108,7 +103,7 @@ fn check_handshake<B>(request: &Request<B>) -> Result<HeaderValue, Refusal> {
 }
 
 /// The response for a refused handshake.
-fn refusal_response((status, why): Refusal) -> Response<Full<Bytes>> {
+pub(super) fn refusal_response((status, why): BadHandshake) -> Response<Full<Bytes>> {
     let mut response = text_response(status, format!("Bad WebSocket handshake: {why}."));
     if status == StatusCode::UPGRADE_REQUIRED {
         response
@@ -170,6 +165,10 @@ async fn run_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check_handshake(request: &Request<()>) -> Result<HeaderValue, BadHandshake> {
+        check(request.method(), request.headers())
+    }
 
     fn request(headers: &[(&str, &str)]) -> Request<()> {
         let mut builder = Request::get("/");
