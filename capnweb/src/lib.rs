@@ -49,6 +49,7 @@
 pub mod bigint;
 pub mod error;
 pub mod intercept;
+pub mod reconnect;
 pub mod transport;
 pub mod value;
 pub mod wire;

@@ -14,6 +14,37 @@ use crate::value::{to_value, Value};
 pub trait TypedStub: FromStub + Clone + Send + Sync + 'static {
     /// The untyped stub inside.
     fn as_untyped(&self) -> &Stub;
+
+    /// Runs `callback` when the stub breaks: its session ended (the connection closed, either
+    /// side aborted) or, for a promise's stub, the promise rejected. At once if it has already.
+    /// (A method of the trait, so that it never hides an RPC method of the same name: with
+    /// one, call it as `TypedStub::on_broken(&stub, callback)`.)
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use capnweb::{rpc_target, transport::memory, Session, SessionOptions, TypedStub};
+    ///
+    /// pub struct Api;
+    /// #[rpc_target]
+    /// impl Api {
+    ///     pub fn ping(&self) -> String { "pong".into() }
+    /// }
+    ///
+    /// let (a, b) = memory::pair();
+    /// let server = Session::new(a, Some(ApiStub::new(Api).into()), SessionOptions::default());
+    /// let api: ApiStub = Session::new(b, None, SessionOptions::default()).main_as();
+    /// let (tx, rx) = tokio::sync::oneshot::channel();
+    /// api.on_broken(move |error| { let _ = tx.send(error.to_string()); });
+    /// server.abort(capnweb::RpcError::error("maintenance"));
+    /// assert!(rx.await.unwrap().contains("maintenance"));
+    /// # }
+    /// ```
+    fn on_broken(&self, callback: impl FnOnce(&Error) + Send + 'static)
+    where
+        Self: Sized,
+    {
+        self.as_untyped().on_broken(callback);
+    }
 }
 
 impl TypedStub for Stub {
