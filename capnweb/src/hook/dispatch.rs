@@ -74,15 +74,20 @@ async fn guarded(future: CallFuture) -> CallResult {
 fn start_served(scope: &Scope, call: &Dispatch<'_>, make: impl FnOnce() -> CallFuture) -> Hook {
     let served = &scope.served;
     served.count_call();
-    let span = tracing::debug_span!(
-        parent: &served.span,
-        "call",
-        method = call.name,
-        target = call.target,
-        id = scope.call_id,
-        outcome = tracing::field::Empty,
-        duration_us = tracing::field::Empty,
-    );
+    // Without a subscriber for it, no span at all: a disabled one still costs on every use.
+    let span = if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug_span!(
+            parent: &served.span,
+            "call",
+            method = call.name,
+            target = call.target,
+            id = scope.call_id,
+            outcome = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        )
+    } else {
+        tracing::Span::none()
+    };
     let info = served.interceptor.as_ref().map(|_| {
         let context = served.context.clone();
         CallInfo::new(call.kind, call.name, call.target, scope.call_id, context)
