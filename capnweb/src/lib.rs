@@ -48,6 +48,8 @@
 
 pub mod bigint;
 pub mod error;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 pub mod value;
 pub mod wire;
