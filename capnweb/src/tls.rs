@@ -158,7 +158,7 @@ impl ClientTls {
     ///
     /// Both transports speak HTTP/1.1 only: leave `alpn_protocols` empty or set it to
     /// `http/1.1`. Roots cannot be added to it afterwards (add them to its
-    /// [`RootCertStore`](rustls::RootCertStore) before).
+    /// [`rustls::RootCertStore`] before).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -447,6 +447,12 @@ pub(crate) fn describe_failure(error: &(dyn std::error::Error + 'static)) -> Opt
                     "it is not signed by an authority this client trusts (UnknownIssuer); \
                      trust the server's CA with ClientTls::add_root_pem, or check that the \
                      server sends its whole chain"
+                        .to_owned()
+                }
+                rustls::CertificateError::BadSignature => {
+                    "its signature does not verify against the trusted root it names \
+                     (BadSignature): the root this client trusts under that name is another \
+                     certificate"
                         .to_owned()
                 }
                 other => other.to_string(),

@@ -863,6 +863,30 @@ mod tests {
         assert_eq!(websocket_url("ws://h/"), "ws://h/");
     }
 
+    #[tokio::test]
+    async fn a_websocket_url_needs_a_websocket_scheme() {
+        let error = ClientBuilder::new("ftp://localhost:1/")
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("ws:// or wss://"), "{error}");
+        let error = ClientBuilder::new("no url").connect().await.unwrap_err();
+        assert!(error.to_string().contains("not usable"), "{error}");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn wss_needs_the_tls_feature() {
+        let error = ClientBuilder::new("wss://localhost:1/")
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("enable the `tls` feature"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn each_ending_has_its_close_code() {
         assert_eq!(close_frame(&CloseReason::Normal).code, CloseCode::Normal);

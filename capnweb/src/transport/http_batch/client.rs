@@ -79,7 +79,7 @@ pub fn connect_with(url: &str, options: SessionOptions) -> Session {
 ///
 /// ```
 /// # fn example() -> Result<(), capnweb::Error> {
-/// let client = capnweb::http_batch::builder("https://rpc.example.com/").bearer_token("s3cr3t").build()?;
+/// let client = capnweb::http_batch::builder("http://127.0.0.1:8080/rpc").bearer_token("s3cr3t").build()?;
 /// # let _ = client; Ok(()) }
 /// # example().unwrap();
 /// ```
@@ -94,7 +94,7 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 /// # fn example() -> Result<(), capnweb::Error> {
 /// use std::time::Duration;
 ///
-/// let client = capnweb::http_batch::ClientBuilder::new("https://rpc.example.com/")
+/// let client = capnweb::http_batch::ClientBuilder::new("http://127.0.0.1:8080/rpc")
 ///     .header("x-client", "inventory/2.1")
 ///     .bearer_token("s3cr3t")
 ///     .connect_timeout(Duration::from_secs(5))
@@ -429,6 +429,8 @@ struct TimedConnector {
 
 type Connection = <InnerConnector as tower_service::Service<Uri>>::Response;
 
+// The inner error is a `BoxError` already with TLS (a `ConnectError` without).
+#[cfg_attr(feature = "tls", allow(clippy::useless_conversion))]
 impl tower_service::Service<Uri> for TimedConnector {
     type Response = Connection;
     type Error = BoxError;
@@ -586,7 +588,7 @@ async fn post_batch(client: Arc<Shared>, body: Bytes) -> Delivery {
         .http
         .request(request)
         .await
-        .map_err(|e| failed(request_error(&e)))?;
+        .map_err(|e| failed(request_error(&e, client.uri.scheme_str() == Some("https"))))?;
     let status = response.status();
     let max_response_bytes = max_body_bytes(&client.options);
     let limit = if status.is_success() {
@@ -619,12 +621,21 @@ async fn post_batch(client: Arc<Shared>, body: Bytes) -> Delivery {
     Ok(split_batch(&body))
 }
 
-/// What a failed request says: the connect timeout, the TLS failure, or the error's chain.
-fn request_error(error: &hyper_util::client::legacy::Error) -> String {
+/// What a failed request says: the connect timeout, the TLS failure, an answer that is not
+/// HTTP, or the error's chain.
+fn request_error(error: &hyper_util::client::legacy::Error, secure: bool) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(timed_out) = cause.downcast_ref::<ConnectTimedOut>() {
             return timed_out.to_string();
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_parse() && !secure {
+                return format!(
+                    "the server's answer is not HTTP ({hyper}); if it speaks TLS, use an \
+                     https:// URL"
+                );
+            }
         }
         source = cause.source();
     }
