@@ -390,3 +390,21 @@ async fn a_tls_server_shuts_down_its_websocket_sessions() {
     let why = within("the session to end", session.closed()).await;
     assert!(why.is_disconnected(), "{why:?}");
 }
+
+#[tokio::test]
+async fn a_client_that_trusts_no_root_is_refused_before_connecting() {
+    // Port 9 (discard) has no server: the configuration is what fails.
+    let error = websocket::ClientBuilder::new("wss://localhost:9/")
+        .tls(ClientTls::without_built_in_roots())
+        .connect()
+        .await
+        .unwrap_err();
+    let message = transport_message(error);
+    assert!(message.contains("trusts no root certificate"), "{message}");
+    let error = http_batch::ClientBuilder::new("https://localhost:9/")
+        .tls(ClientTls::without_built_in_roots())
+        .build()
+        .unwrap_err();
+    let message = transport_message(error);
+    assert!(message.contains("trusts no root certificate"), "{message}");
+}

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Sink, Stream};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -46,6 +46,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::headers::ExtraHeaders;
 use super::http_batch::snippet;
 use super::{CloseReason, Transport};
 use crate::error::Error;
@@ -153,9 +154,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct ClientBuilder {
     url: String,
-    headers: HeaderMap,
-    /// The first header that could not be converted, reported by `connect`.
-    header_error: Option<String>,
+    headers: ExtraHeaders,
     connect_timeout: Duration,
     options: SessionOptions,
     local_main: Option<Stub>,
@@ -168,7 +167,6 @@ impl std::fmt::Debug for ClientBuilder {
         let mut f = f.debug_struct("ClientBuilder");
         f.field("url", &self.url)
             .field("headers", &self.headers)
-            .field("header_error", &self.header_error)
             .field("connect_timeout", &self.connect_timeout)
             .field("options", &self.options)
             .field("local_main", &self.local_main);
@@ -190,8 +188,7 @@ impl ClientBuilder {
     pub fn new(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             url: url.into(),
-            headers: HeaderMap::new(),
-            header_error: None,
+            headers: ExtraHeaders::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             options: SessionOptions::default(),
             local_main: None,
@@ -221,14 +218,7 @@ impl ClientBuilder {
         V: TryInto<HeaderValue>,
         V::Error: Into<http::Error>,
     {
-        if self.header_error.is_none() {
-            match header_pair(name, value) {
-                Ok((name, value)) => {
-                    self.headers.append(name, value);
-                }
-                Err(e) => self.header_error = Some(e),
-            }
-        }
+        self.headers.add(name, value);
         self
     }
 
@@ -240,14 +230,7 @@ impl ClientBuilder {
     /// assert!(!format!("{builder:?}").contains("s3cr3t"));
     /// ```
     pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
-        match bearer(token) {
-            Ok(value) => {
-                self.headers.insert(http::header::AUTHORIZATION, value);
-            }
-            Err(e) => {
-                self.header_error.get_or_insert(e);
-            }
-        }
+        self.headers.bearer(token);
         self
     }
 
@@ -333,18 +316,13 @@ impl ClientBuilder {
         let url = self.url.clone();
         let fail =
             |what: String| Error::Transport(format!("could not open a WebSocket to {url}: {what}"));
-        if let Some(e) = &self.header_error {
-            return Err(fail(e.clone()));
+        if let Some(e) = self.headers.error() {
+            return Err(fail(e.to_owned()));
         }
         let mut request = websocket_url(&self.url)
             .into_client_request()
             .map_err(|e| fail(handshake_error(e, false)))?;
-        for name in self.headers.keys() {
-            request.headers_mut().remove(name);
-        }
-        for (name, value) in &self.headers {
-            request.headers_mut().append(name.clone(), value.clone());
-        }
+        self.headers.apply(request.headers_mut());
         let timeout = self.connect_timeout;
         match tokio::time::timeout(timeout, self.open(request)).await {
             Ok(result) => result.map_err(fail),
@@ -390,15 +368,26 @@ impl ClientBuilder {
                     .to_owned(),
             );
         }
+        // The TLS configuration before any connection: a bad one fails at once.
+        #[cfg(feature = "tls")]
+        let tls =
+            match secure {
+                true => Some(self.tls.clone().unwrap_or_default().config().map_err(
+                    |e| match e {
+                        Error::Transport(what) => what,
+                        other => other.to_string(),
+                    },
+                )?),
+                false => None,
+            };
         let tcp = TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
             .await
             .map_err(|e| format!("could not connect to {host}:{port}: {e}"))?;
         // Messages are small and latency matters more than packet count.
         let _ = tcp.set_nodelay(true);
         #[cfg(feature = "tls")]
-        if secure {
-            let tls = self.tls.clone().unwrap_or_default();
-            let stream = tls_handshake(&tls, host, tcp).await?;
+        if let Some(config) = tls {
+            let stream = tls_handshake(config, host, tcp).await?;
             return self.upgrade(request, stream, true).await;
         }
         self.upgrade(request, tcp, false).await
@@ -423,14 +412,10 @@ impl ClientBuilder {
 /// The TLS handshake with `host` (a name or an IP address) as the server name.
 #[cfg(feature = "tls")]
 async fn tls_handshake(
-    tls: &crate::tls::ClientTls,
+    config: std::sync::Arc<rustls::ClientConfig>,
     host: &str,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-    let config = tls.config().map_err(|e| match e {
-        Error::Transport(what) => what,
-        other => other.to_string(),
-    })?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let name = rustls_pki_types::ServerName::try_from(bare.to_owned())
         .map_err(|e| format!("{host} cannot be a TLS server name: {e}"))?;
@@ -441,34 +426,6 @@ async fn tls_handshake(
             crate::tls::describe_failure(&e)
                 .unwrap_or_else(|| format!("the TLS handshake failed: {e}"))
         })
-}
-
-/// A header name and value, or what is wrong with them.
-pub(crate) fn header_pair<K, V>(name: K, value: V) -> Result<(HeaderName, HeaderValue), String>
-where
-    K: TryInto<HeaderName>,
-    K::Error: Into<http::Error>,
-    V: TryInto<HeaderValue>,
-    V::Error: Into<http::Error>,
-{
-    let name = name
-        .try_into()
-        .map_err(|e| format!("a header name is not valid: {}", e.into()))?;
-    let value = value
-        .try_into()
-        .map_err(|e| format!("the value of the header {name} is not valid: {}", e.into()))?;
-    Ok((name, value))
-}
-
-/// `Bearer <token>` as a sensitive header value.
-pub(crate) fn bearer(token: impl std::fmt::Display) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
-        "the bearer token cannot be sent in a header (it holds a control character such as a \
-         line break)"
-            .to_owned()
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// Runs a session on a WebSocket that is already open (accepted by your own server, or

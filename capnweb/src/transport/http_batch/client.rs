@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use http::{HeaderName, HeaderValue, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
@@ -20,7 +20,7 @@ use super::{join_lines, max_body_bytes, snippet, split_batch};
 use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::FromStub;
-use crate::transport::websocket::{bearer, header_pair};
+use crate::transport::headers::ExtraHeaders;
 use crate::transport::{CloseReason, Transport};
 
 /// Largest part of an error response read for the error message.
@@ -105,9 +105,7 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 #[derive(Clone)]
 pub struct ClientBuilder {
     url: String,
-    headers: HeaderMap,
-    /// The first header that could not be converted, reported by `build`.
-    header_error: Option<String>,
+    headers: ExtraHeaders,
     connect_timeout: Duration,
     options: SessionOptions,
     #[cfg(feature = "tls")]
@@ -119,7 +117,6 @@ impl std::fmt::Debug for ClientBuilder {
         let mut f = f.debug_struct("ClientBuilder");
         f.field("url", &self.url)
             .field("headers", &self.headers)
-            .field("header_error", &self.header_error)
             .field("connect_timeout", &self.connect_timeout)
             .field("options", &self.options);
         #[cfg(feature = "tls")]
@@ -139,8 +136,7 @@ impl ClientBuilder {
     pub fn new(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             url: url.into(),
-            headers: HeaderMap::new(),
-            header_error: None,
+            headers: ExtraHeaders::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             options: SessionOptions::default(),
             #[cfg(feature = "tls")]
@@ -167,14 +163,7 @@ impl ClientBuilder {
         V: TryInto<HeaderValue>,
         V::Error: Into<http::Error>,
     {
-        if self.header_error.is_none() {
-            match header_pair(name, value) {
-                Ok((name, value)) => {
-                    self.headers.append(name, value);
-                }
-                Err(e) => self.header_error = Some(e),
-            }
-        }
+        self.headers.add(name, value);
         self
     }
 
@@ -186,14 +175,7 @@ impl ClientBuilder {
     /// assert!(!format!("{builder:?}").contains("s3cr3t"));
     /// ```
     pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
-        match bearer(token) {
-            Ok(value) => {
-                self.headers.insert(http::header::AUTHORIZATION, value);
-            }
-            Err(e) => {
-                self.header_error.get_or_insert(e);
-            }
-        }
+        self.headers.bearer(token);
         self
     }
 
@@ -264,8 +246,8 @@ impl ClientBuilder {
                 self.url
             ))
         };
-        if let Some(e) = &self.header_error {
-            return Err(fail(e.clone()));
+        if let Some(e) = self.headers.error() {
+            return Err(fail(e.to_owned()));
         }
         let uri: Uri = self
             .url
@@ -366,7 +348,7 @@ pub struct Client {
 struct Shared {
     url: String,
     uri: Uri,
-    headers: HeaderMap,
+    headers: ExtraHeaders,
     options: SessionOptions,
     connect_timeout: Duration,
     http: PooledClient<TimedConnector, Full<Bytes>>,
@@ -577,13 +559,7 @@ async fn post_batch(client: Arc<Shared>, body: Bytes) -> Delivery {
         .header(CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Full::new(body))
         .map_err(|e| failed(format!("the request could not be built: {e}")))?;
-    let headers = request.headers_mut();
-    for name in client.headers.keys() {
-        headers.remove(name);
-    }
-    for (name, value) in &client.headers {
-        headers.append(name.clone(), value.clone());
-    }
+    client.headers.apply(request.headers_mut());
     let response = client
         .http
         .request(request)
