@@ -45,11 +45,15 @@
 //! evaluator and the `.map()` recorder are internal.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
+// The docs link to the `tls` items, which a build without the feature lacks.
+#![cfg_attr(not(feature = "tls"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod bigint;
 pub mod error;
 pub mod intercept;
 pub mod reconnect;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 pub mod value;
 pub mod wire;

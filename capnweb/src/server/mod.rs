@@ -11,6 +11,8 @@ mod connection;
 mod refusal;
 mod routes;
 mod service;
+#[cfg(feature = "tls")]
+mod tls;
 mod upgrade;
 
 use std::fmt;
@@ -83,6 +85,8 @@ pub struct Server {
     timeouts: ConnectionTimeouts,
     limits: RequestLimits,
     stats: Arc<Counters>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ServerTls>,
 }
 
 impl fmt::Debug for Server {
@@ -162,6 +166,8 @@ impl Server {
             },
             limits: RequestLimits::default(),
             stats: Arc::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
@@ -213,6 +219,28 @@ impl Server {
     pub fn websocket_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.limits.ping_interval = interval;
         self.limits.ping_timeout = timeout;
+        self
+    }
+
+    /// Serves TLS: `https://` for HTTP batch and `wss://` for WebSocket, and nothing in plain
+    /// text. Each connection's handshake runs in that connection's task, bounded by the
+    /// [`header_read_timeout`](Server::header_read_timeout); a failed one is logged at debug
+    /// level and the connection dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+    /// # let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let (cert_pem, key_pem) = (generated.cert.pem(), generated.signing_key.serialize_pem());
+    /// use capnweb::tls::ServerTls;
+    ///
+    /// let server = capnweb::Server::bind("127.0.0.1:0")
+    ///     .await?
+    ///     .tls(ServerTls::from_pem(cert_pem, key_pem)?);
+    /// # let _ = server; Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -329,6 +357,11 @@ impl Server {
                             _permit: permit,
                         });
                         let service = service.clone().for_connection(slot, peer);
+                        #[cfg(feature = "tls")]
+                        if let Some(tls) = &self.tls {
+                            tokio::spawn(tls::serve(tls.acceptor(), stream, peer, service, self.timeouts));
+                            continue;
+                        }
                         tokio::spawn(connection::serve(stream, peer, service, self.timeouts));
                     }
                     Err(e) => {

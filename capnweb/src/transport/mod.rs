@@ -10,6 +10,7 @@
 //! [`http_batch`]. For your own, implement [`Transport`]: it is [`Stream`](futures::Stream)
 //! plus [`Sink`](futures::Sink) in one, with a reason on close.
 
+mod headers;
 pub mod http_batch;
 mod lines;
 pub mod memory;

@@ -1,9 +1,10 @@
 //! The WebSocket transport: one text frame per message, over `tokio-tungstenite`.
 //!
 //! Use [`connect`] for a client that only calls, [`connect_with`] for one that also serves its
-//! own main object, and [`accept_stream`] to run a session on a WebSocket accepted elsewhere
-//! (your own server; [`Server`](crate::Server) and [`RpcService`](crate::RpcService) accept
-//! WebSockets for you).
+//! own main object, a [`ClientBuilder`] for anything more (request headers such as a bearer
+//! token, a connect timeout, TLS roots), and [`accept_stream`] to run a session on a WebSocket
+//! accepted elsewhere (your own server; [`Server`](crate::Server) and
+//! [`RpcService`](crate::RpcService) accept WebSockets for you).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), capnweb::Error> {
@@ -21,13 +22,16 @@
 //! as one binary frame, joined by `\n`. A peer that sends text frames gets one text frame per
 //! message. A binary frame is held to the same size limits as a text one.
 //!
+//! URLs are `ws://` or, with TLS, `wss://` (`http://` and `https://` are read as those). TLS
+//! comes from rustls, under the crate's `tls` feature (on by default): a `wss://` server's
+//! certificate is checked against the Mozilla roots unless the builder's
+//! [`tls`](ClientBuilder::tls) says otherwise (see [`tls`](crate::tls)). Built without the
+//! feature, a `wss://` URL fails to connect with an error saying to enable it.
+//!
 //! Closing: a clean end closes with code 1000; a session that failed closes with 3000 and the
 //! error's message (cut to fit a close frame); a frame the WebSocket protocol forbids closes
-//! with 1002 (1007 for a frame whose text is not UTF-8, 1009 for a message over the limits)
-//! and says what was wrong; a server shutting down closes with 1001.
-//!
-//! Only `ws://` (and `http://`, read as `ws://`) URLs are supported: this build of
-//! `tokio-tungstenite` has no TLS. Put a TLS-terminating proxy in front for `wss://`.
+//! with 1002 (1007 for text that is not UTF-8, 1009 for a message over the limits) and says
+//! what was wrong; a server shutting down closes with 1001.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,14 +40,21 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Sink, Stream};
+use http::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::headers::ExtraHeaders;
+use super::http_batch::snippet;
 use super::lines::{join_lines, Lines};
 use super::{CloseReason, Transport};
 use crate::error::Error;
@@ -68,8 +79,13 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// a typed stub). The session runs until nothing from it is held any more (which closes the
 /// socket) or the connection ends.
 ///
+/// `url` is `ws://` or `wss://` (`http://` and `https://` are read as those). A `wss://`
+/// server's certificate must chain to one of the Mozilla roots
+/// ([`ClientTls::new`](crate::tls::ClientTls::new)); for your own roots, headers, a timeout
+/// other than 30 s or a main object of the client's own, use a [`ClientBuilder`].
+///
 /// Errors are [`Error::Transport`], naming the URL and what failed (no server listening, a
-/// refused upgrade, an invalid URL).
+/// refused upgrade, an untrusted certificate, an invalid URL).
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), capnweb::Error> {
@@ -78,13 +94,14 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// # let _ = sum; Ok(()) }
 /// ```
 pub async fn connect<T: FromStub>(url: &str) -> Result<T, Error> {
-    Ok(connect_with(url, None, SessionOptions::default())
-        .await?
-        .main_as())
+    ClientBuilder::new(url).connect_main().await
 }
 
 /// Connects to `url` and returns the session: both sides can call each other, since the client
 /// may serve `local_main` (its own main object) to the server.
+///
+/// A shorthand for [`ClientBuilder`] with [`local_main`](ClientBuilder::local_main) and
+/// [`options`](ClientBuilder::options).
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), capnweb::Error> {
@@ -100,12 +117,323 @@ pub async fn connect_with(
     local_main: Option<Stub>,
     options: SessionOptions,
 ) -> Result<Session, Error> {
-    let target = websocket_url(url);
-    let (ws, _response) =
-        tokio_tungstenite::connect_async_with_config(target, Some(config(&options)), true)
+    let mut builder = ClientBuilder::new(url).options(options);
+    builder.local_main = local_main;
+    builder.connect().await
+}
+
+/// A [`ClientBuilder`] for `url`: the same as [`ClientBuilder::new`].
+///
+/// ```no_run
+/// # async fn example() -> Result<(), capnweb::Error> {
+/// let api: capnweb::Stub = capnweb::websocket::builder("wss://rpc.example.com/")
+///     .bearer_token("s3cr3t")
+///     .connect_main()
+///     .await?;
+/// # let _ = api; Ok(()) }
+/// ```
+pub fn builder(url: impl Into<String>) -> ClientBuilder {
+    ClientBuilder::new(url)
+}
+
+/// How long [`ClientBuilder::connect`] waits by default (see
+/// [`connect_timeout`](ClientBuilder::connect_timeout)).
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A WebSocket client with its settings: extra request headers (e.g. a bearer token), a
+/// connect timeout, TLS roots, session options and the client's own main object.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), capnweb::Error> {
+/// use std::time::Duration;
+/// use capnweb::{Stub, Value};
+///
+/// let api: Stub = capnweb::websocket::ClientBuilder::new("wss://rpc.example.com/")
+///     .header("x-client", "inventory/2.1")
+///     .bearer_token("s3cr3t")
+///     .connect_timeout(Duration::from_secs(5))
+///     .connect_main()
+///     .await?;
+/// let nine = api.call("square", vec![Value::from(3)]).await?;
+/// # let _ = nine; Ok(()) }
+/// ```
+///
+/// The builder is `Clone`: connect again with the same settings by cloning it first.
+#[derive(Clone)]
+pub struct ClientBuilder {
+    url: String,
+    headers: ExtraHeaders,
+    connect_timeout: Duration,
+    options: SessionOptions,
+    local_main: Option<Stub>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTls>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut f = f.debug_struct("ClientBuilder");
+        f.field("url", &self.url)
+            .field("headers", &self.headers)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("options", &self.options)
+            .field("local_main", &self.local_main);
+        #[cfg(feature = "tls")]
+        f.field("tls", &self.tls);
+        f.finish()
+    }
+}
+
+impl ClientBuilder {
+    /// A client for the Cap'n Web server at `url`: `ws://` or `wss://` (`http://` and
+    /// `https://` are read as those). Nothing is checked or sent until
+    /// [`connect`](ClientBuilder::connect).
+    ///
+    /// ```
+    /// let builder = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/rpc");
+    /// # let _ = builder;
+    /// ```
+    pub fn new(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            headers: ExtraHeaders::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            options: SessionOptions::default(),
+            local_main: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Adds a header to the upgrade request (a second value for a name already given is
+    /// added beside the first; a name the WebSocket request sets itself, such as `Host`, is
+    /// replaced). A name or value that is not valid is reported by
+    /// [`connect`](ClientBuilder::connect).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let builder = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/")
+    ///     .header("x-tenant", "blue")
+    ///     .header("bad header name", "x");
+    /// let error = builder.connect().await.unwrap_err();
+    /// assert!(error.to_string().contains("header name"), "{error}");
+    /// # }
+    /// ```
+    pub fn header<K, V>(mut self, name: K, value: V) -> ClientBuilder
+    where
+        K: TryInto<HeaderName>,
+        K::Error: Into<http::Error>,
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        self.headers.add(name, value);
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` with the upgrade request (the value is marked
+    /// sensitive, so `Debug` does not show it).
+    ///
+    /// ```
+    /// let builder = capnweb::websocket::ClientBuilder::new("wss://rpc.example.com/").bearer_token("s3cr3t");
+    /// assert!(!format!("{builder:?}").contains("s3cr3t"));
+    /// ```
+    pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
+        self.headers.bearer(token);
+        self
+    }
+
+    /// How long connecting may take in all: the TCP connection, the TLS handshake and the
+    /// WebSocket upgrade (default 30 s). Past it, [`connect`](ClientBuilder::connect) fails
+    /// with an [`Error::Transport`] saying so.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/")
+    ///     .connect_timeout(Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The session's options (limits, error hook). The WebSocket's own message and frame
+    /// limits follow from them.
+    ///
+    /// ```
+    /// use capnweb::{Limits, SessionOptions};
+    ///
+    /// let builder = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/")
+    ///     .options(SessionOptions::default().limits(Limits::default().max_message_size(1 << 20)));
+    /// # let _ = builder;
+    /// ```
+    pub fn options(mut self, options: SessionOptions) -> ClientBuilder {
+        self.options = options;
+        self
+    }
+
+    /// The client's own main object, which the server can call (a [`Stub`] or a typed stub).
+    ///
+    /// ```
+    /// use capnweb::{Stub, Value};
+    ///
+    /// let hello = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from("hello from the client")) });
+    /// let builder = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/").local_main(hello);
+    /// # let _ = builder;
+    /// ```
+    pub fn local_main(mut self, main: impl Into<Stub>) -> ClientBuilder {
+        self.local_main = Some(main.into());
+        self
+    }
+
+    /// How a `wss://` server's certificate is checked (default:
+    /// [`ClientTls::new`](crate::tls::ClientTls::new), the Mozilla roots). Not used for `ws://`.
+    ///
+    /// ```
+    /// # fn example(own_ca_pem: &str) -> Result<(), capnweb::Error> {
+    /// use capnweb::tls::ClientTls;
+    ///
+    /// let builder = capnweb::websocket::ClientBuilder::new("wss://internal.example:8443/")
+    ///     .tls(ClientTls::without_built_in_roots().add_root_pem(own_ca_pem)?);
+    /// # let _ = builder; Ok(()) }
+    /// # let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # example(&ca.cert.pem()).unwrap();
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ClientTls) -> ClientBuilder {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Connects and returns the session (its [`main`](Session::main) is the server's main
+    /// object). The session runs until nothing from it is held any more or the connection
+    /// ends.
+    ///
+    /// Errors are [`Error::Transport`], naming the URL and what failed: an invalid URL or
+    /// header, no server listening, the timeout, an untrusted certificate, a refused upgrade
+    /// (with the status and the start of the answer's body).
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), capnweb::Error> {
+    /// let session = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/").connect().await?;
+    /// let square = session.main().call("square", vec![3.into()]).await?;
+    /// # let _ = square; Ok(()) }
+    /// ```
+    pub async fn connect(self) -> Result<Session, Error> {
+        let url = self.url.clone();
+        let fail =
+            |what: String| Error::Transport(format!("could not open a WebSocket to {url}: {what}"));
+        if let Some(e) = self.headers.error() {
+            return Err(fail(e.to_owned()));
+        }
+        let mut request = websocket_url(&self.url)
+            .into_client_request()
+            .map_err(|e| fail(handshake_error(e, false)))?;
+        self.headers.apply(request.headers_mut());
+        let timeout = self.connect_timeout;
+        match tokio::time::timeout(timeout, self.open(request)).await {
+            Ok(result) => result.map_err(fail),
+            Err(_) => Err(fail(format!("did not connect within {timeout:?}"))),
+        }
+    }
+
+    /// Connects and returns the server's main object as `T` (a [`Stub`] or a typed stub):
+    /// [`connect`](ClientBuilder::connect) then [`Session::main_as`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), capnweb::Error> {
+    /// let api: capnweb::Stub = capnweb::websocket::ClientBuilder::new("ws://127.0.0.1:8080/")
+    ///     .bearer_token("s3cr3t")
+    ///     .connect_main()
+    ///     .await?;
+    /// # let _ = api; Ok(()) }
+    /// ```
+    pub async fn connect_main<T: FromStub>(self) -> Result<T, Error> {
+        Ok(self.connect().await?.main_as())
+    }
+
+    /// TCP, then TLS for `wss://`, then the upgrade; the error says which step failed.
+    async fn open(self, request: Request) -> Result<Session, String> {
+        let uri = request.uri().clone();
+        let secure = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            Some(other) => {
+                return Err(format!(
+                    "the URL's scheme is {other}: a WebSocket URL starts with ws:// or wss://"
+                ))
+            }
+            None => return Err("the URL has no scheme (ws:// or wss://)".to_owned()),
+        };
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        #[cfg(not(feature = "tls"))]
+        if secure {
+            return Err(
+                "wss:// needs TLS, and this build of capnweb has it off: enable the `tls` \
+                 feature of the capnweb crate"
+                    .to_owned(),
+            );
+        }
+        // The TLS configuration before any connection: a bad one fails at once.
+        #[cfg(feature = "tls")]
+        let tls =
+            match secure {
+                true => Some(self.tls.clone().unwrap_or_default().config().map_err(
+                    |e| match e {
+                        Error::Transport(what) => what,
+                        other => other.to_string(),
+                    },
+                )?),
+                false => None,
+            };
+        let tcp = TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
             .await
-            .map_err(|e| connect_error(url, e))?;
-    Ok(accept_stream(ws, local_main, options))
+            .map_err(|e| format!("could not connect to {host}:{port}: {e}"))?;
+        // Messages are small and latency matters more than packet count.
+        let _ = tcp.set_nodelay(true);
+        #[cfg(feature = "tls")]
+        if let Some(config) = tls {
+            let stream = tls_handshake(config, host, tcp).await?;
+            return self.upgrade(request, stream, true).await;
+        }
+        self.upgrade(request, tcp, false).await
+    }
+
+    /// The WebSocket upgrade over an open connection, then the session on it.
+    async fn upgrade<S>(self, request: Request, stream: S, secure: bool) -> Result<Session, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(config(&self.options)),
+        )
+        .await
+        .map_err(|e| handshake_error(e, secure))?;
+        Ok(accept_stream(ws, self.local_main, self.options))
+    }
+}
+
+/// The TLS handshake with `host` (a name or an IP address) as the server name.
+#[cfg(feature = "tls")]
+async fn tls_handshake(
+    config: std::sync::Arc<rustls::ClientConfig>,
+    host: &str,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(bare.to_owned())
+        .map_err(|e| format!("{host} cannot be a TLS server name: {e}"))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            crate::tls::describe_failure(&e)
+                .unwrap_or_else(|| format!("the TLS handshake failed: {e}"))
+        })
 }
 
 /// Runs a session on a WebSocket that is already open (accepted by your own server, or
@@ -158,16 +486,34 @@ fn websocket_url(url: &str) -> String {
     }
 }
 
-fn connect_error(url: &str, error: WsError) -> Error {
-    let what = match error {
-        WsError::Http(response) => format!(
-            "the server answered {} instead of accepting the WebSocket upgrade",
-            response.status()
-        ),
+/// What a failed upgrade says, for the connect error.
+fn handshake_error(error: WsError, secure: bool) -> String {
+    match error {
+        WsError::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let body = snippet(&body);
+            let mut what = format!(
+                "the server answered {} instead of accepting the WebSocket upgrade",
+                response.status()
+            );
+            if !body.is_empty() {
+                what.push_str(": ");
+                what.push_str(&body);
+            }
+            what
+        }
         WsError::Url(e) => format!("the URL is not usable: {e}"),
-        other => other.to_string(),
-    };
-    Error::Transport(format!("could not open a WebSocket to {url}: {what}"))
+        WsError::HttpFormat(e) => format!("the URL is not usable: {e}"),
+        WsError::Protocol(ProtocolError::HttparseError(e)) if !secure => {
+            format!("the server's answer is not HTTP ({e}); if it speaks TLS, use a wss:// URL")
+        }
+        WsError::Io(e) => format!("the WebSocket upgrade failed: {e}"),
+        other => format!("the WebSocket upgrade failed: {other}"),
+    }
 }
 
 /// A session's transport over one WebSocket: each message is one text frame (or, to a peer
@@ -537,6 +883,30 @@ mod tests {
         assert_eq!(websocket_url("http://h:1/x"), "ws://h:1/x");
         assert_eq!(websocket_url("https://h/"), "wss://h/");
         assert_eq!(websocket_url("ws://h/"), "ws://h/");
+    }
+
+    #[tokio::test]
+    async fn a_websocket_url_needs_a_websocket_scheme() {
+        let error = ClientBuilder::new("ftp://localhost:1/")
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("ws:// or wss://"), "{error}");
+        let error = ClientBuilder::new("no url").connect().await.unwrap_err();
+        assert!(error.to_string().contains("not usable"), "{error}");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn wss_needs_the_tls_feature() {
+        let error = ClientBuilder::new("wss://localhost:1/")
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("enable the `tls` feature"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! them, answers once with its messages joined by `\n`, and the session is over. Calls on
 //! results, promises passed as arguments and `.map()` all still travel in that one request.
 //!
-//! - Client: [`connect`] (the server's main object) and [`connect_with`] (the session).
-//!   Plain `http://` only (no TLS in this build); put a TLS-terminating proxy in front for
-//!   `https://`.
+//! - Client: [`connect`] (the server's main object) and [`connect_with`] (the session) for
+//!   one batch; a [`Client`], made by a [`ClientBuilder`], for many batches over one pool of
+//!   connections, with headers on every POST (e.g. a bearer token), a connect timeout and TLS
+//!   roots.
 //! - Server: [`handle`] answers one request; [`Server`](crate::Server) and
 //!   [`RpcService`](crate::RpcService) route POSTs here for you.
 //!
@@ -22,6 +23,12 @@
 //! # let _ = (a?, b?); Ok(()) }
 //! ```
 //!
+//! URLs are `http://` or, with TLS, `https://`. TLS comes from rustls, under the crate's `tls`
+//! feature (on by default): an `https://` server's certificate is checked against the Mozilla
+//! roots unless the builder's [`tls`](ClientBuilder::tls) says otherwise (see
+//! [`tls`](crate::tls)). Built without the feature, an `https://` URL is refused with an error
+//! saying to enable it. Connections speak HTTP/1.1.
+//!
 //! ## Body size
 //!
 //! Both sides bound the body they read by the session's
@@ -33,7 +40,7 @@
 mod client;
 mod server;
 
-pub use client::{connect, connect_with};
+pub use client::{builder, connect, connect_with, Client, ClientBuilder};
 pub use server::handle;
 pub(crate) use server::{handle_within, text_response};
 
@@ -53,7 +60,7 @@ fn split_batch(body: &Bytes) -> Vec<Bytes> {
 }
 
 /// The first characters of `text`, for an error message.
-fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     const MAX_CHARS: usize = 200;
     let text = text.trim();
     match text.char_indices().nth(MAX_CHARS) {
