@@ -32,7 +32,7 @@ use errors::Errors;
 ///
 /// # On an impl block
 ///
-/// ```ignore
+/// ```
 /// use capnweb::{rpc_target, RpcError};
 ///
 /// pub struct Api;
@@ -49,6 +49,33 @@ use errors::Errors;
 ///     pub fn version(&self) -> String { "1.0".into() }                  // read, not called
 ///     pub fn new() -> Api { Api }                                       // no `self`: not exposed
 /// }
+///
+/// pub struct User { id: u64 }
+///
+/// #[rpc_target]
+/// impl User {
+///     pub fn name(&self) -> String { format!("user{}", self.id) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), capnweb::Error> {
+/// // A stub for a local object; one received from a peer has the same type and methods.
+/// let api = ApiStub::new(Api::new());
+/// assert_eq!(api.add(2, 3).await?, 5);
+/// assert_eq!(api.square(1.5).await?, 2.25);
+/// assert_eq!(api.get_user(42).name().await?, "user42");      // pipelined through the promise
+/// assert_eq!(api.list_user_ids().await?, [1, 2, 3]);
+/// assert_eq!(api.version().await?, "1.0");
+///
+/// // What a peer sees: camelCase wire names, the property read with a get, no `new`.
+/// let untyped = capnweb::Stub::from(api.clone());
+/// let ids: Vec<u64> = capnweb::from_value(untyped.call("listUserIds", vec![]).await?)?;
+/// assert_eq!(ids, [1, 2, 3]);
+/// assert_eq!(untyped.get("version").await?, capnweb::Value::from("1.0"));
+/// let error = untyped.call("new", vec![]).await.unwrap_err();
+/// assert_eq!(error.as_remote().map(|e| e.name.as_str()), Some("TypeError"));
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// The impl block is kept as written (minus the `#[rpc(...)]` attributes). Exposed are the
@@ -83,12 +110,31 @@ use errors::Errors;
 ///
 /// # On a trait
 ///
-/// ```ignore
+/// ```
+/// use capnweb::rpc_target;
+/// use std::sync::Mutex;
+///
 /// #[rpc_target]
 /// pub trait Listener {
 ///     async fn on_message(&self, text: String);
 ///     fn count(&self) -> u32;
 /// }
+///
+/// // An implementation (say, on the client, for the server to call back).
+/// struct Inbox(Mutex<Vec<String>>);
+///
+/// impl Listener for Inbox {
+///     async fn on_message(&self, text: String) { self.0.lock().unwrap().push(text) }
+///     fn count(&self) -> u32 { self.0.lock().unwrap().len() as u32 }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), capnweb::Error> {
+/// let listener = ListenerStub::new(Inbox(Mutex::new(Vec::new())));
+/// listener.on_message("hello".to_owned()).await?;
+/// assert_eq!(listener.count().await?, 1);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Every method is exposed (unless `#[rpc(skip)]`) and must take `&self`. The trait is emitted
