@@ -5,9 +5,10 @@
 //! The pipeline: `attributes` (the strict `#[rpc_target(...)]`/`#[rpc(...)]` parsers) →
 //! `parse` (the item into the one `model` both forms share, with every check) →
 //! `render_*` (one module per generated part: `render_dispatch` the `RpcTarget` impl,
-//! `render_stub` the typed stub, `render_trait` the trait form's rewrite and adapter).
-//! When any check fails, only the errors and the item as written are emitted, so no
-//! follow-up error hides the real one.
+//! `render_stub` the typed stub, `render_trait` the trait form's rewrite and adapter, and
+//! `render_gate` the gate all of it passes through, which refuses a second `#[rpc_target]`
+//! generating the same stub in one module). When any check fails, only the errors and the item
+//! as written are emitted, so no follow-up error hides the real one.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -20,6 +21,7 @@ mod model;
 mod parse;
 mod rename;
 mod render_dispatch;
+mod render_gate;
 mod render_stub;
 mod render_trait;
 
@@ -30,7 +32,7 @@ use errors::Errors;
 ///
 /// # On an impl block
 ///
-/// ```ignore
+/// ```
 /// use capnweb::{rpc_target, RpcError};
 ///
 /// pub struct Api;
@@ -47,6 +49,33 @@ use errors::Errors;
 ///     pub fn version(&self) -> String { "1.0".into() }                  // read, not called
 ///     pub fn new() -> Api { Api }                                       // no `self`: not exposed
 /// }
+///
+/// pub struct User { id: u64 }
+///
+/// #[rpc_target]
+/// impl User {
+///     pub fn name(&self) -> String { format!("user{}", self.id) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), capnweb::Error> {
+/// // A stub for a local object; one received from a peer has the same type and methods.
+/// let api = ApiStub::new(Api::new());
+/// assert_eq!(api.add(2, 3).await?, 5);
+/// assert_eq!(api.square(1.5).await?, 2.25);
+/// assert_eq!(api.get_user(42).name().await?, "user42");      // pipelined through the promise
+/// assert_eq!(api.list_user_ids().await?, [1, 2, 3]);
+/// assert_eq!(api.version().await?, "1.0");
+///
+/// // What a peer sees: camelCase wire names, the property read with a get, no `new`.
+/// let untyped = capnweb::Stub::from(api.clone());
+/// let ids: Vec<u64> = capnweb::from_value(untyped.call("listUserIds", vec![]).await?)?;
+/// assert_eq!(ids, [1, 2, 3]);
+/// assert_eq!(untyped.get("version").await?, capnweb::Value::from("1.0"));
+/// let error = untyped.call("new", vec![]).await.unwrap_err();
+/// assert_eq!(error.as_remote().map(|e| e.name.as_str()), Some("TypeError"));
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// The impl block is kept as written (minus the `#[rpc(...)]` attributes). Exposed are the
@@ -81,12 +110,31 @@ use errors::Errors;
 ///
 /// # On a trait
 ///
-/// ```ignore
+/// ```
+/// use capnweb::rpc_target;
+/// use std::sync::Mutex;
+///
 /// #[rpc_target]
 /// pub trait Listener {
 ///     async fn on_message(&self, text: String);
 ///     fn count(&self) -> u32;
 /// }
+///
+/// // An implementation (say, on the client, for the server to call back).
+/// struct Inbox(Mutex<Vec<String>>);
+///
+/// impl Listener for Inbox {
+///     async fn on_message(&self, text: String) { self.0.lock().unwrap().push(text) }
+///     fn count(&self) -> u32 { self.0.lock().unwrap().len() as u32 }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), capnweb::Error> {
+/// let listener = ListenerStub::new(Inbox(Mutex::new(Vec::new())));
+/// listener.on_message("hello".to_owned()).await?;
+/// assert_eq!(listener.count().await?, 1);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Every method is exposed (unless `#[rpc(skip)]`) and must take `&self`. The trait is emitted
@@ -122,6 +170,13 @@ use errors::Errors;
 /// on anything but an impl block or a trait, or on a trait's implementation. After any error
 /// only the errors and the item are emitted, so no follow-up errors pile up.
 ///
+/// A target has one `#[rpc_target] impl` block: its exposed methods all go there, and helpers
+/// go in plain `impl` blocks. A second `#[rpc_target]` in the same module that would generate
+/// the same stub generates nothing but its client methods, and gets an error at its attribute
+/// that says so, beside the compiler's note that a hidden module (`__rpc_target_ApiStub`) is
+/// defined twice, which points at both attributes. Targets of the same name in other modules
+/// or in function bodies are unaffected.
+///
 /// The generated code names everything through `::capnweb::__private` (or the renamed crate),
 /// so it compiles under `#![no_implicit_prelude]` and beside items that shadow prelude names.
 #[proc_macro_attribute]
@@ -130,6 +185,8 @@ pub fn rpc_target(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    // The gate's id for this invocation: the item's text and where the attribute is.
+    let seed = format!("{item} {:?}", Span::call_site());
     let mut errors = Errors::default();
     let args = TargetAttr::parse(attr, &mut errors);
     let mut item: Item = match syn::parse2(item.clone()) {
@@ -155,15 +212,18 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     };
 
     let stub = render_stub::stub(&target);
+    let methods = render_stub::methods_only(&target);
     match &mut item {
         Item::Trait(tr) => {
             render_trait::rewrite(&target, tr);
             let adapter = render_trait::adapter(&target);
-            quote!(#tr #stub #adapter)
+            let gated = render_gate::gate(&target, &seed, quote!(#stub #adapter), methods);
+            quote!(#tr #gated)
         }
         _ => {
             let dispatch = render_dispatch::impl_target(&target);
-            quote!(#item #dispatch #stub)
+            let gated = render_gate::gate(&target, &seed, quote!(#dispatch #stub), methods);
+            quote!(#item #gated)
         }
     }
 }
@@ -204,11 +264,66 @@ fn runtime_crate() -> syn::Path {
 
 #[cfg(test)]
 mod tests {
+    use proc_macro2::TokenStream;
     use quote::quote;
+    use syn::parse::{ParseStream, Parser};
+    use syn::{Ident, Item};
 
-    fn expand_to_file(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> syn::File {
+    fn expand_to_file(attr: TokenStream, item: TokenStream) -> syn::File {
         let out = super::expand(attr, item);
         syn::parse2(out.clone()).unwrap_or_else(|e| panic!("expansion does not parse: {e}\n{out}"))
+    }
+
+    /// The expansion with its gate (see `render_gate`) opened.
+    struct Gated {
+        /// The item as written, the gate's module, the gate's invocation.
+        items: Vec<Item>,
+        /// The gate's module.
+        module: syn::ItemMod,
+        /// The id the invocation passes.
+        id: Ident,
+        /// What the gate emits for another invocation than the module's own.
+        refused: TokenStream,
+        /// What it lets through for its own.
+        generated: Vec<Item>,
+    }
+
+    fn open_gate(file: syn::File) -> Gated {
+        let module = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                Item::Mod(m) if m.ident.to_string().starts_with("__rpc_target_") => Some(m.clone()),
+                _ => None,
+            })
+            .expect("the gate's module");
+        let invocation = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                Item::Macro(m) if m.mac.path.segments.last().unwrap().ident == "gate" => {
+                    Some(m.mac.tokens.clone())
+                }
+                _ => None,
+            })
+            .expect("the gate's invocation");
+        let (id, refused, generated) = (|input: ParseStream| {
+            let id: Ident = input.parse()?;
+            let refused;
+            syn::braced!(refused in input);
+            let refused: TokenStream = refused.parse()?;
+            let generated: syn::File = input.parse()?;
+            Ok((id, refused, generated.items))
+        })
+        .parse2(invocation)
+        .expect("the gate's input: id, { refused }, generated items");
+        Gated {
+            items: file.items,
+            module,
+            id,
+            refused,
+            generated,
+        }
     }
 
     #[test]
@@ -229,8 +344,69 @@ mod tests {
         if std::env::var_os("SHOW_EXPANSION").is_some() {
             println!("{}", quote!(#file));
         }
-        // The impl as written, `impl RpcTarget`, the stub struct, its impls.
-        assert!(file.items.len() >= 8, "{} items", file.items.len());
+        // Behind the gate: `impl RpcTarget`, the stub struct, its impls.
+        let gated = open_gate(file);
+        assert!(
+            gated.generated.len() >= 7,
+            "{} items",
+            gated.generated.len()
+        );
+    }
+
+    #[test]
+    fn the_gate_lets_through_only_its_own_invocation() {
+        let api = quote! {
+            impl Api {
+                pub fn add(&self, a: i64, b: i64) -> i64 { a + b }
+            }
+        };
+        let gated = open_gate(expand_to_file(quote!(crate = "::capnweb"), api.clone()));
+        assert_eq!(
+            gated.items.len(),
+            3,
+            "the impl as written, the module, the invocation"
+        );
+        assert!(matches!(gated.items[0], Item::Impl(_)));
+        assert_eq!(gated.module.ident, "__rpc_target_ApiStub");
+
+        // The module's gate passes its own id, and only that one, through.
+        let (_, contents) = gated.module.content.as_ref().expect("an inline module");
+        let Item::Macro(rules) = &contents[0] else {
+            panic!("the gate's macro_rules first")
+        };
+        let rules = rules.mac.tokens.to_string();
+        let own = format!("({} {{", gated.id);
+        assert!(rules.starts_with(&own), "{own} in {rules}");
+        assert!(rules.contains("$ other : ident"), "{rules}");
+
+        // Another invocation gets the error and the client methods, and nothing that could
+        // conflict with what the first one generated.
+        let refused = gated.refused.to_string();
+        assert!(refused.contains("compile_error"), "{refused}");
+        assert!(
+            refused.contains("already applied to another impl block of `Api`"),
+            "{refused}"
+        );
+        assert!(refused.contains("pub fn add"), "{refused}");
+        for generated_only in ["RpcTarget", "struct", "fn new", "fn from_arc", "FromStub"] {
+            assert!(
+                !refused.contains(generated_only),
+                "{generated_only} in {refused}"
+            );
+        }
+
+        // Another block has another id, and the same module: the stub's.
+        let other = open_gate(expand_to_file(
+            quote!(crate = "::capnweb"),
+            quote!(impl Api { pub fn sub(&self, a: i64, b: i64) -> i64 { a - b } }),
+        ));
+        assert_ne!(other.id, gated.id);
+        assert_eq!(other.module.ident, gated.module.ident);
+        let renamed = open_gate(expand_to_file(
+            quote!(crate = "::capnweb", stub = "Client"),
+            api,
+        ));
+        assert_eq!(renamed.module.ident, "__rpc_target_Client");
     }
 
     #[test]

@@ -105,6 +105,18 @@ pub(crate) fn stub(target: &Target) -> TokenStream {
     }
 }
 
+/// `impl ApiStub { … }` with the client methods alone: what a second `#[rpc_target]` that the
+/// gate stops still emits (see `render_gate`), so that calls to its methods add no errors.
+pub(crate) fn methods_only(target: &Target) -> TokenStream {
+    let stub = &target.stub;
+    let methods = target.methods.iter().map(|m| client_method(target, m));
+    quote! {
+        impl #stub {
+            #(#methods)*
+        }
+    }
+}
+
 /// One typed client method: same Rust name, `impl IntoArg<T>` per parameter, `RpcPromise<R>`.
 fn client_method(target: &Target, m: &Method) -> TokenStream {
     let p = &target.private;
