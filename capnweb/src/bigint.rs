@@ -24,7 +24,6 @@
 //! assert_eq!(small, Account { id: 7, parent: None });
 //! ```
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::value::BigInt;
@@ -55,12 +54,17 @@ pub fn serialize<T: Integer, S: Serializer>(value: &T, serializer: S) -> Result<
 /// Deserializes a bigint or an integral number into `T`.
 pub fn deserialize<'de, T: Integer, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
     let bigint = BigInt::deserialize(deserializer)?;
-    T::from_bigint(&bigint).ok_or_else(|| {
-        D::Error::custom(format!(
-            "{bigint} is out of range for {}",
-            std::any::type_name::<T>()
-        ))
-    })
+    T::from_bigint(&bigint).ok_or_else(|| out_of_range::<T, D::Error>(&bigint))
+}
+
+/// A bigint that does not fit `T`, said as "expected an integer from MIN to MAX" by capnweb's
+/// own decoder.
+fn out_of_range<T, E: serde::de::Error>(bigint: &BigInt) -> E {
+    let found = format!("bigint {bigint}");
+    E::invalid_value(
+        serde::de::Unexpected::Other(&found),
+        &std::any::type_name::<T>(),
+    )
 }
 
 /// The same for an `Option` of an integer: `None` is `null`.
@@ -87,12 +91,9 @@ pub mod option {
     ) -> Result<Option<T>, D::Error> {
         match Option::<BigInt>::deserialize(deserializer)? {
             None => Ok(None),
-            Some(bigint) => T::from_bigint(&bigint).map(Some).ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "{bigint} is out of range for {}",
-                    std::any::type_name::<T>()
-                ))
-            }),
+            Some(bigint) => T::from_bigint(&bigint)
+                .map(Some)
+                .ok_or_else(|| super::out_of_range::<T, D::Error>(&bigint)),
         }
     }
 }

@@ -163,6 +163,24 @@ pub enum Error {
     Encode(String),
 }
 
+/// `message` without the setting it names for our own user, if it ends with one, as in
+/// `… (Limits::max_depth)` or `… (SessionOptions::max_exports)`: the peer cannot change our
+/// settings, so what it reads speaks only of the protocol.
+fn without_setting(message: &str) -> &str {
+    let Some(open) = message.rfind(" (") else {
+        return message;
+    };
+    let hint = &message[open + 2..];
+    let names_setting = ["Limits::", "SessionOptions::", "see Limits::"]
+        .iter()
+        .any(|prefix| hint.starts_with(prefix));
+    if names_setting && hint.ends_with(')') {
+        &message[..open]
+    } else {
+        message
+    }
+}
+
 impl Error {
     /// A [`Error::Decode`] for `expected`.
     pub fn decode(expected: impl Into<String>, message: impl Into<String>) -> Error {
@@ -206,8 +224,13 @@ impl Error {
                 peer_error: Some(e),
                 ..
             } => (**e).clone(),
-            Error::Protocol(m) | Error::LimitExceeded(m) => RpcError::type_error(m.clone()),
-            Error::Decode { .. } => RpcError::type_error(self.to_string()),
+            Error::Protocol(m) | Error::LimitExceeded(m) => {
+                RpcError::type_error(without_setting(m).to_owned())
+            }
+            // The Rust type asked for means nothing to a peer; what did not fit does.
+            Error::Decode { message, .. } => {
+                RpcError::type_error(format!("the value does not fit: {message}"))
+            }
             other => RpcError::error(other.to_string()),
         }
     }

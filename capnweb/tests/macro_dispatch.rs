@@ -314,6 +314,15 @@ async fn wrong_arguments_from_an_untyped_client() {
     assert_eq!(bad_type.name, "TypeError");
     assert!(bad_type.message.contains("Api.add"), "{}", bad_type.message);
     assert!(bad_type.message.contains("`a`"), "{}", bad_type.message);
+    // In the protocol's words, not Rust's ("expected i64").
+    assert!(
+        bad_type.message.ends_with(
+            "invalid type: expected an integer from -9223372036854775808 to \
+             9223372036854775807, found string \"x\""
+        ),
+        "{}",
+        bad_type.message
+    );
 
     let missing = remote(
         pair.api

@@ -510,10 +510,12 @@ async fn each_limit_exceeded_aborts_the_session_naming_the_limit() {
         .max_bigint_digits(10)
         .max_depth(8)
         .max_message_size(200);
+    // What the peer reads speaks of the protocol; our own side's error also names the setting.
     let cases = [
         (
             r#"["push",["pipeline",0,["echo"],[["bigint","12345678901"]]]]"#.to_string(),
-            "max_bigint_digits",
+            "a bigint of 11 characters is longer than the limit of 10",
+            "Limits::max_bigint_digits",
         ),
         (
             format!(
@@ -521,23 +523,32 @@ async fn each_limit_exceeded_aborts_the_session_naming_the_limit() {
                 "[[".repeat(10),
                 "]]".repeat(10)
             ),
-            "max_depth",
+            "the message is nested deeper than the limit of 8 levels",
+            "Limits::max_depth",
         ),
         (
             format!(
                 r#"["push",["pipeline",0,["echo"],["{}"]]]"#,
                 "x".repeat(300)
             ),
-            "max_message_size",
+            "UTF-16 code units long, more than the limit of 200",
+            "Limits::max_message_size",
         ),
     ];
-    for (input, limit) in cases {
-        let (_session, mut peer) = RawPeer::serve(
+    for (input, peer_reads, setting) in cases {
+        let (session, mut peer) = RawPeer::serve(
             Stub::new(TestTarget::default()),
             SessionOptions::default().limits(limits),
         );
         peer.send(&input).await;
-        expect_abort(&mut peer, limit).await;
+        let text = peer.recv().await.expect("an abort");
+        assert!(text.contains(peer_reads), "{text}");
+        assert!(!text.contains("Limits::"), "{text}");
+        let local = session.closed().await;
+        assert!(
+            matches!(&local, Error::LimitExceeded(m) if m.contains(peer_reads) && m.ends_with(&format!("({setting})"))),
+            "{local:?}"
+        );
     }
 }
 

@@ -540,32 +540,45 @@ fn bigints_read_into_integers_that_fit() {
     assert_eq!(from_value::<u64>(big(u64::MAX as i128)).unwrap(), u64::MAX);
     assert_eq!(from_value::<u8>(big(200)).unwrap(), 200);
     let err = decode_err::<u64>(big(-1));
-    assert!(err.contains("bigint -1 is out of range for u64"), "{err}");
+    assert!(
+        err.contains(
+            "bigint -1 is out of range: expected an integer from 0 to 18446744073709551615"
+        ),
+        "{err}"
+    );
     let err = decode_err::<i64>(Value::BigInt(BigInt::from(u128::MAX)));
-    assert!(err.contains("out of range for i64"), "{err}");
+    assert!(
+        err.contains("out of range: expected an integer from -9223372036854775808"),
+        "{err}"
+    );
 }
 
 #[test]
 fn numbers_read_into_integers_only_when_integral_and_in_range() {
     let err = decode_err::<i32>(num(1.5));
     assert!(
-        err.contains("number 1.5 is not an integer") && err.contains("i32"),
+        err.contains("expected an integer from -2147483648 to 2147483647, found number 1.5"),
         "{err}"
     );
     let err = decode_err::<i32>(num(3e9));
     assert!(
-        err.contains("number 3000000000 is out of range for i32"),
+        err.contains("number 3000000000 is out of range: expected an integer from"),
         "{err}"
     );
     assert_eq!(from_value::<u32>(num(3e9)).unwrap(), 3_000_000_000);
-    assert!(decode_err::<u8>(num(-1.0)).contains("out of range for u8"));
-    assert!(decode_err::<u8>(num(256.0)).contains("out of range for u8"));
+    assert!(decode_err::<u8>(num(-1.0)).contains("out of range: expected an integer from 0 to 255"));
+    assert!(
+        decode_err::<u8>(num(256.0)).contains("out of range: expected an integer from 0 to 255")
+    );
     assert_eq!(from_value::<u8>(num(255.0)).unwrap(), 255);
     assert_eq!(from_value::<i8>(num(-128.0)).unwrap(), -128);
-    assert!(decode_err::<i8>(num(128.0)).contains("out of range for i8"));
-    assert!(decode_err::<i64>(num(f64::NAN)).contains("not an integer"));
-    assert!(decode_err::<u64>(num(f64::INFINITY)).contains("not an integer"));
-    assert!(decode_err::<i64>(num(9.3e18)).contains("out of range for i64"));
+    assert!(
+        decode_err::<i8>(num(128.0)).contains("out of range: expected an integer from -128 to 127")
+    );
+    assert!(decode_err::<i64>(num(f64::NAN)).contains("found number NaN"));
+    assert!(decode_err::<u64>(num(f64::INFINITY)).contains("found number Infinity"));
+    assert!(decode_err::<i64>(num(9.3e18))
+        .contains("out of range: expected an integer from -9223372036854775808"));
     assert_eq!(from_value::<f32>(num(0.5)).unwrap(), 0.5);
     assert!(from_value::<f64>(num(f64::NAN)).unwrap().is_nan());
 }
@@ -923,17 +936,22 @@ fn decode_errors_name_types_and_path() {
     )]);
     let err = decode_err::<Team>(v);
     assert!(
-        err.contains("number -3 is out of range for u8 (at .users[0].age)"),
+        err.contains(
+            "number -3 is out of range: expected an integer from 0 to 255 (at .users[0].age)"
+        ),
         "{err}"
     );
 
     let v = obj([("users", Value::Array(vec![obj([("name", s("a"))])]))]);
     let err = decode_err::<Team>(v);
-    assert!(err.contains("missing field `age` (at .users[0])"), "{err}");
+    assert!(
+        err.contains("missing property \"age\" (at .users[0])"),
+        "{err}"
+    );
 
     let err = decode_err::<Team>(obj([("users", s("nobody"))]));
     assert!(
-        err.contains("expected a sequence, found string \"nobody\" (at .users)"),
+        err.contains("expected an array, found string \"nobody\" (at .users)"),
         "{err}"
     );
 
@@ -950,7 +968,8 @@ fn decode_errors_inside_maps_and_enums_have_paths() {
     assert!(err.contains("found string \"x\" (at .<key #1>)"), "{err}");
     let err = decode_err::<BTreeMap<u32, u8>>(obj([("one", num(1.0))]));
     assert!(
-        err.contains("invalid map key") && err.contains("\"one\"") && err.contains("(at .one)"),
+        err.contains("invalid key: expected an integer from 0 to 4294967295, found \"one\"")
+            && err.contains("(at .one)"),
         "{err}"
     );
 
@@ -962,7 +981,7 @@ fn decode_errors_inside_maps_and_enums_have_paths() {
     let err = decode_err::<Shape>(s("Circle"));
     assert!(err.contains("expected a newtype variant"), "{err}");
     let err = decode_err::<Shape>(s("Hexagon"));
-    assert!(err.contains("unknown variant `Hexagon`"), "{err}");
+    assert!(err.contains("unknown variant \"Hexagon\""), "{err}");
     let err = decode_err::<Shape>(obj([("Circle", num(1.0)), ("Rect", num(1.0))]));
     assert!(
         err.contains("exactly one key") && err.contains("2 keys"),
@@ -989,7 +1008,7 @@ fn tuples_are_length_checked() {
 #[test]
 fn strings_and_chars() {
     assert_eq!(from_value::<char>(s("é")).unwrap(), 'é');
-    assert!(decode_err::<char>(s("ab")).contains("expected a character"));
+    assert!(decode_err::<char>(s("ab")).contains("expected a string of one character"));
     assert!(decode_err::<String>(num(1.0)).contains("expected a string, found number 1"));
 }
 

@@ -134,6 +134,38 @@ async fn a_malformed_body_is_refused_with_400_and_the_reason() {
 }
 
 #[tokio::test]
+async fn a_trailing_newline_and_crlf_endings_are_read_as_the_reference_reads_them() {
+    let server = TestServer::start().await;
+    let body = "[\"push\",[\"pipeline\",0,[\"square\"],[3]]]\r\n[\"pull\",1]\r\n\n";
+    let answer = post(&server.http_url(), body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body, "[\"resolve\",1,9]");
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_named_by_its_number() {
+    let server = TestServer::start().await;
+    let body = "[\"push\",[\"pipeline\",0,[\"square\"],[3]]]\n[\"pull\",1,2,3\n[\"pull\",1]";
+    let answer = post(&server.http_url(), body).await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer
+            .body
+            .starts_with("The batch could not be processed: line 2 of the body: "),
+        "{}",
+        answer.body
+    );
+    // Blank lines still count, so the number is the one an editor shows.
+    let answer = post(&server.http_url(), "\n\n[\"release\",7,1]").await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.body.contains("line 3 of the body: "),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_utf8_is_refused_with_400() {
     let server = TestServer::start().await;
     let answer = post(&server.http_url(), &b"[\"pull\",\xff]"[..]).await;

@@ -9,12 +9,35 @@ pub(crate) struct Lines {
     body: Bytes,
     /// Where the next line starts; past the end once every line was handed out.
     next: usize,
+    /// The number (from 1) of the line handed out last; 0 before the first.
+    line: usize,
 }
 
 impl Lines {
     pub(crate) fn new(body: Bytes) -> Lines {
         let next = if body.is_empty() { 1 } else { 0 };
-        Lines { body, next }
+        Lines {
+            body,
+            next,
+            line: 0,
+        }
+    }
+
+    /// The next message: the next line that is not blank, without a `\r` before its `\n`.
+    /// (Peers that end the last message with a newline, or write `\r\n`, are common; the
+    /// reference reads such text too, as JSON takes `\r` for white space.)
+    pub(crate) fn next_message(&mut self) -> Option<Bytes> {
+        self.find_map(|mut line| {
+            if line.last() == Some(&b'\r') {
+                line.truncate(line.len() - 1);
+            }
+            (!line.is_empty()).then_some(line)
+        })
+    }
+
+    /// The number (from 1) of the line the last message came from.
+    pub(crate) fn line_number(&self) -> usize {
+        self.line
     }
 }
 
@@ -31,6 +54,7 @@ impl Iterator for Lines {
             .position(|&b| b == b'\n')
             .map_or(self.body.len(), |i| start + i);
         self.next = end + 1;
+        self.line += 1;
         Some(self.body.slice(start..end))
     }
 }

@@ -685,13 +685,7 @@ where
     /// The next message of the last binary frame, skipping empty lines (a trailing `\n`)
     /// and dropping a `\r` before each `\n`.
     fn next_line(&mut self) -> Option<Bytes> {
-        let lines = self.received_lines.as_mut()?;
-        let line = lines.find_map(|mut line| {
-            if line.last() == Some(&b'\r') {
-                line.truncate(line.len() - 1);
-            }
-            (!line.is_empty()).then_some(line)
-        });
+        let line = self.received_lines.as_mut()?.next_message();
         if line.is_none() {
             self.received_lines = None;
         }

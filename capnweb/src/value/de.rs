@@ -9,6 +9,7 @@ use serde::forward_to_deserialize_any;
 use super::path_error::{PathError as DeError, PathSeg};
 use super::special::{self, describe, DepthGuard, MAGIC_NAME};
 use super::types::MAX_SAFE_INTEGER;
+use super::wording;
 use super::{Object, Value};
 use crate::Error;
 
@@ -37,7 +38,7 @@ use crate::Error;
 ///
 /// let err = from_value::<Vec<u8>>(Value::Array(vec![Value::Number(1.0), Value::Number(300.0)]))
 ///     .unwrap_err();
-/// assert!(err.to_string().contains("out of range for u8 (at [1])"), "{err}");
+/// assert!(err.to_string().contains("out of range: expected an integer from 0 to 255 (at [1])"), "{err}");
 /// ```
 // `Error` is the crate-wide error type; its size is error.rs's business.
 #[allow(clippy::result_large_err)]
@@ -53,7 +54,8 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
 /// "invalid type: expected {what the visitor wants}, found {value}".
 fn mismatch(value: &Value, expected: &dyn Expected) -> DeError {
     DeError::new(format!(
-        "invalid type: expected {expected}, found {}",
+        "invalid type: expected {}, found {}",
+        wording::expected(expected),
         describe(value)
     ))
 }
@@ -63,7 +65,8 @@ fn mismatch(value: &Value, expected: &dyn Expected) -> DeError {
 
 /// An integer type a number or bigint may convert to.
 trait Int: Sized + std::str::FromStr {
-    const NAME: &'static str;
+    /// "an integer from MIN to MAX".
+    fn wording() -> String;
     /// The smallest value, as an f64 (exact: 0 or a power of two).
     const LOW: f64;
     /// One past the largest value, as an f64 (exact: a power of two).
@@ -74,7 +77,9 @@ trait Int: Sized + std::str::FromStr {
 macro_rules! impl_int {
     ($($ty:ty),*) => {$(
         impl Int for $ty {
-            const NAME: &'static str = stringify!($ty);
+            fn wording() -> String {
+                format!("an integer from {} to {}", <$ty>::MIN, <$ty>::MAX)
+            }
             const LOW: f64 = <$ty>::MIN as f64;
             // `MAX as f64` is exact for narrow types and rounds up to 2^bits for wide ones;
             // adding one gives 2^bits either way.
@@ -88,14 +93,16 @@ impl_int!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128);
 fn number_to<T: Int>(n: f64) -> Result<T, DeError> {
     if !n.is_finite() || n.fract() != 0.0 {
         return Err(DeError::new(format!(
-            "invalid value: number {n} is not an integer, expected {}",
-            T::NAME
+            "invalid value: expected {}, found number {}",
+            T::wording(),
+            wording::number(n)
         )));
     }
     if n < T::LOW || n >= T::HIGH {
         return Err(DeError::new(format!(
-            "invalid value: number {n} is out of range for {}",
-            T::NAME
+            "invalid value: number {} is out of range: expected {}",
+            wording::number(n),
+            T::wording()
         )));
     }
     Ok(T::from_f64(n))
@@ -104,8 +111,8 @@ fn number_to<T: Int>(n: f64) -> Result<T, DeError> {
 fn bigint_to<T: Int>(b: &super::BigInt) -> Result<T, DeError> {
     b.as_str().parse().map_err(|_| {
         DeError::new(format!(
-            "invalid value: bigint {b} is out of range for {}",
-            T::NAME
+            "invalid value: bigint {b} is out of range: expected {}",
+            T::wording()
         ))
     })
 }
@@ -180,7 +187,7 @@ fn visit_tuple<'de, V: Visitor<'de>>(
         Value::Array(items) if items.len() == len => visit_array(items, visitor),
         Value::Array(items) => Err(DeError::new(format!(
             "invalid length: expected {}, found an array of {} elements",
-            &visitor as &dyn Expected,
+            wording::expected(&visitor as &dyn Expected),
             items.len()
         ))),
         other => Err(mismatch(&other, &visitor)),
@@ -529,7 +536,8 @@ impl KeyDeserializer<'_> {
     fn parse<T: std::str::FromStr>(&self, expected: &dyn Expected) -> Result<T, DeError> {
         self.key().parse().map_err(|_| {
             DeError::new(format!(
-                "invalid map key: expected {expected}, found {:?}",
+                "invalid key: expected {}, found {:?}",
+                wording::expected(expected),
                 self.key()
             ))
         })

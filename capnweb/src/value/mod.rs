@@ -39,6 +39,7 @@ mod path_error;
 mod ser;
 pub(crate) mod special;
 mod types;
+mod wording;
 
 pub use de::from_value;
 pub use ser::to_value;

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{de, ser};
 
+use super::wording;
+
 /// One step from the root to a failing value.
 #[derive(Debug)]
 pub(crate) enum PathSeg {
@@ -84,8 +86,69 @@ impl ser::Error for PathError {
     }
 }
 
+/// serde's own wording names Rust types ("expected f64", "a map"); a peer reads these, so
+/// they say it in the protocol's terms (see `wording`).
 impl de::Error for PathError {
     fn custom<T: fmt::Display>(msg: T) -> PathError {
         PathError::new(msg.to_string())
+    }
+
+    fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> PathError {
+        PathError::new(format!(
+            "invalid type: expected {}, found {}",
+            wording::expected(expected),
+            wording::found(&unexpected)
+        ))
+    }
+
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> PathError {
+        PathError::new(format!(
+            "invalid value: expected {}, found {}",
+            wording::expected(expected),
+            wording::found(&unexpected)
+        ))
+    }
+
+    fn invalid_length(len: usize, expected: &dyn de::Expected) -> PathError {
+        PathError::new(format!(
+            "invalid length: expected {}, found {len} element{}",
+            wording::expected(expected),
+            if len == 1 { "" } else { "s" }
+        ))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> PathError {
+        PathError::new(format!(
+            "unknown variant {variant:?}: expected {}",
+            one_of(expected)
+        ))
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> PathError {
+        PathError::new(format!(
+            "unknown property {field:?}: expected {}",
+            one_of(expected)
+        ))
+    }
+
+    fn missing_field(field: &'static str) -> PathError {
+        PathError::new(format!("missing property {field:?}"))
+    }
+
+    fn duplicate_field(field: &'static str) -> PathError {
+        PathError::new(format!("duplicate property {field:?}"))
+    }
+}
+
+/// `"a"`, `"a" or "b"`, `one of "a", "b", "c"`; `none` for an empty list.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => "none".to_owned(),
+        [one] => format!("{one:?}"),
+        [a, b] => format!("{a:?} or {b:?}"),
+        _ => {
+            let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
     }
 }

@@ -143,7 +143,7 @@ pub(crate) fn unexpected<E: de::Error>(what: &str, found: &Value) -> E {
 pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
+        Value::Number(n) => format!("number {}", super::wording::number(*n)),
         Value::String(s) => describe_str("string", s),
         Value::Url(s) => describe_str("url", s),
         Value::BigInt(b) => format!("bigint {b}"),

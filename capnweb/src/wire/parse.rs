@@ -105,7 +105,7 @@ fn check_size(text: &[u8], limits: &Limits, what: &str) -> Result<(), WireError>
     Err(WireError::new(
         WireErrorKind::LimitExceeded,
         format!(
-            "{what} of {units} UTF-16 code units exceeds the limit of {} \
+            "the {what} is {units} UTF-16 code units long, more than the limit of {} \
              (Limits::max_message_size)",
             limits.max_message_size
         ),
@@ -142,8 +142,8 @@ fn check_length(text: &str) -> Result<(), WireError> {
     Err(WireError::new(
         WireErrorKind::LimitExceeded,
         format!(
-            "message of {} bytes exceeds {MAX_TEXT} bytes, the most this parser accepts \
-             whatever Limits::max_message_size says",
+            "the message is {} bytes long, more than the {MAX_TEXT} bytes this \
+             implementation reads whatever its limits",
             text.len()
         ),
     ))
@@ -230,8 +230,8 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<usize, WireError> {
 fn nesting_error(limits: &Limits, hard_cap: bool) -> WireError {
     let message = if hard_cap {
         format!(
-            "message nesting exceeds {MAX_JSON_NESTING} brackets, the most this parser accepts \
-             whatever Limits::max_depth says, to keep the stack safe"
+            "the message is nested deeper than {MAX_JSON_NESTING} brackets, the most this \
+             implementation reads whatever its limits"
         )
     } else {
         depth_problem(limits)
@@ -241,7 +241,7 @@ fn nesting_error(limits: &Limits, hard_cap: bool) -> WireError {
 
 fn depth_problem(limits: &Limits) -> String {
     format!(
-        "message nesting exceeds the limit of {} (Limits::max_depth)",
+        "the message is nested deeper than the limit of {} levels (Limits::max_depth)",
         limits.max_depth
     )
 }
@@ -575,7 +575,8 @@ impl<'a, 't> Converter<'a, 't> {
         if text.len() > self.limits.max_bigint_digits {
             return Err(Fail::limit(
                 format!(
-                    "bigint of {} characters exceeds the limit of {} (Limits::max_bigint_digits)",
+                    "a bigint of {} characters is longer than the limit of {} \
+                     (Limits::max_bigint_digits)",
                     text.len(),
                     self.limits.max_bigint_digits
                 ),

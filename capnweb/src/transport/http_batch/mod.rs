@@ -54,9 +54,10 @@ pub(crate) fn max_body_bytes(options: &SessionOptions) -> usize {
     options.limits.max_message_size.saturating_mul(3)
 }
 
-/// A batch body as its messages (see [`Lines`]).
+/// A batch body as its messages (see [`Lines::next_message`]: blank lines are skipped).
 fn split_batch(body: &Bytes) -> Vec<Bytes> {
-    Lines::new(body.clone()).collect()
+    let mut lines = Lines::new(body.clone());
+    std::iter::from_fn(|| lines.next_message()).collect()
 }
 
 /// The first characters of `text`, for an error message.
@@ -74,11 +75,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_empty_body_holds_no_messages() {
+    fn an_empty_body_holds_no_messages_and_blank_lines_are_skipped() {
         let split = |text: &'static str| split_batch(&Bytes::from_static(text.as_bytes()));
         assert!(split("").is_empty());
+        assert!(split("\n\r\n").is_empty());
         assert_eq!(split("a\nb"), ["a", "b"]);
-        assert_eq!(split("a\n"), ["a", ""]);
+        assert_eq!(split("a\n"), ["a"]);
+        assert_eq!(split("a\r\n\nb\r\n"), ["a", "b"]);
         assert_eq!(join_lines(&split("a\nb")), "a\nb");
     }
 

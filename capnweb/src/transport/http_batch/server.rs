@@ -1,7 +1,10 @@
 //! The HTTP batch server: one request is one whole session.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,10 +26,11 @@ use crate::transport::{CloseReason, Transport};
 /// - Anything but POST: 405 (with `Allow: POST`).
 /// - A body that is not UTF-8, or cannot be read: 400; a body larger than
 ///   `3 × Limits::max_message_size` bytes (see the [module docs](super)): 413.
-/// - Otherwise the body's lines (split on `\n`; an empty body is no messages) run as a fresh
-///   session; once every line was handled and every pulled result was sent, the answer is 200
-///   with the session's messages joined by `\n`. If the session aborted instead (a malformed
-///   message, an unknown id, a limit), the answer is 400 saying what was wrong.
+/// - Otherwise the body's lines (split on `\n`; blank lines, such as a trailing newline, are
+///   skipped and a `\r` before a `\n` is dropped) run as a fresh session; once every line was
+///   handled and every pulled result was sent, the answer is 200 with the session's messages
+///   joined by `\n`. If the session aborted instead (a malformed message, an unknown id, a
+///   limit), the answer is 400 saying what was wrong and on which line of the body.
 ///
 /// Every answer is `text/plain`. A pulled result that never settles keeps the request open, as
 /// in the reference implementation.
@@ -90,9 +94,9 @@ where
     };
     match within(batch_timeout, run_batch(body, main, options)).await {
         Some(Ok(messages)) => bytes_response(StatusCode::OK, join_lines(&messages)),
-        Some(Err(error)) => text_response(
+        Some(Err(failure)) => text_response(
             StatusCode::BAD_REQUEST,
-            format!("The batch could not be processed: {error}"),
+            format!("The batch could not be processed: {failure}"),
         ),
         // Dropping the batch ends its session: its calls are cancelled.
         None => text_response(
@@ -166,18 +170,37 @@ where
     }
 }
 
+/// Why a batch failed: the session's error, and the line of the body it was reading when it
+/// aborted (none once every line was read: a later failure is not one line's doing).
+#[derive(Debug)]
+struct BatchFailure {
+    error: Error,
+    line: Option<usize>,
+}
+
+impl fmt::Display for BatchFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line} of the body: {}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
 /// Runs `lines` as one session serving `main`; returns the messages the session sent, or why
 /// it aborted.
 async fn run_batch(
     body: Bytes,
     main: Stub,
     mut options: SessionOptions,
-) -> Result<Vec<Bytes>, Error> {
+) -> Result<Vec<Bytes>, BatchFailure> {
     let (all_received_tx, all_received) = oneshot::channel();
     let (end_tx, end_rx) = oneshot::channel();
     let (answer_tx, answer) = oneshot::channel();
+    let line = Arc::new(AtomicUsize::new(0));
     let transport = BatchServerTransport {
         lines: Lines::new(body),
+        line: Arc::clone(&line),
         all_received: Some(all_received_tx),
         end: Some(end_rx),
         sent: Vec::new(),
@@ -187,25 +210,35 @@ async fn run_batch(
     // answered within the batch, so it fails at once instead of holding the request.
     options.peer_answers = false;
     let session = Session::new(transport, Some(main), options);
+    let failure = |error| BatchFailure { error, line: None };
     tokio::select! {
         biased;
-        error = session.closed() => return Err(error),
+        // Messages are handled in order as they are read, so an abort while lines are still
+        // being read is the last line's doing.
+        error = session.closed() => return Err(BatchFailure {
+            error,
+            line: Some(line.load(Ordering::Relaxed)),
+        }),
         received = all_received => if received.is_err() {
-            return Err(session.closed().await);
+            return Err(failure(session.closed().await));
         },
     }
-    session.drain().await?;
+    session.drain().await.map_err(failure)?;
     // Ending the input ends the session: its driver hands over every message queued before,
     // then closes, which delivers the answer.
     let _ = end_tx.send(());
     answer.await.map_err(|_| {
-        Error::Transport("the batch session ended without handing over its answer".into())
+        failure(Error::Transport(
+            "the batch session ended without handing over its answer".into(),
+        ))
     })
 }
 
 /// The server end of one batch: the request's lines in, the answer's messages out.
 struct BatchServerTransport {
     lines: Lines,
+    /// The number of the line handed to the session last, for errors.
+    line: Arc<AtomicUsize>,
     /// Fired when the session asks for more than the request held: every line was handled.
     all_received: Option<oneshot::Sender<()>>,
     /// Fired (or dropped) when the answer is complete.
@@ -216,8 +249,14 @@ struct BatchServerTransport {
 
 impl Transport for BatchServerTransport {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        if let Some(line) = self.lines.next() {
-            return Poll::Ready(Some(Ok(line)));
+        // Once closed (after an abort, say), nothing more is read: what is left of the body is
+        // not the session's any more, and the failing line's number stays as it was.
+        if self.answer.is_none() {
+            return Poll::Ready(None);
+        }
+        if let Some(message) = self.lines.next_message() {
+            self.line.store(self.lines.line_number(), Ordering::Relaxed);
+            return Poll::Ready(Some(Ok(message)));
         }
         if let Some(all_received) = self.all_received.take() {
             let _ = all_received.send(());
