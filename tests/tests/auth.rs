@@ -230,3 +230,47 @@ async fn the_session_and_the_interceptor_see_the_request() {
     assert_eq!(*seen.0.lock().unwrap(), ["/rpc req-7 "]);
     assert_eq!(*paths.lock().unwrap(), [Some("/rpc".to_owned())]);
 }
+
+/// The same through the client builders a user would reach for: a bearer token on each
+/// transport, refused with 401 when wrong, that user's data when right.
+#[tokio::test]
+async fn the_client_builders_carry_the_token_over_both_transports() {
+    let addr = start().await;
+    let url = |scheme: &str| format!("{scheme}://{addr}/notes");
+
+    let refused = capnweb::websocket::builder(url("ws"))
+        .bearer_token("wrong")
+        .connect()
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+    let refused = capnweb::http_batch::builder(url("http"))
+        .bearer_token("wrong")
+        .build()
+        .unwrap()
+        .main::<NotesStub>()
+        .list()
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+
+    let alice: NotesStub = capnweb::websocket::builder(url("ws"))
+        .bearer_token("alice-token")
+        .connect_main()
+        .await
+        .unwrap();
+    assert_eq!(within("add", alice.add("over ws")).await.unwrap(), 1);
+    let bob = capnweb::http_batch::builder(url("http"))
+        .bearer_token("bob-token")
+        .build()
+        .unwrap();
+    let batch: NotesStub = bob.main();
+    assert_eq!(within("add", batch.add("over http")).await.unwrap(), 1);
+    // That batch is over; the error says to start another, which carries the token too.
+    let over = within("list", batch.list()).await.unwrap_err();
+    assert!(over.to_string().contains("start a new batch"), "{over}");
+    let batch: NotesStub = bob.main();
+    assert_eq!(within("list", batch.list()).await.unwrap(), ["over http"]);
+    assert_eq!(within("list", alice.list()).await.unwrap(), ["over ws"]);
+}

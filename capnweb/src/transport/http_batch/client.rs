@@ -458,6 +458,11 @@ struct BatchClientTransport {
     state: ClientState,
 }
 
+/// Why a batch session takes no more calls once its answer has come.
+const BATCH_OVER: &str = "this HTTP batch is over: its answer has come, and a batch holds only \
+    the calls made before it was sent. For more calls, start a new batch (Client::main, or \
+    http_batch::connect), or use a WebSocket for a session that stays open";
+
 enum ClientState {
     /// Collecting the batch.
     Collecting,
@@ -502,8 +507,15 @@ impl Transport for BatchClientTransport {
                         return Poll::Ready(Some(Err(e)));
                     }
                 },
-                // After the answer's lines the batch session is over.
-                ClientState::Answered(lines) => return Poll::Ready(lines.next().map(Ok)),
+                // After the answer's lines the batch session is over; a call still waiting, or
+                // made later on one of its stubs, learns why.
+                ClientState::Answered(lines) => {
+                    if let Some(line) = lines.next() {
+                        return Poll::Ready(Some(Ok(line)));
+                    }
+                    self.state = ClientState::Done;
+                    return Poll::Ready(Some(Err(Error::disconnected(BATCH_OVER))));
+                }
                 ClientState::Done => return Poll::Ready(None),
             }
         }
