@@ -1,5 +1,8 @@
 //! Errors: [`RpcError`], the protocol's error value, and [`Error`], what a client sees.
 
+use std::fmt;
+use std::sync::Arc;
+
 use crate::value::{Object, Value};
 
 /// An error as the protocol carries it: `["error", name, message, stack?, props?]`.
@@ -113,6 +116,113 @@ impl From<Error> for RpcError {
     }
 }
 
+/// [`Error::Transport`]'s detail: a message saying what failed (read it through `Deref`, as a
+/// `str`), and the error that caused it, kept as its [`source`](std::error::Error::source).
+///
+/// ```
+/// use std::error::Error as _;
+///
+/// let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let error = capnweb::Error::Transport(capnweb::TransportError::with_source(
+///     "could not connect to 127.0.0.1:9",
+///     refused,
+/// ));
+/// assert_eq!(error.to_string(), "transport failure: could not connect to 127.0.0.1:9");
+/// assert_eq!(error.source().map(|e| e.to_string()).as_deref(), Some("refused"));
+/// if let capnweb::Error::Transport(failure) = &error {
+///     assert!(failure.starts_with("could not connect"));
+/// }
+/// ```
+#[derive(Clone)]
+pub struct TransportError {
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    /// A failure with no underlying error.
+    pub fn new(message: impl Into<String>) -> TransportError {
+        TransportError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> TransportError {
+        TransportError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same failure, said as part of a larger step: `"{step}: {message}"`.
+    pub(crate) fn within(mut self, step: impl fmt::Display) -> TransportError {
+        self.message = format!("{step}: {}", self.message);
+        self
+    }
+}
+
+impl std::ops::Deref for TransportError {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transport failure: {}", self.message)
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("TransportError");
+        debug.field("message", &self.message);
+        if let Some(source) = &self.source {
+            debug.field("source", &format_args!("{source}"));
+        }
+        debug.finish()
+    }
+}
+
+/// Two failures are equal when they say the same (sources have no equality).
+impl PartialEq for TransportError {
+    fn eq(&self, other: &TransportError) -> bool {
+        self.message == other.message
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for TransportError {
+    fn from(message: String) -> TransportError {
+        TransportError::new(message)
+    }
+}
+
+impl From<&str> for TransportError {
+    fn from(message: &str) -> TransportError {
+        TransportError::new(message)
+    }
+}
+
 /// What a caller sees when a call, a property read or a session fails.
 ///
 /// Each variant says what happened; its message says what to do about it.
@@ -139,9 +249,10 @@ pub enum Error {
     /// legitimate.
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
-    /// The transport failed (connect, read or write).
-    #[error("transport failure: {0}")]
-    Transport(String),
+    /// The transport failed (connect, read or write): what failed, in words, and the error
+    /// underneath (io, TLS, HTTP, WebSocket) as its [`source`](std::error::Error::source).
+    #[error(transparent)]
+    Transport(TransportError),
     /// No result arrived within the call's timeout ([`RpcPromise::timeout`](crate::RpcPromise::timeout),
     /// or the session's [`call_timeout`](crate::SessionOptions::call_timeout)). The result
     /// was released (if it comes, it is dropped); the session goes on.

@@ -81,12 +81,20 @@ pub use capnweb_macros::rpc_target;
 /// version yourself.
 pub use http;
 
+/// The `hyper` crate, whose request body type ([`hyper::body::Incoming`]) an [`RpcService`]
+/// serves in your own hyper or tower stack.
+pub use hyper;
+
+/// The `tokio-tungstenite` crate, whose `WebSocketStream`
+/// [`websocket::accept_stream`] takes for a WebSocket you accepted yourself.
+pub use tokio_tungstenite;
+
 /// The README's tour, compiled as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub use context::{RequestContext, TransportKind};
-pub use error::{Error, RpcError};
+pub use error::{Error, RpcError, TransportError};
 pub use server::{IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};

@@ -66,6 +66,7 @@ type Setup<T> = Box<dyn Fn(T) -> BoxFuture<'static, Result<(), Error>> + Send + 
 /// # let _ = backoff;
 /// ```
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct Backoff {
     initial: Duration,
     max: Duration,
@@ -124,6 +125,7 @@ impl Backoff {
 /// A client that opens a new session when the old one broke (see the [module docs](self)).
 ///
 /// Clones share the session.
+#[must_use]
 pub struct Reconnecting<T> {
     inner: Arc<Inner<T>>,
 }

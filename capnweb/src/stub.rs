@@ -139,6 +139,7 @@ impl FromStub for Stub {
 /// can still be used: call methods on it or pass it as an argument, and the call is pipelined
 /// (sent at once, referring to the result the peer has not produced yet). Dropping a promise
 /// that was never awaited releases it without asking for the result.
+#[must_use = "a promise does nothing until it is awaited, or used in a call or a pipeline; dropping it releases the result"]
 pub struct RpcPromise<T = Value> {
     hook: Hook,
     /// A property path not yet read (reading is lazy: `promise.get("x")` sends nothing).

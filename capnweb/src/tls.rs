@@ -189,7 +189,7 @@ impl ClientTls {
     /// [`from_rustls`](ClientTls::from_rustls).
     ///
     /// ```
-    /// # fn example() -> Result<(), capnweb::Error> {
+    /// # fn example() -> Result<(), Box<dyn std::error::Error>> {
     /// let error = capnweb::tls::ClientTls::new().add_root_pem("not a certificate").unwrap_err();
     /// assert!(error.to_string().contains("holds no certificate"), "{error}");
     /// # Ok(()) }
@@ -315,15 +315,15 @@ fn provider() -> Arc<CryptoProvider> {
 /// A server's certificate and private key, for [`Server::tls`](crate::Server::tls).
 ///
 /// ```
-/// # fn example() -> Result<(), capnweb::Error> {
+/// # fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// # let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
 /// # let dir = std::env::temp_dir().join(format!("capnweb-doc-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir).unwrap();
 /// # std::fs::write(dir.join("cert.pem"), generated.cert.pem()).unwrap();
 /// # std::fs::write(dir.join("key.pem"), generated.signing_key.serialize_pem()).unwrap();
 /// # let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-/// let cert = std::fs::read(cert_path).map_err(|e| capnweb::Error::Transport(e.to_string()))?;
-/// let key = std::fs::read(key_path).map_err(|e| capnweb::Error::Transport(e.to_string()))?;
+/// let cert = std::fs::read(cert_path)?;
+/// let key = std::fs::read(key_path)?;
 /// let tls = capnweb::tls::ServerTls::from_pem(cert, key)?;
 /// # let _ = tls; std::fs::remove_dir_all(dir).ok(); Ok(()) }
 /// # example().unwrap();
@@ -433,7 +433,7 @@ impl ServerTls {
 }
 
 fn tls_error(what: impl Into<String>) -> Error {
-    Error::Transport(what.into())
+    Error::Transport(crate::TransportError::new(what))
 }
 
 /// What a failed connection says about TLS, if TLS is why it failed: the server's certificate

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 
 fn transport_message(error: Error) -> String {
     match error {
-        Error::Transport(message) => message,
+        Error::Transport(failure) => failure.message().to_owned(),
         other => panic!("expected a transport error, got {other:?}"),
     }
 }
@@ -329,4 +329,49 @@ fn clients_are_send_sync_clone_and_debug() {
     check::<http_batch::Client>();
     check::<capnweb::tls::ClientTls>();
     check::<capnweb::tls::ServerTls>();
+}
+
+/// A transport error keeps what caused it: the io error of a refused connection, over both
+/// transports, reachable through `source()` (as tonic's transport errors are).
+#[tokio::test]
+async fn a_refused_connection_keeps_the_io_error_as_its_source() {
+    use std::error::Error as _;
+    // A port nothing listens on: bind one, then free it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let io_kind = |error: &Error| {
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return Some(io.kind());
+            }
+            cause = e.source();
+        }
+        None
+    };
+    let error = websocket::builder(format!("ws://127.0.0.1:{port}/"))
+        .connect()
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(error.to_string().contains("could not connect"), "{error}");
+    assert_eq!(
+        io_kind(&error),
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "{error:?}"
+    );
+    let error = http_batch::connect::<Stub>(&format!("http://127.0.0.1:{port}/"))
+        .call("x", vec![])
+        .await
+        .unwrap_err();
+    assert!(error.source().is_some(), "{error:?}");
+    assert_eq!(
+        io_kind(&error),
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "{error:?}"
+    );
 }

@@ -60,7 +60,7 @@ fn https_url(server: &TestServer) -> String {
 
 fn transport_message(error: Error) -> String {
     match error {
-        Error::Transport(message) => message,
+        Error::Transport(failure) => failure.message().to_owned(),
         other => panic!("expected a transport error, got {other:?}"),
     }
 }

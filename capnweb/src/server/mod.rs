@@ -77,6 +77,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// ([`keep_alive_timeout`](Server::keep_alive_timeout), and WebSocket keepalive), how long one
 /// HTTP batch may run ([`batch_timeout`](Server::batch_timeout)), and, per session, messages,
 /// tables, calls and queued bytes ([`SessionOptions`]).
+#[must_use = "a server does nothing until `serve` is called"]
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
@@ -152,7 +153,10 @@ impl Server {
     where
         A: ToSocketAddrs + fmt::Debug,
     {
-        let failed = |e: std::io::Error| Error::Transport(format!("could not bind {addr:?}: {e}"));
+        let failed = |e: std::io::Error| {
+            let what = format!("could not bind {addr:?}: {e}");
+            Error::Transport(crate::TransportError::with_source(what, e))
+        };
         let listener = TcpListener::bind(&addr).await.map_err(failed)?;
         let local_addr = listener.local_addr().map_err(failed)?;
         Ok(Server {

@@ -26,6 +26,7 @@ use crate::transport::http_batch::text_response;
 /// assert_eq!(refusal.status(), 429);
 /// ```
 #[derive(Clone)]
+#[must_use]
 pub struct Refusal {
     // Boxed: factories return `Result<M, Refusal>`, and a refusal is the rare case.
     inner: Box<Parts>,

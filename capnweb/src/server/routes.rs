@@ -52,6 +52,7 @@ use crate::typed::TypedStub;
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
+#[must_use]
 pub struct Routes {
     exact: HashMap<String, RpcService>,
     fallback: Option<RpcService>,

@@ -54,6 +54,7 @@ type NewMain = Arc<dyn Fn(&RequestContext) -> Result<Stub, Refusal> + Send + Syn
 /// # }
 /// ```
 #[derive(Clone)]
+#[must_use]
 pub struct RpcService {
     new_main: NewMain,
     options: Option<SessionOptions>,

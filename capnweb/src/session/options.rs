@@ -24,6 +24,7 @@ type StartHook = Arc<dyn Fn(&Session) + Send + Sync>;
 /// # let _ = options;
 /// ```
 #[derive(Clone)]
+#[must_use]
 pub struct SessionOptions {
     pub(crate) limits: Limits,
     pub(crate) on_send_error: Option<SendErrorHook>,

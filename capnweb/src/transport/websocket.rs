@@ -57,7 +57,7 @@ use super::headers::ExtraHeaders;
 use super::http_batch::snippet;
 use super::lines::{join_lines, Lines};
 use super::{CloseReason, Transport};
-use crate::error::Error;
+use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::{FromStub, Stub};
 
@@ -160,6 +160,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// The builder is `Clone`: connect again with the same settings by cloning it first.
 #[derive(Clone)]
+#[must_use = "a builder does nothing until `connect` is called"]
 pub struct ClientBuilder {
     url: String,
     headers: ExtraHeaders,
@@ -322,10 +323,11 @@ impl ClientBuilder {
     /// ```
     pub async fn connect(self) -> Result<Session, Error> {
         let url = self.url.clone();
-        let fail =
-            |what: String| Error::Transport(format!("could not open a WebSocket to {url}: {what}"));
+        let fail = |what: TransportError| {
+            Error::Transport(what.within(format_args!("could not open a WebSocket to {url}")))
+        };
         if let Some(e) = self.headers.error() {
-            return Err(fail(e.to_owned()));
+            return Err(fail(e.into()));
         }
         let mut request = websocket_url(&self.url)
             .into_client_request()
@@ -334,7 +336,7 @@ impl ClientBuilder {
         let timeout = self.connect_timeout;
         match tokio::time::timeout(timeout, self.open(request)).await {
             Ok(result) => result.map_err(fail),
-            Err(_) => Err(fail(format!("did not connect within {timeout:?}"))),
+            Err(_) => Err(fail(format!("did not connect within {timeout:?}").into())),
         }
     }
 
@@ -354,7 +356,7 @@ impl ClientBuilder {
     }
 
     /// TCP, then TLS for `wss://`, then the upgrade; the error says which step failed.
-    async fn open(self, request: Request) -> Result<Session, String> {
+    async fn open(self, request: Request) -> Result<Session, TransportError> {
         let uri = request.uri().clone();
         let secure = match uri.scheme_str() {
             Some("ws") => false,
@@ -362,18 +364,19 @@ impl ClientBuilder {
             Some(other) => {
                 return Err(format!(
                     "the URL's scheme is {other}: a WebSocket URL starts with ws:// or wss://"
-                ))
+                )
+                .into())
             }
-            None => return Err("the URL has no scheme (ws:// or wss://)".to_owned()),
+            None => return Err("the URL has no scheme (ws:// or wss://)".into()),
         };
         let host = uri.host().unwrap_or_default();
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         #[cfg(not(feature = "tls"))]
         if secure {
             return Err(
-                "wss:// needs TLS, and this build of capnweb has it off: enable the `tls` \
-                 feature of the capnweb crate"
-                    .to_owned(),
+                "wss:// needs TLS, and this build of capnweb has it off: enable the \
+                 `tls` feature of the capnweb crate"
+                    .into(),
             );
         }
         // The TLS configuration before any connection: a bad one fails at once.
@@ -383,14 +386,17 @@ impl ClientBuilder {
                 true => Some(self.tls.clone().unwrap_or_default().config().map_err(
                     |e| match e {
                         Error::Transport(what) => what,
-                        other => other.to_string(),
+                        other => other.to_string().into(),
                     },
                 )?),
                 false => None,
             };
         let tcp = TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
             .await
-            .map_err(|e| format!("could not connect to {host}:{port}: {e}"))?;
+            .map_err(|e| {
+                let what = format!("could not connect to {host}:{port}: {e}");
+                TransportError::with_source(what, e)
+            })?;
         // Messages are small and latency matters more than packet count.
         let _ = tcp.set_nodelay(true);
         #[cfg(feature = "tls")]
@@ -402,7 +408,12 @@ impl ClientBuilder {
     }
 
     /// The WebSocket upgrade over an open connection, then the session on it.
-    async fn upgrade<S>(self, request: Request, stream: S, secure: bool) -> Result<Session, String>
+    async fn upgrade<S>(
+        self,
+        request: Request,
+        stream: S,
+        secure: bool,
+    ) -> Result<Session, TransportError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -423,16 +434,19 @@ async fn tls_handshake(
     config: std::sync::Arc<rustls::ClientConfig>,
     host: &str,
     tcp: TcpStream,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, TransportError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let name = rustls_pki_types::ServerName::try_from(bare.to_owned())
-        .map_err(|e| format!("{host} cannot be a TLS server name: {e}"))?;
+    let name = rustls_pki_types::ServerName::try_from(bare.to_owned()).map_err(|e| {
+        let what = format!("{host} cannot be a TLS server name: {e}");
+        TransportError::with_source(what, e)
+    })?;
     tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .map_err(|e| {
-            crate::tls::describe_failure(&e)
-                .unwrap_or_else(|| format!("the TLS handshake failed: {e}"))
+            let what = crate::tls::describe_failure(&e)
+                .unwrap_or_else(|| format!("the TLS handshake failed: {e}"));
+            TransportError::with_source(what, e)
         })
 }
 
@@ -487,8 +501,8 @@ fn websocket_url(url: &str) -> String {
 }
 
 /// What a failed upgrade says, for the connect error.
-fn handshake_error(error: WsError, secure: bool) -> String {
-    match error {
+fn handshake_error(error: WsError, secure: bool) -> TransportError {
+    let what = match &error {
         WsError::Http(response) => {
             let body = response
                 .body()
@@ -513,7 +527,8 @@ fn handshake_error(error: WsError, secure: bool) -> String {
         }
         WsError::Io(e) => format!("the WebSocket upgrade failed: {e}"),
         other => format!("the WebSocket upgrade failed: {other}"),
-    }
+    };
+    TransportError::with_source(what, error)
 }
 
 /// A session's transport over one WebSocket: each message is one text frame (or, to a peer
@@ -715,7 +730,10 @@ fn send_error(error: WsError) -> Error {
         WsError::ConnectionClosed | WsError::AlreadyClosed => {
             Error::disconnected("the WebSocket is closed")
         }
-        other => Error::Transport(format!("writing to the WebSocket failed: {other}")),
+        other => {
+            let what = format!("writing to the WebSocket failed: {other}");
+            Error::Transport(TransportError::with_source(what, other))
+        }
     }
 }
 

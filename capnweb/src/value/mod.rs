@@ -53,6 +53,7 @@ pub type Object = indexmap::IndexMap<String, Value>;
 
 /// A Cap'n Web value.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub enum Value {
     /// JavaScript `undefined`.
     #[default]

@@ -5,17 +5,22 @@
 ///
 /// ```
 /// let limits = capnweb::Limits::default().max_depth(64).max_message_size(1 << 20);
-/// assert_eq!(limits.max_bigint_digits, 16384);
+/// assert_eq!(limits.depth(), 64);
+/// assert_eq!(limits.bigint_digits(), 16384);
 /// ```
+///
+/// The fields are private so that limits can be added without breaking code that builds one:
+/// start from `default()` and set what you need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
 pub struct Limits {
     /// Longest decimal text accepted in `["bigint", "…"]`, counting a leading `-`. Default 16384.
-    pub max_bigint_digits: usize,
+    pub(crate) max_bigint_digits: usize,
     /// Deepest nesting of values accepted in one message. Default 256.
-    pub max_depth: usize,
+    pub(crate) max_depth: usize,
     /// Largest message accepted, in UTF-16 code units (as JavaScript counts string length),
     /// checked before parsing. Default 33,554,432.
-    pub max_message_size: usize,
+    pub(crate) max_message_size: usize,
 }
 
 impl Default for Limits {
@@ -29,21 +34,37 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Sets [`Limits::max_bigint_digits`].
+    /// Sets the longest decimal text accepted in `["bigint", "…"]`, counting a leading `-`.
     pub fn max_bigint_digits(mut self, digits: usize) -> Self {
         self.max_bigint_digits = digits;
         self
     }
 
-    /// Sets [`Limits::max_depth`].
+    /// Sets the deepest nesting of values accepted in one message.
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth;
         self
     }
 
-    /// Sets [`Limits::max_message_size`].
+    /// Sets the largest message accepted, in UTF-16 code units (as JavaScript counts string
+    /// length), checked before parsing.
     pub fn max_message_size(mut self, size: usize) -> Self {
         self.max_message_size = size;
         self
+    }
+
+    /// The longest bigint text accepted (default 16384).
+    pub fn bigint_digits(&self) -> usize {
+        self.max_bigint_digits
+    }
+
+    /// The deepest nesting accepted (default 256).
+    pub fn depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// The largest message accepted, in UTF-16 code units (default 33,554,432).
+    pub fn message_size(&self) -> usize {
+        self.max_message_size
     }
 }

@@ -67,6 +67,7 @@ impl std::fmt::Display for PathKey {
 
 /// The container type named by the optional third element of `["bytes", base64, kind]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BytesKind {
     /// `ArrayBuffer`
     ArrayBuffer,
@@ -176,6 +177,7 @@ pub enum Capture {
 
 /// An expression: a JSON value with the protocol's special forms decoded.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Expr {
     /// JSON `null`.
     Null,
@@ -303,6 +305,7 @@ pub struct RemapForm {
 
 /// A top-level protocol message.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Message {
     /// `["push", expr]`
     Push(Expr),

@@ -17,7 +17,7 @@ use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::{join_lines, max_body_bytes, snippet, split_batch};
-use crate::error::Error;
+use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::FromStub;
 use crate::transport::headers::ExtraHeaders;
@@ -103,6 +103,7 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 /// # example().unwrap();
 /// ```
 #[derive(Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct ClientBuilder {
     url: String,
     headers: ExtraHeaders,
@@ -241,10 +242,10 @@ impl ClientBuilder {
     /// ```
     pub fn build(self) -> Result<Client, Error> {
         let fail = |what: String| {
-            Error::Transport(format!(
+            Error::Transport(TransportError::new(format!(
                 "the HTTP batch client for {} cannot be built: {what}",
                 self.url
-            ))
+            )))
         };
         if let Some(e) = self.headers.error() {
             return Err(fail(e.to_owned()));
@@ -289,7 +290,7 @@ impl ClientBuilder {
                 _ => crate::tls::ClientTls::new(),
             };
             let config = tls.config().map_err(|e| match e {
-                Error::Transport(what) => fail(what),
+                Error::Transport(what) => fail(what.message().to_owned()),
                 other => other,
             })?;
             hyper_rustls::HttpsConnector::from((http, config))
@@ -561,22 +562,24 @@ impl Transport for BatchClientTransport {
 
 /// POSTs one batch; returns the answer's messages.
 async fn post_batch(client: Arc<Shared>, body: Bytes) -> Delivery {
-    let failed = |what: String| {
-        Error::Transport(format!(
-            "the HTTP batch request to {} failed: {what}",
+    let failed = |what: TransportError| {
+        Error::Transport(what.within(format_args!(
+            "the HTTP batch request to {} failed",
             client.url
-        ))
+        )))
     };
     let mut request = http::Request::post(client.uri.clone())
         .header(CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Full::new(body))
-        .map_err(|e| failed(format!("the request could not be built: {e}")))?;
+        .map_err(|e| {
+            let what = format!("the request could not be built: {e}");
+            failed(TransportError::with_source(what, e))
+        })?;
     client.headers.apply(request.headers_mut());
-    let response = client
-        .http
-        .request(request)
-        .await
-        .map_err(|e| failed(request_error(&e, client.uri.scheme_str() == Some("https"))))?;
+    let response = client.http.request(request).await.map_err(|e| {
+        let what = request_error(&e, client.uri.scheme_str() == Some("https"));
+        failed(TransportError::with_source(what, e))
+    })?;
     let status = response.status();
     let max_response_bytes = max_body_bytes(&client.options);
     let limit = if status.is_success() {
@@ -589,23 +592,30 @@ async fn post_batch(client: Arc<Shared>, body: Bytes) -> Delivery {
         let start = body
             .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
             .unwrap_or_default();
-        return Err(failed(format!(
-            "the server answered {status}: {}",
-            snippet(&start)
-        )));
+        return Err(failed(
+            format!("the server answered {status}: {}", snippet(&start)).into(),
+        ));
     }
     let body = body
         .map_err(|e| {
             if e.is::<LengthLimitError>() {
-                failed(format!(
-                    "the answer is larger than {max_response_bytes} bytes (see Limits::max_message_size)"
-                ))
+                failed(
+                    format!(
+                        "the answer is larger than {max_response_bytes} bytes (see \
+                         Limits::max_message_size)"
+                    )
+                    .into(),
+                )
             } else {
-                failed(format!("reading the answer failed: {e}"))
+                let what = format!("reading the answer failed: {e}");
+                failed(TransportError::new(what))
             }
         })?
         .to_bytes();
-    std::str::from_utf8(&body).map_err(|e| failed(format!("the answer is not UTF-8 text: {e}")))?;
+    std::str::from_utf8(&body).map_err(|e| {
+        let what = format!("the answer is not UTF-8 text: {e}");
+        failed(TransportError::with_source(what, e))
+    })?;
     Ok(split_batch(&body))
 }
 
