@@ -1041,3 +1041,18 @@ fn nested_from_value_and_to_value_calls_work() {
         }
     );
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): an invalid date was not equal to itself
+/// (its time is NaN), so a value holding one differed from its own round trip, unlike a NaN
+/// number.
+#[test]
+fn invalid_dates_are_equal() {
+    assert_eq!(Date::invalid(), Date::invalid());
+    assert_eq!(Date::invalid(), Date::from_millis(-f64::NAN));
+    assert_ne!(Date::invalid(), Date::from_millis(0.0));
+    assert_ne!(Date::from_millis(0.0), Date::invalid());
+    let v = Value::Date(Date::invalid());
+    let text = capnweb::serialize_value(&v).unwrap();
+    assert_eq!(text, r#"["date",null]"#);
+    assert_eq!(capnweb::deserialize_value(&text).unwrap(), v);
+}

@@ -58,14 +58,23 @@ bigint_from!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, isize, usize);
 
 /// A JavaScript `Date`: milliseconds since the Unix epoch (NaN for an invalid date).
 ///
+/// Two invalid dates are equal, as two dates with the same time are (whatever the NaN's bits).
+///
 /// ```
 /// let d = capnweb::Date::from_millis(1_749_342_170_815.0);
 /// assert_eq!(d.millis(), 1_749_342_170_815.0);
 /// let t: std::time::SystemTime = d.try_into().unwrap();
 /// assert_eq!(capnweb::Date::from(t), d);
+/// assert_eq!(capnweb::Date::invalid(), capnweb::Date::invalid());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Date(f64);
+
+impl PartialEq for Date {
+    fn eq(&self, other: &Date) -> bool {
+        self.0 == other.0 || (self.0.is_nan() && other.0.is_nan())
+    }
+}
 
 impl Date {
     /// A date at `millis` milliseconds since the Unix epoch.
