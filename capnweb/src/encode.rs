@@ -169,12 +169,7 @@ impl<'a> Encoder<'a> {
     }
 
     fn value_level(&mut self, value: &Value, depth: usize) -> Result<(), Error> {
-        if depth >= self.limits.max_depth {
-            return Err(Error::LimitExceeded(format!(
-                "the value is nested deeper than the limit of {} levels, so it was not sent",
-                self.limits.max_depth
-            )));
-        }
+        check_depth(depth, self.limits)?;
         match value {
             Value::Undefined => self.raw("[\"undefined\"]"),
             Value::Null => self.raw("null"),
@@ -249,18 +244,19 @@ impl<'a> Encoder<'a> {
             Value::Request(request) => {
                 let expr = Expr::Request(Box::new(RequestForm {
                     url: request.url.clone(),
-                    init: fetch_init(request, true)?,
+                    init: fetch_init(request, true, depth, self.limits)?,
                 }));
                 self.expr(&expr)?;
             }
             Value::Response(response) => {
+                // The body sits one level below the form, as the reader counts it.
                 let body = match &response.body {
-                    Some(body) => data_expr(body)?,
+                    Some(body) => data_expr(body, depth + 1, self.limits)?,
                     None => Expr::Null,
                 };
                 let expr = Expr::Response(Box::new(ResponseForm {
                     body: Box::new(body),
-                    init: fetch_init(response, false)?,
+                    init: fetch_init(response, false, depth, self.limits)?,
                 }));
                 self.expr(&expr)?;
             }
@@ -355,10 +351,27 @@ fn utf16_units(bytes: &[u8]) -> usize {
         .sum()
 }
 
-/// The `init` of a request or response value, its body (requests only) as plain data.
-fn fetch_init(fetch: &Fetch, with_body: bool) -> Result<FetchInit, Error> {
+/// A value at `depth` is too deep for `limits` (the reader would refuse it).
+fn check_depth(depth: usize, limits: &Limits) -> Result<(), Error> {
+    if depth >= limits.max_depth {
+        return Err(Error::LimitExceeded(format!(
+            "the value is nested deeper than the limit of {} levels, so it was not sent",
+            limits.max_depth
+        )));
+    }
+    Ok(())
+}
+
+/// The `init` of a request or response value at `depth`, its body (requests only) as plain
+/// data one level below.
+fn fetch_init(
+    fetch: &Fetch,
+    with_body: bool,
+    depth: usize,
+    limits: &Limits,
+) -> Result<FetchInit, Error> {
     let body = match (&fetch.body, with_body) {
-        (Some(body), true) => Some(Box::new(data_expr(body)?)),
+        (Some(body), true) => Some(Box::new(data_expr(body, depth + 1, limits)?)),
         _ => None,
     };
     Ok(FetchInit {
@@ -368,9 +381,10 @@ fn fetch_init(fetch: &Fetch, with_body: bool) -> Result<FetchInit, Error> {
     })
 }
 
-/// A request or response body as an expression: bodies are data (null, strings, bytes, …),
-/// never capabilities.
-fn data_expr(value: &Value) -> Result<Expr, Error> {
+/// A request or response body at `depth` as an expression: bodies are data (null, strings,
+/// bytes, …), never capabilities, and held to the depth limit as every other value is.
+fn data_expr(value: &Value, depth: usize, limits: &Limits) -> Result<Expr, Error> {
+    check_depth(depth, limits)?;
     Ok(match value {
         Value::Undefined | Value::Null => Expr::Null,
         Value::Bool(b) => Expr::Bool(*b),
@@ -383,13 +397,20 @@ fn data_expr(value: &Value) -> Result<Expr, Error> {
             data: b.as_slice().to_vec(),
             kind: b.kind(),
         },
-        Value::Array(items) => Expr::Array(items.iter().map(data_expr).collect::<Result<_, _>>()?),
-        Value::Object(object) => Expr::Object(
+        Value::Array(items) => crate::stack::guarded(|| {
+            items
+                .iter()
+                .map(|item| data_expr(item, depth + 1, limits))
+                .collect::<Result<_, _>>()
+                .map(Expr::Array)
+        })?,
+        Value::Object(object) => crate::stack::guarded(|| {
             object
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), data_expr(v)?)))
-                .collect::<Result<_, Error>>()?,
-        ),
+                .map(|(k, v)| Ok((k.clone(), data_expr(v, depth + 1, limits)?)))
+                .collect::<Result<_, Error>>()
+                .map(Expr::Object)
+        })?,
         other => {
             return Err(Error::Encode(format!(
                 "a request or response body must be data (a string, bytes or null), not {}",

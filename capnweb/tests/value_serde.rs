@@ -1056,3 +1056,42 @@ fn invalid_dates_are_equal() {
     assert_eq!(text, r#"["date",null]"#);
     assert_eq!(capnweb::deserialize_value(&text).unwrap(), v);
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): a request or response body was written
+/// however deep it nested, so `serialize_value` produced text that `deserialize_value` (and a
+/// peer) refuses as too deep. The body counts one level below its form, as the reader counts it.
+#[test]
+fn fetch_bodies_are_held_to_the_depth_limit() {
+    fn nested(levels: usize) -> Value {
+        let mut v = num(1.0);
+        for _ in 0..levels {
+            v = Value::Array(vec![v]);
+        }
+        v
+    }
+    let request = |body: Value| {
+        Value::Request(Box::new(capnweb::value::Fetch {
+            url: "https://example.com/".into(),
+            body: Some(body),
+            ..Default::default()
+        }))
+    };
+    let response = |body: Value| {
+        Value::Response(Box::new(capnweb::value::Fetch {
+            body: Some(body),
+            ..Default::default()
+        }))
+    };
+    for make in [request, response] {
+        // The form at depth 0, its body at 1: 254 arrays put the number at 255, the deepest.
+        let deepest = make(nested(254));
+        let text = capnweb::serialize_value(&deepest).unwrap();
+        assert_eq!(capnweb::deserialize_value(&text).unwrap(), deepest);
+        let too_deep = make(nested(255));
+        let err = capnweb::serialize_value(&too_deep).unwrap_err();
+        assert!(
+            matches!(&err, Error::LimitExceeded(m) if m.contains("limit of 256")),
+            "{err:?}"
+        );
+    }
+}
