@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
-use crate::value::{Fetch, Value};
+use crate::value::{Bytes, Fetch, Value};
 use crate::wire::text::{write_number, write_string};
 use crate::wire::write_expr;
 use crate::wire::{Expr, FetchInit, Limits, PathKey, RequestForm, ResponseForm};
@@ -221,6 +221,7 @@ impl<'a> Encoder<'a> {
                 self.out.push(']');
             }
             Value::Bytes(b) => {
+                check_whole_elements(b)?;
                 self.raw("[\"bytes\",\"");
                 STANDARD_NO_PAD.encode_string(b.as_slice(), self.out);
                 self.out.push('"');
@@ -351,6 +352,23 @@ fn utf16_units(bytes: &[u8]) -> usize {
         .sum()
 }
 
+/// A typed array holds a whole number of elements: bytes of another length cannot be one
+/// (the reader, and JavaScript, would refuse them).
+fn check_whole_elements(bytes: &Bytes) -> Result<(), Error> {
+    match bytes
+        .kind()
+        .and_then(|kind| kind.element_size().map(|size| (kind, size)))
+    {
+        Some((kind, size)) if bytes.len() % size != 0 => Err(Error::Encode(format!(
+            "{} bytes is not a whole number of {} elements ({size} bytes each), so they cannot \
+             be sent as one",
+            bytes.len(),
+            kind.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A value at `depth` is too deep for `limits` (the reader would refuse it).
 fn check_depth(depth: usize, limits: &Limits) -> Result<(), Error> {
     if depth >= limits.max_depth {
@@ -393,10 +411,13 @@ fn data_expr(value: &Value, depth: usize, limits: &Limits) -> Result<Expr, Error
         Value::Number(n) if *n == f64::NEG_INFINITY => Expr::NegInf,
         Value::Number(n) => Expr::Number(*n),
         Value::String(s) => Expr::String(s.clone()),
-        Value::Bytes(b) => Expr::Bytes {
-            data: b.as_slice().to_vec(),
-            kind: b.kind(),
-        },
+        Value::Bytes(b) => {
+            check_whole_elements(b)?;
+            Expr::Bytes {
+                data: b.as_slice().to_vec(),
+                kind: b.kind(),
+            }
+        }
         Value::Array(items) => crate::stack::guarded(|| {
             items
                 .iter()

@@ -1095,3 +1095,43 @@ fn fetch_bodies_are_held_to_the_depth_limit() {
         );
     }
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): bytes of a typed-array kind whose length
+/// is not a whole number of elements (3 bytes as a `Uint32Array`) were written as they were,
+/// text that the reader refuses. They are refused when encoding instead.
+#[test]
+fn typed_arrays_are_sent_only_as_whole_elements() {
+    use capnweb::wire::BytesKind;
+    let bytes =
+        |len: usize| Value::Bytes(Bytes::with_kind(vec![7; len], Some(BytesKind::Uint32Array)));
+    let whole = bytes(8);
+    let text = capnweb::serialize_value(&whole).unwrap();
+    assert_eq!(text, r#"["bytes","BwcHBwcHBwc","Uint32Array"]"#);
+    assert_eq!(capnweb::deserialize_value(&text).unwrap(), whole);
+    let err = capnweb::serialize_value(&bytes(3)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Encode(m) if m.contains("3 bytes is not a whole number of Uint32Array")),
+        "{err:?}"
+    );
+    // Inside a request body too.
+    let request = Value::Request(Box::new(capnweb::value::Fetch {
+        url: "https://example.com/".into(),
+        body: Some(bytes(3)),
+        ..Default::default()
+    }));
+    assert!(matches!(
+        capnweb::serialize_value(&request),
+        Err(Error::Encode(_))
+    ));
+    // An error's prop that cannot be sent is left out; the error itself gets through.
+    let error = Value::from(
+        RpcError::error("e")
+            .with_prop("data", bytes(3))
+            .with_prop("n", 1),
+    );
+    let text = capnweb::serialize_value(&error).unwrap();
+    assert_eq!(text, r#"["error","Error","e",null,{"n":1}]"#);
+    // Single-byte kinds take any length.
+    let any = Value::Bytes(Bytes::with_kind(vec![1, 2, 3], Some(BytesKind::Int8Array)));
+    assert!(capnweb::serialize_value(&any).is_ok());
+}

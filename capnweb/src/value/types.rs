@@ -145,7 +145,9 @@ pub struct Bytes {
 }
 
 impl Bytes {
-    /// Bytes that travel as the given kind (`None` = the default `Uint8Array`).
+    /// Bytes that travel as the given kind (`None` = the default `Uint8Array`). A typed array
+    /// of elements wider than a byte needs a whole number of them: other lengths cannot be sent
+    /// as that kind (encoding them fails with [`Error::Encode`](crate::Error::Encode)).
     pub fn with_kind(data: Vec<u8>, kind: Option<BytesKind>) -> Bytes {
         Bytes { data, kind }
     }
