@@ -36,12 +36,12 @@ pub(crate) trait Exporter {
     fn stub(&mut self, hook: &Hook) -> Result<Reference, Error>;
     /// The reference for a promise for `path` of `hook`.
     fn promise(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Reference, Error>;
-    /// The error as it should be sent (`on_send_error`), with its stack only if kept.
-    fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
-        RpcError {
-            stack: None,
-            ..error.clone()
-        }
+    /// What to send in place of `error` (`on_send_error`'s answer, written as it is, stack
+    /// and all), or `None` to send `error` itself without its stack. (No copy by default: a
+    /// copy of an error holds copies of the errors in its props, and the encoder asks again at
+    /// each of those, so copying would cost quadratic time in an error chain's depth.)
+    fn outgoing_error(&mut self, _error: &RpcError) -> Option<RpcError> {
+        None
     }
 }
 
@@ -129,7 +129,11 @@ impl<'a> Encoder<'a> {
     /// Appends an error, its props through the exporter. A prop that cannot be encoded is left
     /// out: the error itself must always get through, as in the reference.
     pub(crate) fn error(&mut self, error: &RpcError, depth: usize) -> Result<(), Error> {
-        let outgoing = self.exporter.outgoing_error(error);
+        let replaced = self.exporter.outgoing_error(error);
+        let (outgoing, stack) = match &replaced {
+            Some(replaced) => (replaced, replaced.stack.as_deref()),
+            None => (error, None),
+        };
         self.raw("[\"error\",");
         self.string(&outgoing.name);
         self.out.push(',');
@@ -139,9 +143,9 @@ impl<'a> Encoder<'a> {
             .iter()
             .filter(|(_, v)| !matches!(v, Value::Stub(_) | Value::Promise(_)))
             .collect();
-        if outgoing.stack.is_some() || !props.is_empty() {
+        if stack.is_some() || !props.is_empty() {
             self.out.push(',');
-            match &outgoing.stack {
+            match stack {
                 Some(stack) => self.string(stack),
                 None => self.raw("null"),
             }

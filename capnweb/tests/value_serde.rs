@@ -1135,3 +1135,47 @@ fn typed_arrays_are_sent_only_as_whole_elements() {
     let any = Value::Bytes(Bytes::with_kind(vec![1, 2, 3], Some(BytesKind::Int8Array)));
     assert!(capnweb::serialize_value(&any).is_ok());
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target, as slow inputs): to leave its stack out,
+/// the encoder wrote a copy of each error, props and all, and copied each error in those props
+/// again when it came to write it, so an error chain cost time quadratic in its depth. A chain
+/// now costs what the same errors side by side cost (within a wide margin: this is a timing).
+#[test]
+fn an_error_chain_is_written_in_linear_time() {
+    fn level(cause: Option<Value>) -> RpcError {
+        let mut error = RpcError::error("e").with_stack("at level");
+        for i in 0..200 {
+            error = error.with_prop(format!("p{i}"), i as f64);
+        }
+        match cause {
+            Some(cause) => error.with_cause(cause),
+            None => error,
+        }
+    }
+    const LEVELS: usize = 250;
+    let chain = (0..LEVELS).fold(None, |cause, _| Some(Value::from(level(cause))));
+    let chain = chain.unwrap();
+    let side_by_side = Value::Array((0..LEVELS).map(|_| Value::from(level(None))).collect());
+    let time = |v: &Value| {
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let text = capnweb::serialize_value(v).unwrap();
+                let elapsed = start.elapsed();
+                assert!(!text.contains("at level"), "a stack was written");
+                elapsed
+            })
+            .min()
+            .unwrap()
+    };
+    let (chained, flat) = (time(&chain), time(&side_by_side));
+    assert!(
+        chained < flat * 10 + std::time::Duration::from_millis(50),
+        "a chain of {LEVELS} errors took {chained:?}, the same errors side by side {flat:?}"
+    );
+    let text = capnweb::serialize_value(&chain).unwrap();
+    let Value::Error(back) = capnweb::deserialize_value(&text).unwrap() else {
+        panic!("not an error: {text}");
+    };
+    assert_eq!(back.props.len(), 201);
+}
