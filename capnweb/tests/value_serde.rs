@@ -1179,3 +1179,44 @@ fn an_error_chain_is_written_in_linear_time() {
     };
     assert_eq!(back.props.len(), 201);
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): a `headers` key among a fetch's other
+/// options (or a request's `body`) was written whenever the typed field was empty, and the
+/// reader takes those keys for the typed fields: `{"headers":0}` did not read at all, and a
+/// plain `body` came back as the body. They are not sent now (the typed fields are).
+#[test]
+fn plain_fetch_options_do_not_shadow_the_typed_fields() {
+    let mut other = serde_json::Map::new();
+    other.insert("headers".into(), serde_json::json!(0));
+    other.insert("body".into(), serde_json::json!([1]));
+    other.insert("method".into(), serde_json::json!("POST"));
+    let request = Value::Request(Box::new(capnweb::value::Fetch {
+        url: "https://example.com/".into(),
+        other: other.clone(),
+        ..Default::default()
+    }));
+    let text = capnweb::serialize_value(&request).unwrap();
+    assert_eq!(
+        text,
+        r#"["request","https://example.com/",{"method":"POST"}]"#
+    );
+    let Value::Request(back) = capnweb::deserialize_value(&text).unwrap() else {
+        panic!("not a request: {text}");
+    };
+    assert!(back.headers.is_empty() && back.body.is_none(), "{back:?}");
+    // A response's init has no body key of its own: a plain one passes through.
+    let response = Value::Response(Box::new(capnweb::value::Fetch {
+        other,
+        ..Default::default()
+    }));
+    let text = capnweb::serialize_value(&response).unwrap();
+    let Value::Response(back) = capnweb::deserialize_value(&text).unwrap() else {
+        panic!("not a response: {text}");
+    };
+    assert_eq!(
+        back.other.get("body"),
+        Some(&serde_json::json!([1])),
+        "{text}"
+    );
+    assert!(!back.other.contains_key("headers"), "{text}");
+}

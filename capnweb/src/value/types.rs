@@ -200,7 +200,8 @@ pub struct Fetch {
     pub headers: Vec<(String, String)>,
     /// The body: `null`, a string or bytes.
     pub body: Option<super::Value>,
-    /// Other options (`method`, `status`, `statusText`, …), passed through untouched.
+    /// Other options (`method`, `status`, `statusText`, …), passed through untouched; a
+    /// `headers` key here (or a request's `body`) is not sent, those being the fields above.
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
