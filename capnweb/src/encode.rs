@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
-use crate::value::{Fetch, Value};
+use crate::value::{Bytes, Fetch, Value};
 use crate::wire::text::{write_number, write_string};
 use crate::wire::write_expr;
 use crate::wire::{Expr, FetchInit, Limits, PathKey, RequestForm, ResponseForm};
@@ -36,12 +36,12 @@ pub(crate) trait Exporter {
     fn stub(&mut self, hook: &Hook) -> Result<Reference, Error>;
     /// The reference for a promise for `path` of `hook`.
     fn promise(&mut self, hook: &Hook, path: &[PathKey]) -> Result<Reference, Error>;
-    /// The error as it should be sent (`on_send_error`), with its stack only if kept.
-    fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
-        RpcError {
-            stack: None,
-            ..error.clone()
-        }
+    /// What to send in place of `error` (`on_send_error`'s answer, written as it is, stack
+    /// and all), or `None` to send `error` itself without its stack. (No copy by default: a
+    /// copy of an error holds copies of the errors in its props, and the encoder asks again at
+    /// each of those, so copying would cost quadratic time in an error chain's depth.)
+    fn outgoing_error(&mut self, _error: &RpcError) -> Option<RpcError> {
+        None
     }
 }
 
@@ -129,7 +129,11 @@ impl<'a> Encoder<'a> {
     /// Appends an error, its props through the exporter. A prop that cannot be encoded is left
     /// out: the error itself must always get through, as in the reference.
     pub(crate) fn error(&mut self, error: &RpcError, depth: usize) -> Result<(), Error> {
-        let outgoing = self.exporter.outgoing_error(error);
+        let replaced = self.exporter.outgoing_error(error);
+        let (outgoing, stack) = match &replaced {
+            Some(replaced) => (replaced, replaced.stack.as_deref()),
+            None => (error, None),
+        };
         self.raw("[\"error\",");
         self.string(&outgoing.name);
         self.out.push(',');
@@ -139,9 +143,9 @@ impl<'a> Encoder<'a> {
             .iter()
             .filter(|(_, v)| !matches!(v, Value::Stub(_) | Value::Promise(_)))
             .collect();
-        if outgoing.stack.is_some() || !props.is_empty() {
+        if stack.is_some() || !props.is_empty() {
             self.out.push(',');
-            match &outgoing.stack {
+            match stack {
                 Some(stack) => self.string(stack),
                 None => self.raw("null"),
             }
@@ -169,12 +173,7 @@ impl<'a> Encoder<'a> {
     }
 
     fn value_level(&mut self, value: &Value, depth: usize) -> Result<(), Error> {
-        if depth >= self.limits.max_depth {
-            return Err(Error::LimitExceeded(format!(
-                "the value is nested deeper than the limit of {} levels, so it was not sent",
-                self.limits.max_depth
-            )));
-        }
+        check_depth(depth, self.limits)?;
         match value {
             Value::Undefined => self.raw("[\"undefined\"]"),
             Value::Null => self.raw("null"),
@@ -226,6 +225,7 @@ impl<'a> Encoder<'a> {
                 self.out.push(']');
             }
             Value::Bytes(b) => {
+                check_whole_elements(b)?;
                 self.raw("[\"bytes\",\"");
                 STANDARD_NO_PAD.encode_string(b.as_slice(), self.out);
                 self.out.push('"');
@@ -249,18 +249,19 @@ impl<'a> Encoder<'a> {
             Value::Request(request) => {
                 let expr = Expr::Request(Box::new(RequestForm {
                     url: request.url.clone(),
-                    init: fetch_init(request, true)?,
+                    init: fetch_init(request, true, depth, self.limits)?,
                 }));
                 self.expr(&expr)?;
             }
             Value::Response(response) => {
+                // The body sits one level below the form, as the reader counts it.
                 let body = match &response.body {
-                    Some(body) => data_expr(body)?,
+                    Some(body) => data_expr(body, depth + 1, self.limits)?,
                     None => Expr::Null,
                 };
                 let expr = Expr::Response(Box::new(ResponseForm {
                     body: Box::new(body),
-                    init: fetch_init(response, false)?,
+                    init: fetch_init(response, false, depth, self.limits)?,
                 }));
                 self.expr(&expr)?;
             }
@@ -355,10 +356,44 @@ fn utf16_units(bytes: &[u8]) -> usize {
         .sum()
 }
 
-/// The `init` of a request or response value, its body (requests only) as plain data.
-fn fetch_init(fetch: &Fetch, with_body: bool) -> Result<FetchInit, Error> {
+/// A typed array holds a whole number of elements: bytes of another length cannot be one
+/// (the reader, and JavaScript, would refuse them).
+fn check_whole_elements(bytes: &Bytes) -> Result<(), Error> {
+    match bytes
+        .kind()
+        .and_then(|kind| kind.element_size().map(|size| (kind, size)))
+    {
+        Some((kind, size)) if bytes.len() % size != 0 => Err(Error::Encode(format!(
+            "{} bytes is not a whole number of {} elements ({size} bytes each), so they cannot \
+             be sent as one",
+            bytes.len(),
+            kind.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A value at `depth` is too deep for `limits` (the reader would refuse it).
+fn check_depth(depth: usize, limits: &Limits) -> Result<(), Error> {
+    if depth >= limits.max_depth {
+        return Err(Error::LimitExceeded(format!(
+            "the value is nested deeper than the limit of {} levels, so it was not sent",
+            limits.max_depth
+        )));
+    }
+    Ok(())
+}
+
+/// The `init` of a request or response value at `depth`, its body (requests only) as plain
+/// data one level below.
+fn fetch_init(
+    fetch: &Fetch,
+    with_body: bool,
+    depth: usize,
+    limits: &Limits,
+) -> Result<FetchInit, Error> {
     let body = match (&fetch.body, with_body) {
-        (Some(body), true) => Some(Box::new(data_expr(body)?)),
+        (Some(body), true) => Some(Box::new(data_expr(body, depth + 1, limits)?)),
         _ => None,
     };
     Ok(FetchInit {
@@ -368,9 +403,10 @@ fn fetch_init(fetch: &Fetch, with_body: bool) -> Result<FetchInit, Error> {
     })
 }
 
-/// A request or response body as an expression: bodies are data (null, strings, bytes, …),
-/// never capabilities.
-fn data_expr(value: &Value) -> Result<Expr, Error> {
+/// A request or response body at `depth` as an expression: bodies are data (null, strings,
+/// bytes, …), never capabilities, and held to the depth limit as every other value is.
+fn data_expr(value: &Value, depth: usize, limits: &Limits) -> Result<Expr, Error> {
+    check_depth(depth, limits)?;
     Ok(match value {
         Value::Undefined | Value::Null => Expr::Null,
         Value::Bool(b) => Expr::Bool(*b),
@@ -379,17 +415,27 @@ fn data_expr(value: &Value) -> Result<Expr, Error> {
         Value::Number(n) if *n == f64::NEG_INFINITY => Expr::NegInf,
         Value::Number(n) => Expr::Number(*n),
         Value::String(s) => Expr::String(s.clone()),
-        Value::Bytes(b) => Expr::Bytes {
-            data: b.as_slice().to_vec(),
-            kind: b.kind(),
-        },
-        Value::Array(items) => Expr::Array(items.iter().map(data_expr).collect::<Result<_, _>>()?),
-        Value::Object(object) => Expr::Object(
+        Value::Bytes(b) => {
+            check_whole_elements(b)?;
+            Expr::Bytes {
+                data: b.as_slice().to_vec(),
+                kind: b.kind(),
+            }
+        }
+        Value::Array(items) => crate::stack::guarded(|| {
+            items
+                .iter()
+                .map(|item| data_expr(item, depth + 1, limits))
+                .collect::<Result<_, _>>()
+                .map(Expr::Array)
+        })?,
+        Value::Object(object) => crate::stack::guarded(|| {
             object
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), data_expr(v)?)))
-                .collect::<Result<_, Error>>()?,
-        ),
+                .map(|(k, v)| Ok((k.clone(), data_expr(v, depth + 1, limits)?)))
+                .collect::<Result<_, Error>>()
+                .map(Expr::Object)
+        })?,
         other => {
             return Err(Error::Encode(format!(
                 "a request or response body must be data (a string, bytes or null), not {}",

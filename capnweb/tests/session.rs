@@ -839,3 +839,23 @@ async fn import_and_pipeline_forms_at_every_length() {
         assert_eq!(peer.recv().await.unwrap(), answer, "for {expr}");
     }
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): a result the peer's reader refuses (bytes
+/// that are not a whole number of typed-array elements) was sent anyway, and the peer aborted
+/// the whole session on it. Now only the call fails, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_that_cannot_be_encoded_fails_only_its_call() {
+    let odd = Stub::from_fn(|_args: Vec<Value>| async {
+        let kind = Some(capnweb::wire::BytesKind::Float32Array);
+        Ok(Value::Bytes(capnweb::Bytes::with_kind(vec![1, 2, 3], kind)))
+    });
+    let pair = connect(odd);
+    let err = pair.api.call_self(vec![]).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("3 bytes is not a whole number of Float32Array elements"),
+        "{err}"
+    );
+    assert!(!pair.client.is_closed() && !pair.server.is_closed());
+    pair.assert_settled().await;
+}

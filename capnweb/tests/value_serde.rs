@@ -1041,3 +1041,182 @@ fn nested_from_value_and_to_value_calls_work() {
         }
     );
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): an invalid date was not equal to itself
+/// (its time is NaN), so a value holding one differed from its own round trip, unlike a NaN
+/// number.
+#[test]
+fn invalid_dates_are_equal() {
+    assert_eq!(Date::invalid(), Date::invalid());
+    assert_eq!(Date::invalid(), Date::from_millis(-f64::NAN));
+    assert_ne!(Date::invalid(), Date::from_millis(0.0));
+    assert_ne!(Date::from_millis(0.0), Date::invalid());
+    let v = Value::Date(Date::invalid());
+    let text = capnweb::serialize_value(&v).unwrap();
+    assert_eq!(text, r#"["date",null]"#);
+    assert_eq!(capnweb::deserialize_value(&text).unwrap(), v);
+}
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): a request or response body was written
+/// however deep it nested, so `serialize_value` produced text that `deserialize_value` (and a
+/// peer) refuses as too deep. The body counts one level below its form, as the reader counts it.
+#[test]
+fn fetch_bodies_are_held_to_the_depth_limit() {
+    fn nested(levels: usize) -> Value {
+        let mut v = num(1.0);
+        for _ in 0..levels {
+            v = Value::Array(vec![v]);
+        }
+        v
+    }
+    let request = |body: Value| {
+        Value::Request(Box::new(capnweb::value::Fetch {
+            url: "https://example.com/".into(),
+            body: Some(body),
+            ..Default::default()
+        }))
+    };
+    let response = |body: Value| {
+        Value::Response(Box::new(capnweb::value::Fetch {
+            body: Some(body),
+            ..Default::default()
+        }))
+    };
+    for make in [request, response] {
+        // The form at depth 0, its body at 1: 254 arrays put the number at 255, the deepest.
+        let deepest = make(nested(254));
+        let text = capnweb::serialize_value(&deepest).unwrap();
+        assert_eq!(capnweb::deserialize_value(&text).unwrap(), deepest);
+        let too_deep = make(nested(255));
+        let err = capnweb::serialize_value(&too_deep).unwrap_err();
+        assert!(
+            matches!(&err, Error::LimitExceeded(m) if m.contains("limit of 256")),
+            "{err:?}"
+        );
+    }
+}
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): bytes of a typed-array kind whose length
+/// is not a whole number of elements (3 bytes as a `Uint32Array`) were written as they were,
+/// text that the reader refuses. They are refused when encoding instead.
+#[test]
+fn typed_arrays_are_sent_only_as_whole_elements() {
+    use capnweb::wire::BytesKind;
+    let bytes =
+        |len: usize| Value::Bytes(Bytes::with_kind(vec![7; len], Some(BytesKind::Uint32Array)));
+    let whole = bytes(8);
+    let text = capnweb::serialize_value(&whole).unwrap();
+    assert_eq!(text, r#"["bytes","BwcHBwcHBwc","Uint32Array"]"#);
+    assert_eq!(capnweb::deserialize_value(&text).unwrap(), whole);
+    let err = capnweb::serialize_value(&bytes(3)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Encode(m) if m.contains("3 bytes is not a whole number of Uint32Array")),
+        "{err:?}"
+    );
+    // Inside a request body too.
+    let request = Value::Request(Box::new(capnweb::value::Fetch {
+        url: "https://example.com/".into(),
+        body: Some(bytes(3)),
+        ..Default::default()
+    }));
+    assert!(matches!(
+        capnweb::serialize_value(&request),
+        Err(Error::Encode(_))
+    ));
+    // An error's prop that cannot be sent is left out; the error itself gets through.
+    let error = Value::from(
+        RpcError::error("e")
+            .with_prop("data", bytes(3))
+            .with_prop("n", 1),
+    );
+    let text = capnweb::serialize_value(&error).unwrap();
+    assert_eq!(text, r#"["error","Error","e",null,{"n":1}]"#);
+    // Single-byte kinds take any length.
+    let any = Value::Bytes(Bytes::with_kind(vec![1, 2, 3], Some(BytesKind::Int8Array)));
+    assert!(capnweb::serialize_value(&any).is_ok());
+}
+
+/// Found by fuzzing (fuzz/, the serde_bridge target, as slow inputs): to leave its stack out,
+/// the encoder wrote a copy of each error, props and all, and copied each error in those props
+/// again when it came to write it, so an error chain cost time quadratic in its depth. A chain
+/// now costs what the same errors side by side cost (within a wide margin: this is a timing).
+#[test]
+fn an_error_chain_is_written_in_linear_time() {
+    fn level(cause: Option<Value>) -> RpcError {
+        let mut error = RpcError::error("e").with_stack("at level");
+        for i in 0..200 {
+            error = error.with_prop(format!("p{i}"), i as f64);
+        }
+        match cause {
+            Some(cause) => error.with_cause(cause),
+            None => error,
+        }
+    }
+    const LEVELS: usize = 250;
+    let chain = (0..LEVELS).fold(None, |cause, _| Some(Value::from(level(cause))));
+    let chain = chain.unwrap();
+    let side_by_side = Value::Array((0..LEVELS).map(|_| Value::from(level(None))).collect());
+    let time = |v: &Value| {
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let text = capnweb::serialize_value(v).unwrap();
+                let elapsed = start.elapsed();
+                assert!(!text.contains("at level"), "a stack was written");
+                elapsed
+            })
+            .min()
+            .unwrap()
+    };
+    let (chained, flat) = (time(&chain), time(&side_by_side));
+    assert!(
+        chained < flat * 10 + std::time::Duration::from_millis(50),
+        "a chain of {LEVELS} errors took {chained:?}, the same errors side by side {flat:?}"
+    );
+    let text = capnweb::serialize_value(&chain).unwrap();
+    let Value::Error(back) = capnweb::deserialize_value(&text).unwrap() else {
+        panic!("not an error: {text}");
+    };
+    assert_eq!(back.props.len(), 201);
+}
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): a `headers` key among a fetch's other
+/// options (or a request's `body`) was written whenever the typed field was empty, and the
+/// reader takes those keys for the typed fields: `{"headers":0}` did not read at all, and a
+/// plain `body` came back as the body. They are not sent now (the typed fields are).
+#[test]
+fn plain_fetch_options_do_not_shadow_the_typed_fields() {
+    let mut other = serde_json::Map::new();
+    other.insert("headers".into(), serde_json::json!(0));
+    other.insert("body".into(), serde_json::json!([1]));
+    other.insert("method".into(), serde_json::json!("POST"));
+    let request = Value::Request(Box::new(capnweb::value::Fetch {
+        url: "https://example.com/".into(),
+        other: other.clone(),
+        ..Default::default()
+    }));
+    let text = capnweb::serialize_value(&request).unwrap();
+    assert_eq!(
+        text,
+        r#"["request","https://example.com/",{"method":"POST"}]"#
+    );
+    let Value::Request(back) = capnweb::deserialize_value(&text).unwrap() else {
+        panic!("not a request: {text}");
+    };
+    assert!(back.headers.is_empty() && back.body.is_none(), "{back:?}");
+    // A response's init has no body key of its own: a plain one passes through.
+    let response = Value::Response(Box::new(capnweb::value::Fetch {
+        other,
+        ..Default::default()
+    }));
+    let text = capnweb::serialize_value(&response).unwrap();
+    let Value::Response(back) = capnweb::deserialize_value(&text).unwrap() else {
+        panic!("not a response: {text}");
+    };
+    assert_eq!(
+        back.other.get("body"),
+        Some(&serde_json::json!([1])),
+        "{text}"
+    );
+    assert!(!back.other.contains_key("headers"), "{text}");
+}

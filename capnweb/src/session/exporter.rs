@@ -86,14 +86,7 @@ impl Exporter for SessionExporter<'_> {
         Ok(Reference::Promise(id))
     }
 
-    fn outgoing_error(&mut self, error: &RpcError) -> RpcError {
-        let redacted = || RpcError {
-            stack: None,
-            ..error.clone()
-        };
-        match &self.core.options.on_send_error {
-            Some(hook) => hook(error).unwrap_or_else(redacted),
-            None => redacted(),
-        }
+    fn outgoing_error(&mut self, error: &RpcError) -> Option<RpcError> {
+        self.core.options.on_send_error.as_ref()?(error)
     }
 }

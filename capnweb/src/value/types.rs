@@ -58,14 +58,23 @@ bigint_from!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, isize, usize);
 
 /// A JavaScript `Date`: milliseconds since the Unix epoch (NaN for an invalid date).
 ///
+/// Two invalid dates are equal, as two dates with the same time are (whatever the NaN's bits).
+///
 /// ```
 /// let d = capnweb::Date::from_millis(1_749_342_170_815.0);
 /// assert_eq!(d.millis(), 1_749_342_170_815.0);
 /// let t: std::time::SystemTime = d.try_into().unwrap();
 /// assert_eq!(capnweb::Date::from(t), d);
+/// assert_eq!(capnweb::Date::invalid(), capnweb::Date::invalid());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Date(f64);
+
+impl PartialEq for Date {
+    fn eq(&self, other: &Date) -> bool {
+        self.0 == other.0 || (self.0.is_nan() && other.0.is_nan())
+    }
+}
 
 impl Date {
     /// A date at `millis` milliseconds since the Unix epoch.
@@ -136,7 +145,9 @@ pub struct Bytes {
 }
 
 impl Bytes {
-    /// Bytes that travel as the given kind (`None` = the default `Uint8Array`).
+    /// Bytes that travel as the given kind (`None` = the default `Uint8Array`). A typed array
+    /// of elements wider than a byte needs a whole number of them: other lengths cannot be sent
+    /// as that kind (encoding them fails with [`Error::Encode`](crate::Error::Encode)).
     pub fn with_kind(data: Vec<u8>, kind: Option<BytesKind>) -> Bytes {
         Bytes { data, kind }
     }
@@ -189,7 +200,8 @@ pub struct Fetch {
     pub headers: Vec<(String, String)>,
     /// The body: `null`, a string or bytes.
     pub body: Option<super::Value>,
-    /// Other options (`method`, `status`, `statusText`, …), passed through untouched.
+    /// Other options (`method`, `status`, `statusText`, …), passed through untouched; a
+    /// `headers` key here (or a request's `body`) is not sent, those being the fields above.
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 

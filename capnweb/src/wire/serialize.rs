@@ -169,14 +169,14 @@ impl Writer {
                 self.open("request");
                 self.string(&request.url);
                 self.out.push(',');
-                self.fetch_init(&request.init, REQUEST_LEADING_KEYS);
+                self.fetch_init(&request.init, REQUEST_LEADING_KEYS, true);
                 self.close();
             }
             Expr::Response(response) => {
                 self.open("response");
                 self.expr(&response.body);
                 self.out.push(',');
-                self.fetch_init(&response.init, RESPONSE_LEADING_KEYS);
+                self.fetch_init(&response.init, RESPONSE_LEADING_KEYS, false);
                 self.close();
             }
             Expr::Import(reference) => self.reference("import", reference),
@@ -244,7 +244,9 @@ impl Writer {
     }
 
     /// `init`: the leading plain keys, `headers`, `body`, then every other plain key in order.
-    fn fetch_init(&mut self, init: &FetchInit, leading: &[&str]) {
+    /// A plain `headers` key (or a request's plain `body`) is never written: the reader takes
+    /// those keys for the typed fields, so the text would not read back as it was.
+    fn fetch_init(&mut self, init: &FetchInit, leading: &[&str], is_request: bool) {
         let mut first = true;
         let mut sep = |out: &mut String| {
             if !std::mem::take(&mut first) {
@@ -270,9 +272,8 @@ impl Writer {
             self.expr(body);
         }
         for (key, value) in &init.other {
-            // Skip what was written above, and plain keys a typed field overrides.
-            let shadowed = (key == "headers" && init.headers.is_some())
-                || (key == "body" && init.body.is_some());
+            // Skip what was written above, and plain keys that belong to a typed field.
+            let shadowed = key == "headers" || (key == "body" && is_request);
             if shadowed || leading.contains(&key.as_str()) {
                 continue;
             }
