@@ -91,7 +91,7 @@ fn check_message(data: &[u8], limits: &Limits) -> Option<Message> {
         text,
         "the canonical text is not a fixed point"
     );
-    let fits = utf16_len(&text) <= limits.max_message_size;
+    let fits = utf16_len(&text) <= limits.message_size();
     let under_limits = Message::parse_with_limits(&text, limits);
     assert_eq!(
         under_limits.is_ok(),
@@ -110,7 +110,7 @@ fn check_expr(text: &str) {
         // Refused alone, it may still be a valid argument only if the refusal was its size.
         if let Ok(message) = &as_push {
             assert!(
-                utf16_len(text) > Limits::default().max_message_size,
+                utf16_len(text) > Limits::default().message_size(),
                 "{text} is refused as an expression but {wrapped} parses, as {message:?}"
             );
         }
