@@ -5,7 +5,7 @@
 //! (on a [`Server`](crate::Server), its sessions' options). It sees each call the peer makes on
 //! any of this side's objects: the main object, objects returned or passed to the peer
 //! (nested stubs), and calls inside a `.map()`. For each it learns the wire name, the target's
-//! type and the session's [`RequestContext`](crate::RequestContext); it can deny the call
+//! type and the session's [`RequestContext`]; it can deny the call
 //! before the method runs, and it hears how the call ended and how long it took.
 //!
 //! ```
