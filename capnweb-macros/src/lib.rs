@@ -346,11 +346,80 @@ mod tests {
         }
         // Behind the gate: `impl RpcTarget`, the stub struct, its impls.
         let gated = open_gate(file);
-        assert!(
-            gated.generated.len() >= 7,
-            "{} items",
-            gated.generated.len()
+        let text = |item: &Item| quote!(#item).to_string();
+        let find = |what: &str, test: &dyn Fn(&Item) -> bool| {
+            gated
+                .generated
+                .iter()
+                .find(|item| test(item))
+                .map(text)
+                .unwrap_or_else(|| panic!("no {what} in the expansion"))
+        };
+        let impl_of = |trait_name: &'static str, self_ty: &'static str| {
+            move |item: &Item| match item {
+                Item::Impl(i) => {
+                    let named = i.trait_.as_ref().is_some_and(|(_, path, _)| {
+                        path.segments.last().is_some_and(|s| s.ident == trait_name)
+                    });
+                    let ty = &i.self_ty;
+                    named && quote!(#ty).to_string() == self_ty
+                }
+                _ => false,
+            }
+        };
+
+        // The target dispatches each method by its wire name, decoding the arguments by name,
+        // and reads the property through `get`; `log`'s unit result is `undefined`.
+        let target = find("impl RpcTarget for Api", &impl_of("RpcTarget", "Api"));
+        for expected in [
+            r#""add" => {"#,
+            r#"Args :: new ("Api.add" , & ["a" , "b"] , args)"#,
+            "< Api > :: add (& * self , p0 , p1) . await",
+            r#""square" => {"#,
+            "encode_result (output)",
+            r#""log" => {"#,
+            "Value :: Undefined",
+            r#"no_such_method ("Api" , method)"#,
+            r#"match property { "version" =>"#,
+            r#"fn type_name (& self) -> & 'static str { "Api" }"#,
+        ] {
+            assert!(target.contains(expected), "{expected:?} in {target}");
+        }
+        assert!(!target.contains(r#"method { "version""#), "{target}");
+
+        // The stub: a newtype over `Stub`, with one method per exposed one; results unwrap
+        // `Result` into the promise's type, arguments take promises too.
+        let stub = find(
+            "struct ApiStub",
+            &|item| matches!(item, Item::Struct(s) if s.ident == "ApiStub"),
         );
+        assert!(
+            stub.contains("pub struct ApiStub (:: capnweb :: __private :: Stub)"),
+            "{stub}"
+        );
+        let methods = find(
+            "impl ApiStub",
+            &|item| matches!(item, Item::Impl(i) if i.trait_.is_none() && quote!(#i).to_string().contains("impl ApiStub")),
+        );
+        for expected in [
+            "pub fn new (target : Api) -> Self",
+            "pub fn add (& self , a : impl :: capnweb :: __private :: IntoArg < i64 > , b : impl :: capnweb :: __private :: IntoArg < i64 >) -> :: capnweb :: __private :: RpcPromise < i64 >",
+            r#"call (& self . 0 , "add""#,
+            "pub fn square (& self , x : impl :: capnweb :: __private :: IntoArg < f64 >) -> :: capnweb :: __private :: RpcPromise < f64 >",
+            r#"get (& self . 0 , "version")"#,
+            "-> :: capnweb :: __private :: RpcPromise < () >",
+            r#"# [doc = r" Adds."]"#,
+        ] {
+            assert!(methods.contains(expected), "{expected:?} in {methods}");
+        }
+        for conversion in ["FromStub", "TypedStub", "Serialize", "Deserialize"] {
+            find(conversion, &|item| match item {
+                Item::Impl(i) => i.trait_.as_ref().is_some_and(|(_, path, _)| {
+                    path.segments.last().is_some_and(|s| s.ident == conversion)
+                }),
+                _ => false,
+            });
+        }
     }
 
     #[test]

@@ -13,7 +13,13 @@ use capnweb::transport::memory::{self, MemoryTransport};
 use capnweb::transport::{CloseReason, Transport};
 use capnweb::{CallFuture, Error, RpcError, RpcTarget, Session, SessionOptions, Stub, Value};
 
-pub fn num(v: &Value) -> f64 {
+/// A number, as a `Value` (the same helper as in `tests/tests/common`).
+pub fn num(v: f64) -> Value {
+    Value::Number(v)
+}
+
+/// The number a `Value` holds (NaN if it holds none).
+pub fn as_num(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
@@ -93,11 +99,11 @@ impl RpcTarget for TestTarget {
         ));
         match method {
             "square" => {
-                let x = num(&arg(&args, 0));
+                let x = as_num(&arg(&args, 0));
                 ready(Ok(Value::from(x * x)))
             }
             "makeCounter" => {
-                let c = Counter::new(num(&arg(&args, 0)) as i64);
+                let c = Counter::new(as_num(&arg(&args, 0)) as i64);
                 ready(Ok(Value::Stub(Stub::new(c))))
             }
             "incrementCounter" => {
@@ -142,7 +148,7 @@ impl RpcTarget for TestTarget {
                 RpcError::range_error("test error").with_stack("at throwErrorImpl")
             )),
             "generateFibonacci" => {
-                let n = num(&arg(&args, 0)) as usize;
+                let n = as_num(&arg(&args, 0)) as usize;
                 let mut fib = vec![0.0, 1.0];
                 while fib.len() < n {
                     let next = fib[fib.len() - 1] + fib[fib.len() - 2];
