@@ -95,7 +95,7 @@ impl RpcTarget for TestTarget {
     fn call(self: Arc<Self>, method: &str, args: Vec<Value>) -> CallFuture {
         self.log.lock().unwrap().push(format!(
             "{method}({})",
-            args.first().map(num).unwrap_or(f64::NAN)
+            args.first().map(as_num).unwrap_or(f64::NAN)
         ));
         match method {
             "square" => {
@@ -112,7 +112,7 @@ impl RpcTarget for TestTarget {
                         "incrementCounter needs a counter stub",
                     )));
                 };
-                let by = args.get(1).map(num).unwrap_or(1.0);
+                let by = args.get(1).map(as_num).unwrap_or(1.0);
                 // Returns the promise, as the reference's surface does: the argument (and with
                 // it the counter stub) is released as soon as the call returns.
                 ready(Ok(Value::Promise(
