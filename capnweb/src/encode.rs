@@ -396,11 +396,36 @@ fn fetch_init(
         (Some(body), true) => Some(Box::new(data_expr(body, depth + 1, limits)?)),
         _ => None,
     };
+    // The other options are plain JSON, one level below `init`: held to the depth limit as
+    // a body is, or the reader would refuse the text.
+    for value in fetch.other.values() {
+        check_depth(depth + json_depth(value), limits)?;
+    }
     Ok(FetchInit {
         body,
         headers: (!fetch.headers.is_empty()).then(|| fetch.headers.clone()),
         other: fetch.other.clone(),
     })
+}
+
+/// How deep plain JSON nests: 1 for a scalar, one more per array or object around it. Walked
+/// without recursion, as a user's JSON may nest arbitrarily deep.
+fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        match value {
+            serde_json::Value::Array(items) => {
+                pending.extend(items.iter().map(|item| (item, depth + 1)));
+            }
+            serde_json::Value::Object(entries) => {
+                pending.extend(entries.values().map(|entry| (entry, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// A request or response body at `depth` as an expression: bodies are data (null, strings,

@@ -1220,3 +1220,37 @@ fn plain_fetch_options_do_not_shadow_the_typed_fields() {
     );
     assert!(!back.other.contains_key("headers"), "{text}");
 }
+
+/// Found by fuzzing (fuzz/, the serde_bridge target): a fetch's other options (plain JSON)
+/// were written however deep they nested, while the reader bounds a message's brackets, so
+/// 600 levels made text the reader refuses. They are held to the depth limit, as bodies are.
+#[test]
+fn a_fetchs_plain_options_are_held_to_the_depth_limit() {
+    fn nested_json(levels: usize) -> serde_json::Value {
+        let mut v = serde_json::Value::from(1);
+        for _ in 0..levels {
+            v = serde_json::Value::Array(vec![v]);
+        }
+        v
+    }
+    let request = |levels: usize| {
+        let mut other = serde_json::Map::new();
+        other.insert("cache".into(), nested_json(levels));
+        Value::Request(Box::new(capnweb::value::Fetch {
+            url: "https://example.com/".into(),
+            other,
+            ..Default::default()
+        }))
+    };
+    // The form at depth 0: 255 arrays around the number reach 255, the deepest allowed.
+    let deepest = request(254);
+    let text = capnweb::serialize_value(&deepest).unwrap();
+    assert_eq!(capnweb::deserialize_value(&text).unwrap(), deepest);
+    for levels in [255, 600] {
+        let err = capnweb::serialize_value(&request(levels)).unwrap_err();
+        assert!(
+            matches!(&err, Error::LimitExceeded(m) if m.contains("limit of 256")),
+            "{levels}: {err:?}"
+        );
+    }
+}
