@@ -319,3 +319,70 @@ async fn a_panicking_interceptor_fails_the_call_not_the_session() {
     );
     assert_eq!(pair.api.numbers().await.unwrap(), [1.0, 2.0, 3.0]);
 }
+
+/// A writer for `tracing_subscriber` that keeps what is logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a `tracing-subscriber` sees: a span per session, a child span per call handled (wire
+/// name, target, id, outcome, duration), and a warning when the peer breaks the protocol.
+#[tokio::test(flavor = "current_thread")]
+async fn sessions_and_calls_are_spans_and_a_protocol_error_is_a_warning() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let pair = pair(SessionOptions::default(), SessionOptions::default());
+    assert_eq!(pair.api.square(3.0).await.unwrap(), 9.0);
+    pair.api.fail().await.unwrap_err();
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let closed_calls: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains("call{") && line.contains("close"))
+        .collect();
+    assert_eq!(closed_calls.len(), 2, "{logged}");
+    for (line, method, outcome) in [
+        (closed_calls[0], "square", "ok"),
+        (closed_calls[1], "fail", "error"),
+    ] {
+        for field in [
+            format!("method=\"{method}\""),
+            "target=\"Api\"".to_owned(),
+            format!("outcome=\"{outcome}\""),
+            "duration_us=".to_owned(),
+            "id=".to_owned(),
+        ] {
+            assert!(line.contains(&field), "{field} in {line}");
+        }
+        // The call's span is its session's child.
+        assert!(line.contains("session:call{"), "{line}");
+    }
+
+    // A peer breaking the protocol: a warning naming it, inside the session's span.
+    let (a, mut raw) = memory::pair();
+    let server = Session::new(a, None, SessionOptions::default());
+    raw.send(r#"["pull",7]"#).await.unwrap();
+    server.closed().await;
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.lines().any(|line| line.contains("WARN")
+            && line.contains("session aborted: the peer broke the protocol")),
+        "{logged}"
+    );
+}

@@ -502,10 +502,11 @@ impl State {
 }
 
 /// The span a session's work runs in: for a session a server opened, its transport, the
-/// client's address and the path.
+/// client's address and the path. Any other session (a client's, or one on a transport of
+/// your own) has no request to describe it, nor a side to name: either end may serve calls.
 fn session_span(context: Option<&RequestContext>) -> tracing::Span {
     let Some(context) = context else {
-        return tracing::info_span!("session", role = "client");
+        return tracing::info_span!("session");
     };
     let span = tracing::info_span!(
         "session",
