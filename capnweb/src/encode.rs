@@ -28,6 +28,12 @@ pub(crate) enum Reference {
     Pipeline(i64, Vec<PathKey>),
     /// `["promise", id]`: a promise we export and will resolve.
     Promise(i64),
+    /// `["writable", id]`: a writable stream we export.
+    Writable(i64),
+    /// `["readable", id]`: the readable end of the pipe we opened as import `id`.
+    Readable(i64),
+    /// `["blob", type, ["readable", id]]`.
+    Blob(String, i64),
 }
 
 /// Decides how stubs and promises inside a value are referred to on the wire.
@@ -289,7 +295,18 @@ impl<'a> Encoder<'a> {
     }
 
     fn reference(&mut self, reference: &Reference) {
+        if let Reference::Blob(mime, id) = reference {
+            self.raw("[\"blob\",");
+            self.string(mime);
+            self.raw(",[\"readable\",");
+            self.integer(*id);
+            self.raw("]]");
+            return;
+        }
         let (tag, id) = match reference {
+            Reference::Writable(id) => ("[\"writable\",", *id),
+            Reference::Readable(id) => ("[\"readable\",", *id),
+            Reference::Blob(_, id) => ("[\"readable\",", *id),
             Reference::Import(id) => ("[\"import\",", *id),
             Reference::Export(id) => ("[\"export\",", *id),
             Reference::Pipeline(id, _) => ("[\"pipeline\",", *id),
