@@ -121,19 +121,20 @@ impl ReadableCell {
     }
 }
 
-/// The error for a stream read or sent a second time.
+/// The error for a stream sent a second time (or sent after it was read).
 pub(crate) fn already_taken(kind: &str) -> Error {
-    Error::from(RpcError::type_error(format!(
+    Error::Encode(format!(
         "this {kind} was already read or sent: a stream's content can be consumed only once"
-    )))
+    ))
 }
 
 /// The error for a stream on a session that cannot carry one.
 pub(crate) fn needs_persistent_session() -> Error {
-    Error::from(RpcError::error(
+    Error::Encode(
         "streams need a WebSocket (or another persistent session): an HTTP batch ends with its \
-         one request and response, so a ReadableStream, WritableStream or Blob cannot cross it",
-    ))
+         one request and response, so a ReadableStream, WritableStream or Blob cannot cross it"
+            .into(),
+    )
 }
 
 fn stream_value(hook: StreamHook) -> Value {
@@ -249,7 +250,8 @@ impl<T: DeserializeOwned> Stream for ReadableStream<T> {
                 Some(chunks) => this.reading = Some(chunks),
                 None => {
                     this.done = true;
-                    return Poll::Ready(Some(Err(already_taken("ReadableStream"))));
+                    let why = "its content was already read or sent: a stream is consumed once";
+                    return Poll::Ready(Some(Err(Error::decode("a ReadableStream", why))));
                 }
             }
         }
@@ -532,6 +534,23 @@ impl<T> WritableStream<T> {
         self.wait_for_room().await
     }
 
+    /// Waits until every write was acknowledged; fails if a write failed.
+    async fn wait_for_acks(&self) -> Result<(), Error> {
+        loop {
+            let acked = self.writer.acked.notified();
+            {
+                let st = self.writer.lock();
+                if let Some(e) = &st.failed {
+                    return Err(e.clone());
+                }
+                if st.flow.in_flight() <= 0.0 {
+                    return Ok(());
+                }
+            }
+            acked.await;
+        }
+    }
+
     /// Waits while the window is full; fails if a write failed.
     async fn wait_for_room(&self) -> Result<(), Error> {
         loop {
@@ -642,7 +661,11 @@ pub(crate) async fn pump(target: Hook, mut chunks: Chunks) {
                 }
             }
             Err(e) => {
-                writer.abort(e.to_rpc_error());
+                // As a pipe does: what was written is delivered first, then the error (a
+                // reader's stream may drop chunks not yet taken when it is aborted).
+                if writer.wait_for_acks().await.is_ok() {
+                    writer.abort(e.to_rpc_error());
+                }
                 return;
             }
         }
