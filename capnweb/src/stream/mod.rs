@@ -184,6 +184,21 @@ impl<T: Serialize + Send + 'static> ReadableStream<T> {
     }
 }
 
+/// A stream of the items of an iterator (collected first, so it may borrow nothing).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+/// let lines: capnweb::ReadableStream<String> = ["a", "b"].map(String::from).into_iter().collect();
+/// assert_eq!(lines.collect_all().await?, ["a", "b"]);
+/// # Ok(()) }
+/// ```
+impl<T: Serialize + Send + 'static> FromIterator<T> for ReadableStream<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let items: Vec<T> = items.into_iter().collect();
+        ReadableStream::new(futures::stream::iter(items))
+    }
+}
+
 impl ReadableStream<Bytes> {
     /// The bytes of `reader`, in chunks of at most 64 KiB.
     pub fn from_async_read(
