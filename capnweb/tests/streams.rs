@@ -441,3 +441,93 @@ async fn a_fast_writer_and_a_slow_reader_keep_the_unread_bytes_within_the_window
     drop(api);
     pair.assert_settled().await;
 }
+
+/// A raw peer: the test writes texts and reads what the session answers.
+struct RawPeer {
+    end: capnweb::transport::memory::MemoryTransport,
+}
+
+impl RawPeer {
+    fn serve(main: Stub) -> (capnweb::Session, RawPeer) {
+        let (a, end) = capnweb::transport::memory::pair();
+        let session = capnweb::Session::new(a, Some(main), capnweb::SessionOptions::default());
+        (session, RawPeer { end })
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.end.send(text.to_string()).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> String {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(5), self.end.recv())
+            .await
+            .expect("an answer")
+            .expect("the connection is open");
+        String::from_utf8(message.to_vec()).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipe_from_the_peer_its_stream_messages_and_their_automatic_release() {
+    let (session, mut peer) = RawPeer::serve(StreamsStub::new(Streams::default()).into());
+    for text in [
+        r#"["pipe"]"#,
+        r#"["push",["pipeline",0,["collect"],[["readable",1]]]]"#,
+        r#"["pull",2]"#,
+        r#"["stream",["pipeline",1,["write"],["x"]]]"#,
+        r#"["stream",["pipeline",1,["write"],["y"]]]"#,
+        r#"["stream",["pipeline",1,["close"],[]]]"#,
+    ] {
+        peer.send(text).await;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(peer.recv().await);
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            r#"["resolve",2,[["x","y"]]]"#,
+            r#"["resolve",3,["undefined"]]"#,
+            r#"["resolve",4,["undefined"]]"#,
+            r#"["resolve",5,["undefined"]]"#,
+        ]
+    );
+    // The stream messages' exports went with their resolutions; the pipe and the call's are
+    // the peer's to release.
+    assert_eq!(session.stats().exports, 3);
+    peer.send(r#"["release",1,1]"#).await;
+    peer.send(r#"["release",2,1]"#).await;
+    for _ in 0..5000 {
+        if session.stats().exports == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert_eq!((session.stats().imports, session.stats().exports), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readable_end_is_taken_once() {
+    let (session, mut peer) = RawPeer::serve(StreamsStub::new(Streams::default()).into());
+    peer.send(r#"["pipe"]"#).await;
+    peer.send(r#"["push",["pipeline",0,["collect"],[["readable",1]]]]"#)
+        .await;
+    peer.send(r#"["push",["pipeline",0,["collect"],[["readable",1]]]]"#)
+        .await;
+    let abort = peer.recv().await;
+    assert!(abort.starts_with(r#"["abort",["error","#), "{abort}");
+    assert!(abort.contains("readable end was already taken"), "{abort}");
+    session.closed().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readable_that_is_not_a_pipe_aborts() {
+    let (session, mut peer) = RawPeer::serve(StreamsStub::new(Streams::default()).into());
+    peer.send(r#"["push",["pipeline",0,["collect"],[["readable",0]]]]"#)
+        .await;
+    let abort = peer.recv().await;
+    assert!(abort.contains("is not a pipe"), "{abort}");
+    session.closed().await;
+}

@@ -100,10 +100,14 @@ impl Pipe {
 
     fn poll_acked(&self, cx: &mut Context<'_>, needed: u64) -> Poll<Result<(), Error>> {
         let mut st = self.lock();
+        // Taken before the reader went: the write succeeded.
+        if st.taken >= needed {
+            return Poll::Ready(Ok(()));
+        }
         if let Some(e) = &st.cancelled {
             return Poll::Ready(Err(e.clone()));
         }
-        if st.taken >= needed || st.aborted.is_some() || st.closed {
+        if st.aborted.is_some() || st.closed {
             return Poll::Ready(Ok(()));
         }
         st.writers.push(cx.waker().clone());
