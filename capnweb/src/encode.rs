@@ -253,15 +253,24 @@ impl<'a> Encoder<'a> {
                 self.out.push(']');
             }
             Value::Request(request) => {
+                let mut init = fetch_init(request, false)?;
+                if let Some(body) = &request.body {
+                    let (body, streamed) = self.body_expr(body)?;
+                    init.body = Some(Box::new(body));
+                    // As the reference sends it: fetch wants `duplex` for a streamed body.
+                    if streamed && !init.other.contains_key("duplex") {
+                        init.other.insert("duplex".into(), "half".into());
+                    }
+                }
                 let expr = Expr::Request(Box::new(RequestForm {
                     url: request.url.clone(),
-                    init: fetch_init(request, true)?,
+                    init,
                 }));
                 self.expr(&expr)?;
             }
             Value::Response(response) => {
                 let body = match &response.body {
-                    Some(body) => data_expr(body)?,
+                    Some(body) => self.body_expr(body)?.0,
                     None => Expr::Null,
                 };
                 let expr = Expr::Response(Box::new(ResponseForm {
@@ -280,6 +289,21 @@ impl<'a> Encoder<'a> {
             }
         }
         self.check_size()
+    }
+
+    /// A request or response body: data, or a readable stream (then `true`), which the
+    /// exporter sends through a pipe, `["readable", id]`.
+    fn body_expr(&mut self, body: &Value) -> Result<(Expr, bool), Error> {
+        if let Value::Stub(stub) = body {
+            if let Hook::Stream(stream) = stub.hook() {
+                if let crate::stream::StreamHook::Readable(_) = &**stream {
+                    if let Reference::Readable(id) = self.exporter.stub(stub.hook())? {
+                        return Ok((Expr::Readable(id), true));
+                    }
+                }
+            }
+        }
+        Ok((data_expr(body)?, false))
     }
 
     fn number(&mut self, n: f64) {

@@ -531,3 +531,22 @@ async fn a_readable_that_is_not_a_pipe_aborts() {
     assert!(abort.contains("is not a pipe"), "{abort}");
     session.closed().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returned_writable_as_a_sink() {
+    use futures::SinkExt;
+    let (pair, api) = pair();
+    let mut upload = api.upload().await.unwrap();
+    let uploaded = tokio::spawn(api.uploaded().into_future());
+    let lines = (0..50).map(|i| Ok(format!("s{i}")));
+    upload
+        .send_all(&mut futures::stream::iter(lines))
+        .await
+        .unwrap();
+    SinkExt::close(&mut upload).await.unwrap();
+    let got = uploaded.await.unwrap().unwrap();
+    assert_eq!(got.len(), 50);
+    assert_eq!(got[49], "s49");
+    drop((upload, api));
+    pair.assert_settled().await;
+}

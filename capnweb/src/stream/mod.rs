@@ -47,6 +47,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
@@ -446,20 +447,29 @@ pub fn pipe<T>() -> (WritableStream<T>, ReadableStream<T>) {
 /// stream. Once the last reference to a stream is dropped without `close()` (this handle and
 /// any copy sent on), the stream is aborted, as the reference does.
 pub struct WritableStream<T> {
-    hook: Hook,
-    writer: Arc<Writer>,
+    inner: Handle,
+    /// For the [`Sink`](futures::Sink) impl: the write, flush or close under way.
+    /// (In a mutex only to keep the stream `Sync`; it is reached through `&mut self`.)
+    pending: Mutex<Option<BoxFuture<'static, Result<(), Error>>>>,
+    closed: bool,
     _t: PhantomData<fn(T)>,
 }
 
 impl<T> fmt::Debug for WritableStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WritableStream")
-            .field("hook", &self.hook)
+            .field("hook", &self.inner.hook)
             .finish()
     }
 }
 
-/// The write state of one writable stream, shared with the tasks that wait for its acks.
+/// The stream and its write state, shared with the tasks that wait for its acks.
+#[derive(Clone)]
+struct Handle {
+    hook: Hook,
+    writer: Arc<Writer>,
+}
+
 struct Writer {
     state: Mutex<WriterState>,
     acked: Notify,
@@ -487,22 +497,7 @@ impl Writer {
     }
 }
 
-impl<T> WritableStream<T> {
-    pub(crate) fn from_hook(hook: Hook) -> WritableStream<T> {
-        WritableStream {
-            hook,
-            writer: Writer::new(),
-            _t: PhantomData,
-        }
-    }
-
-    /// The flow controller's window and the bytes in flight, for this stream's writes to the
-    /// peer (both 0 bytes in flight once every write was acknowledged).
-    pub fn window(&self) -> (f64, f64) {
-        let st = self.writer.lock();
-        (st.flow.window(), st.flow.in_flight())
-    }
-
+impl Handle {
     /// Sends one method call on the stream; the size is set when it went to the peer.
     fn send(&self, method: &str, args: Vec<Value>) -> (Hook, Option<usize>) {
         stream_call(&self.hook, &[PathKey::from(method)], args)
@@ -513,7 +508,7 @@ impl<T> WritableStream<T> {
     }
 
     /// Writes `value` (a chunk already converted).
-    pub(crate) async fn write_value(&mut self, value: Value) -> Result<(), Error> {
+    async fn write_value(&self, value: Value) -> Result<(), Error> {
         if let Some(e) = self.failed() {
             return Err(e);
         }
@@ -546,46 +541,32 @@ impl<T> WritableStream<T> {
             drop(st);
             writer.acked.notify_waiters();
         });
-        self.wait_for_room().await
+        self.wait_until(|flow| !flow.is_full()).await
+    }
+
+    /// Waits until `ready` holds for the flow controller; fails if a write failed.
+    async fn wait_until(&self, ready: impl Fn(&FlowController) -> bool) -> Result<(), Error> {
+        loop {
+            let acked = self.writer.acked.notified();
+            {
+                let st = self.writer.lock();
+                if let Some(e) = &st.failed {
+                    return Err(e.clone());
+                }
+                if ready(&st.flow) {
+                    return Ok(());
+                }
+            }
+            acked.await;
+        }
     }
 
     /// Waits until every write was acknowledged; fails if a write failed.
     async fn wait_for_acks(&self) -> Result<(), Error> {
-        loop {
-            let acked = self.writer.acked.notified();
-            {
-                let st = self.writer.lock();
-                if let Some(e) = &st.failed {
-                    return Err(e.clone());
-                }
-                if st.flow.in_flight() <= 0.0 {
-                    return Ok(());
-                }
-            }
-            acked.await;
-        }
+        self.wait_until(|flow| flow.in_flight() <= 0.0).await
     }
 
-    /// Waits while the window is full; fails if a write failed.
-    async fn wait_for_room(&self) -> Result<(), Error> {
-        loop {
-            let acked = self.writer.acked.notified();
-            {
-                let st = self.writer.lock();
-                if let Some(e) = &st.failed {
-                    return Err(e.clone());
-                }
-                if !st.flow.is_full() {
-                    return Ok(());
-                }
-            }
-            acked.await;
-        }
-    }
-
-    /// Ends the stream: resolves once the peer's stream took every chunk and closed. An
-    /// earlier write's failure is reported here too.
-    pub async fn close(self) -> Result<(), Error> {
+    async fn close(&self) -> Result<(), Error> {
         if let Some(e) = self.failed() {
             return Err(e);
         }
@@ -597,18 +578,54 @@ impl<T> WritableStream<T> {
             (None, Ok(_)) => Ok(()),
         }
     }
+}
+
+impl<T> WritableStream<T> {
+    pub(crate) fn from_hook(hook: Hook) -> WritableStream<T> {
+        WritableStream {
+            inner: Handle {
+                hook,
+                writer: Writer::new(),
+            },
+            pending: Mutex::new(None),
+            closed: false,
+            _t: PhantomData,
+        }
+    }
+
+    /// The flow controller's window and the bytes in flight, for this stream's writes to the
+    /// peer (both 0 bytes in flight once every write was acknowledged).
+    pub fn window(&self) -> (f64, f64) {
+        let st = self.inner.writer.lock();
+        (st.flow.window(), st.flow.in_flight())
+    }
+
+    /// Writes `value` (a chunk already converted).
+    pub(crate) async fn write_value(&mut self, value: Value) -> Result<(), Error> {
+        self.inner.write_value(value).await
+    }
+
+    /// Waits until every write was acknowledged; fails if a write failed.
+    async fn wait_for_acks(&self) -> Result<(), Error> {
+        self.inner.wait_for_acks().await
+    }
+
+    /// Ends the stream: resolves once the peer's stream took it. An earlier write's failure is
+    /// reported here too.
+    pub async fn close(self) -> Result<(), Error> {
+        self.inner.close().await
+    }
 
     /// Aborts the stream: its reader sees `reason` as an error.
     pub fn abort(self, reason: RpcError) {
-        if self.failed().is_some() {
+        if self.inner.failed().is_some() {
             return;
         }
-        let (ack, size) = self.send("abort", vec![Value::Error(Box::new(reason))]);
-        if size.is_none() {
-            // A local stream: the abort is done already; nothing to wait for.
-            drop(ack);
-        }
-        // For the peer's: the stream message was sent; its settling needs no one.
+        // The call is made (or sent) now; its outcome needs no one.
+        drop(
+            self.inner
+                .send("abort", vec![Value::Error(Box::new(reason))]),
+        );
     }
 }
 
@@ -621,10 +638,79 @@ impl<T: Serialize> WritableStream<T> {
     }
 }
 
+impl<T> WritableStream<T> {
+    /// Drives the operation under way (the Sink's), if any.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let pending = self.pending.get_mut().unwrap_or_else(|p| p.into_inner());
+        match pending.as_mut() {
+            None => Poll::Ready(Ok(())),
+            Some(future) => {
+                let outcome = futures::ready!(future.as_mut().poll(cx));
+                *pending = None;
+                Poll::Ready(outcome)
+            }
+        }
+    }
+
+    fn start(&mut self, future: BoxFuture<'static, Result<(), Error>>) {
+        *self.pending.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(future);
+    }
+}
+
+/// The stream as a [`Sink`](futures::Sink): `send` is [`write`](WritableStream::write),
+/// `flush` waits until every chunk was acknowledged, `close` is
+/// [`close`](WritableStream::close).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+/// use futures::{SinkExt, StreamExt};
+/// let (mut writer, reader) = capnweb::pipe::<u32>();
+/// let read = tokio::spawn(reader.collect_all());
+/// writer.send_all(&mut futures::stream::iter([Ok(1), Ok(2), Ok(3)])).await?;
+/// writer.close().await?;
+/// assert_eq!(read.await.unwrap()?, [1, 2, 3]);
+/// # Ok(()) }
+/// ```
+impl<T: Serialize> futures::Sink<T> for WritableStream<T> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Error> {
+        let this = self.get_mut();
+        let value = to_value(&item)?;
+        let inner = this.inner.clone();
+        this.start(Box::pin(async move { inner.write_value(value).await }));
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        futures::ready!(this.poll_pending(cx))?;
+        let inner = this.inner.clone();
+        this.start(Box::pin(async move { inner.wait_for_acks().await }));
+        this.poll_pending(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        futures::ready!(this.poll_pending(cx))?;
+        if this.closed {
+            return Poll::Ready(Ok(()));
+        }
+        this.closed = true;
+        let inner = this.inner.clone();
+        this.start(Box::pin(async move { inner.close().await }));
+        this.poll_pending(cx)
+    }
+}
+
 impl<T> Serialize for WritableStream<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serialize_special(
-            stream_value(StreamHook::Writable(self.hook.clone())),
+            stream_value(StreamHook::Writable(self.inner.hook.clone())),
             serializer,
         )
     }

@@ -203,6 +203,25 @@ async fn cancel_by_receiver(api: StreamsApiStub) -> Outcome {
     Ok(format!("(our source produced {settled})"))
 }
 
+async fn request_streamed_body(api: StreamsApiStub) -> Outcome {
+    let body = ReadableStream::new(futures::stream::iter([Bytes::from(b"hello body".to_vec())]));
+    let mut other = serde_json::Map::new();
+    other.insert("method".into(), "POST".into());
+    let request = capnweb::Value::Request(Box::new(capnweb::value::Fetch {
+        url: "https://example.com/up".into(),
+        headers: Vec::new(),
+        body: Some(called("to_value", capnweb::to_value(&body))?),
+        other,
+    }));
+    let got = called("requestBody", api.request_body(request).await)?;
+    check(
+        "echo",
+        got.as_str(),
+        "POST https://example.com/up: hello body",
+    )?;
+    Ok(String::new())
+}
+
 type Scenario = fn(StreamsApiStub) -> futures::future::BoxFuture<'static, Outcome>;
 
 macro_rules! scenarios {
@@ -223,6 +242,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     "error.in-sent-stream" => error_in_sent_stream,
     "cancel.returned" => cancel_returned,
     "cancel.by-receiver" => cancel_by_receiver,
+    "request.streamed-body" => request_streamed_body,
 ];
 
 /// Waits (bounded) until the session's tables hold only the main entries.
