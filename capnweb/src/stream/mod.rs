@@ -11,7 +11,7 @@
 //!   into and read the upload itself.
 //! * A [`Blob`] is a MIME type and a byte stream, `["blob", type, ["readable", id]]`.
 //!
-//! Chunks are any serde type: strings, [`Bytes`](crate::Bytes) (a `Uint8Array` on the wire),
+//! Chunks are any serde type: strings, [`Bytes`] (a `Uint8Array` on the wire),
 //! numbers, structs. Streams need a session that lasts (WebSocket, or any persistent
 //! transport): an HTTP batch ends with its one request, so a stream sent over one fails with
 //! an error that says so.
