@@ -3,7 +3,8 @@
 //! flow controller's window bounds what is in flight, so the peak RSS stays far below the size
 //! of the data. Prints MB/s and the peak RSS (Linux: `VmHWM` of /proc/self/status).
 //!
-//! `cargo run --release --example stream-1gib [-- MiB]` (default 1024)
+//! `cargo run --release --example stream-1gib [-- MiB [down]]` (default 1024; `down`: the
+//! server streams to the client instead)
 
 use std::time::Instant;
 
@@ -35,14 +36,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let before = peak_rss_mib();
 
-    let source = futures::stream::iter(0..chunks).map(|i| Bytes::from(vec![i as u8; CHUNK]));
+    let download = std::env::args().nth(2).is_some_and(|a| a == "down");
     let started = Instant::now();
-    let total = api.total_bytes(ReadableStream::new(source)).await?;
+    let total = if download {
+        let mut chunks_in = api.chunks(chunks as u32, CHUNK as u32).await?;
+        let mut total = 0usize;
+        while let Some(chunk) = chunks_in.next().await {
+            total += chunk?.len();
+        }
+        total as f64
+    } else {
+        let source = futures::stream::iter(0..chunks).map(|i| Bytes::from(vec![i as u8; CHUNK]));
+        api.total_bytes(ReadableStream::new(source)).await?
+    };
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(total as usize, chunks * CHUNK);
 
     let rate = total / 1e6 / seconds;
-    println!("{mib} MiB upload, Rust -> Rust over WebSocket: {seconds:.1} s, {rate:.1} MB/s");
+    let way = if download {
+        "download, server -> client"
+    } else {
+        "upload, client -> server"
+    };
+    println!("{mib} MiB {way}, Rust <-> Rust over WebSocket: {seconds:.1} s, {rate:.1} MB/s");
     match (before, peak_rss_mib()) {
         (Some(before), Some(after)) => {
             println!("peak RSS: {after:.1} MiB (before the stream: {before:.1} MiB)")
