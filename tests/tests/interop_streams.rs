@@ -177,4 +177,17 @@ async fn our_client_gets_a_clear_error_for_a_stream_over_http_batch() {
         println!("== rust client -> {addr} (http batch): {error}");
         assert!(error.to_string().contains("WebSocket"), "{error}");
     }
+    // And a stream the server would return: our server refuses it with the same words.
+    let ours = our_server().await;
+    let session = capnweb::http_batch::connect_with(
+        &format!("http://{}/", ours.addr),
+        SessionOptions::default(),
+    );
+    let api = session.main_as::<StreamsApiStub>();
+    let error = tokio::time::timeout(std::time::Duration::from_secs(10), api.tail(3))
+        .await
+        .expect("a returned stream over HTTP batch must fail, not hang")
+        .expect_err("a stream cannot cross an HTTP batch");
+    println!("== rust client -> rust server tail() (http batch): {error}");
+    assert!(error.to_string().contains("WebSocket"), "{error}");
 }
