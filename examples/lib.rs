@@ -2,6 +2,8 @@
 
 pub mod interop;
 pub mod notes;
+#[path = "streams_api.rs"]
+pub mod streams;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

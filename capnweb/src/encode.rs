@@ -28,6 +28,12 @@ pub(crate) enum Reference {
     Pipeline(i64, Vec<PathKey>),
     /// `["promise", id]`: a promise we export and will resolve.
     Promise(i64),
+    /// `["writable", id]`: a writable stream we export.
+    Writable(i64),
+    /// `["readable", id]`: the readable end of the pipe we opened as import `id`.
+    Readable(i64),
+    /// `["blob", type, ["readable", id]]`.
+    Blob(String, i64),
 }
 
 /// Decides how stubs and promises inside a value are referred to on the wire.
@@ -247,16 +253,26 @@ impl<'a> Encoder<'a> {
                 self.out.push(']');
             }
             Value::Request(request) => {
+                let mut init = fetch_init(request, false, depth, self.limits)?;
+                if let Some(body) = &request.body {
+                    // The body sits one level below the form, as the reader counts it.
+                    let (body, streamed) = self.body_expr(body, depth + 1)?;
+                    init.body = Some(Box::new(body));
+                    // As the reference sends it: fetch wants `duplex` for a streamed body.
+                    if streamed && !init.other.contains_key("duplex") {
+                        init.other.insert("duplex".into(), "half".into());
+                    }
+                }
                 let expr = Expr::Request(Box::new(RequestForm {
                     url: request.url.clone(),
-                    init: fetch_init(request, true, depth, self.limits)?,
+                    init,
                 }));
                 self.expr(&expr)?;
             }
             Value::Response(response) => {
                 // The body sits one level below the form, as the reader counts it.
                 let body = match &response.body {
-                    Some(body) => data_expr(body, depth + 1, self.limits)?,
+                    Some(body) => self.body_expr(body, depth + 1)?.0,
                     None => Expr::Null,
                 };
                 let expr = Expr::Response(Box::new(ResponseForm {
@@ -277,6 +293,21 @@ impl<'a> Encoder<'a> {
         self.check_size()
     }
 
+    /// A request or response body: data, or a readable stream (then `true`), which the
+    /// exporter sends through a pipe, `["readable", id]`.
+    fn body_expr(&mut self, body: &Value, depth: usize) -> Result<(Expr, bool), Error> {
+        if let Value::Stub(stub) = body {
+            if let Hook::Stream(stream) = stub.hook() {
+                if let crate::stream::StreamHook::Readable(_) = &**stream {
+                    if let Reference::Readable(id) = self.exporter.stub(stub.hook())? {
+                        return Ok((Expr::Readable(id), true));
+                    }
+                }
+            }
+        }
+        Ok((data_expr(body, depth, self.limits)?, false))
+    }
+
     fn number(&mut self, n: f64) {
         if n.is_nan() {
             self.raw("[\"nan\"]");
@@ -290,7 +321,18 @@ impl<'a> Encoder<'a> {
     }
 
     fn reference(&mut self, reference: &Reference) {
+        if let Reference::Blob(mime, id) = reference {
+            self.raw("[\"blob\",");
+            self.string(mime);
+            self.raw(",[\"readable\",");
+            self.integer(*id);
+            self.raw("]]");
+            return;
+        }
         let (tag, id) = match reference {
+            Reference::Writable(id) => ("[\"writable\",", *id),
+            Reference::Readable(id) => ("[\"readable\",", *id),
+            Reference::Blob(_, id) => ("[\"readable\",", *id),
             Reference::Import(id) => ("[\"import\",", *id),
             Reference::Export(id) => ("[\"export\",", *id),
             Reference::Pipeline(id, _) => ("[\"pipeline\",", *id),

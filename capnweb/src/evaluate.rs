@@ -21,6 +21,12 @@ pub(crate) trait Importer {
     fn import_promise(&self, id: i64) -> Result<Hook, Error>;
     /// `["import"|"pipeline"|"remap", id, …]`: one of our exports.
     fn export(&self, id: i64) -> Result<Hook, Error>;
+    /// `["readable", id]`: the readable end of the pipe the sender opened as export `id`.
+    fn readable(&self, id: i64) -> Result<Hook, Error> {
+        Err(protocol(format!(
+            "[\"readable\", {id}] cannot be used here: a stream is only sent in a message"
+        )))
+    }
 }
 
 /// Evaluates `expr` into a value. Calls inside it (`["pipeline", id, path, args]`) are made now,
@@ -122,11 +128,26 @@ fn evaluate_level(expr: Expr, importer: &dyn Importer) -> Result<Value, Error> {
         Expr::Export(id) => Value::Stub(Stub::from_hook(importer.import_stub(id)?)),
         Expr::Promise(id) => Value::Promise(RpcPromise::from_hook(importer.import_promise(id)?)),
         Expr::Writable(id) => Value::Stub(Stub::from_hook(importer.import_stub(id)?)),
-        Expr::Readable(_) | Expr::Blob { .. } => {
-            return Err(protocol(
-                "streams (readable and blob values) are not supported by this implementation yet"
-                    .into(),
-            ))
+        Expr::Readable(id) => Value::Stub(Stub::from_hook(importer.readable(id)?)),
+        Expr::Blob { mime, content } => {
+            let content = evaluate(*content, importer)?;
+            let cell = match content.as_stub().map(Stub::hook) {
+                Some(Hook::Stream(stream)) => match &**stream {
+                    crate::stream::StreamHook::Readable(cell) => Arc::clone(cell),
+                    _ => {
+                        return Err(protocol(
+                            "a blob's content must be a readable stream".into(),
+                        ))
+                    }
+                },
+                _ => {
+                    return Err(protocol(
+                        "a blob's content must be a readable stream".into(),
+                    ))
+                }
+            };
+            let blob = crate::stream::StreamHook::Blob(mime, cell);
+            Value::Stub(Stub::from_hook(Hook::Stream(Arc::new(blob))))
         }
     })
 }
@@ -240,6 +261,7 @@ pub(crate) fn map(
         }
         Hook::Error(e) => Hook::Error(e.clone()),
         Hook::Placeholder(_) => Hook::Error(hook::placeholder_misuse()),
+        Hook::Stream(stream) => Hook::Error(stream.misuse("use .map()")),
     }
 }
 

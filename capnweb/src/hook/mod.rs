@@ -29,6 +29,7 @@ pub(crate) use promise::LocalPromise;
 pub(crate) use remote::{Remote, RemoteRef};
 
 use crate::error::{BrokenCallback, Error, RpcError};
+use crate::stream::StreamHook;
 use crate::value::Value;
 use crate::wire::PathKey;
 
@@ -47,6 +48,8 @@ pub(crate) enum Hook {
     Error(Error),
     /// A placeholder inside a `.map()` recording.
     Placeholder(Placeholder),
+    /// A stream value: a writable stream, a readable stream or a blob.
+    Stream(Arc<StreamHook>),
 }
 
 /// A value inside a `.map()` mapper while it records: the input (index 0) or the result of an
@@ -136,6 +139,7 @@ impl std::fmt::Debug for Hook {
             Hook::Promise(_) => f.write_str("LocalPromise"),
             Hook::Error(e) => write!(f, "Error({e})"),
             Hook::Placeholder(p) => write!(f, "Placeholder({})", p.index),
+            Hook::Stream(s) => write!(f, "Stream({})", s.kind()),
         }
     }
 }
@@ -181,6 +185,10 @@ impl Hook {
             }
             Hook::Error(e) => Hook::Error(e.clone()),
             Hook::Placeholder(_) => Hook::Error(placeholder_misuse()),
+            Hook::Stream(stream) => match &**stream {
+                StreamHook::Writable(inner) => inner.call(path, args),
+                other => Hook::Error(other.misuse("call a method")),
+            },
         }
     }
 
@@ -200,6 +208,11 @@ impl Hook {
             }
             Hook::Error(e) => Hook::Error(e.clone()),
             Hook::Placeholder(_) => Hook::Error(placeholder_misuse()),
+            Hook::Stream(_) if path.is_empty() => {
+                let stub = crate::Stub::from_hook(self.clone());
+                Hook::Payload(Arc::new(Value::Stub(stub)))
+            }
+            Hook::Stream(stream) => Hook::Error(stream.misuse("read a property")),
         }
     }
 
@@ -227,6 +240,7 @@ impl Hook {
             }
             Hook::Error(e) => Pull::ready(Err(e.clone())),
             Hook::Placeholder(_) => Pull::ready(Err(placeholder_misuse())),
+            Hook::Stream(_) => Pull::ready(Ok(Value::Stub(crate::Stub::from_hook(self.clone())))),
         }
     }
 
@@ -238,6 +252,12 @@ impl Hook {
             Hook::Target(t) => Some(Arc::as_ptr(t) as usize),
             Hook::Payload(v) => Some(Arc::as_ptr(v) as usize),
             Hook::Promise(p) => Some(Arc::as_ptr(p) as usize),
+            Hook::Stream(s) => match &**s {
+                StreamHook::Writable(inner) => inner.identity(),
+                StreamHook::Readable(cell) | StreamHook::Blob(_, cell) => {
+                    Some(Arc::as_ptr(cell) as *const () as usize)
+                }
+            },
             Hook::Error(_) | Hook::Placeholder(_) => None,
         }
     }
@@ -246,6 +266,10 @@ impl Hook {
     pub(crate) fn batch_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>> {
         match self {
             Hook::Remote(remote) => remote.entry.request_flush(),
+            Hook::Stream(s) => match &**s {
+                StreamHook::Writable(inner) => inner.batch_flush(),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -263,6 +287,11 @@ impl Hook {
     pub(crate) fn on_broken(&self, callback: BrokenCallback) {
         match self {
             Hook::Remote(remote) => remote.entry.on_broken(callback),
+            Hook::Stream(s) => {
+                if let StreamHook::Writable(inner) = &**s {
+                    inner.on_broken(callback);
+                }
+            }
             Hook::Error(e) => callback(e),
             _ => {}
         }

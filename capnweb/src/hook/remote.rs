@@ -19,6 +19,10 @@ pub(crate) trait Remote: Send + Sync + 'static {
     /// Calls `path` with `args`, or reads it (`None`): sent to the peer at once while the
     /// import is pending (pipelining), applied to the resolution once there is one.
     fn call(&self, path: &[PathKey], args: Option<Vec<Value>>) -> Hook;
+    /// Calls `path` with `args` as a `stream` message (a write to a writable stream): already
+    /// pulled, released by its settling, never pipelined on. Returns the promise of its
+    /// settling and, when it was sent to the peer, the message's size in bytes.
+    fn stream(&self, path: &[PathKey], args: Vec<Value>) -> (Hook, Option<usize>);
     /// Applies `.map()` instructions to the value at `path`, the same way.
     fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook;
     /// The resolution of a promise import: asks the peer for it the first time (`asked` is

@@ -116,6 +116,13 @@ impl Remote for ImportEntry {
         }
     }
 
+    fn stream(&self, path: &[PathKey], args: Vec<Value>) -> (Hook, Option<usize>) {
+        match self.resolution() {
+            Some(resolution) => crate::stream::stream_call(&resolution, path, args),
+            None => self.core.send_stream(self.id, path, args),
+        }
+    }
+
     fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook {
         match self.resolution() {
             Some(resolution) => crate::evaluate::map(&resolution, path, captures, instructions),

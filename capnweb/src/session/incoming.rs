@@ -94,11 +94,7 @@ impl SessionCore {
                 let peer_error = Some(Box::new(error));
                 self.end(Error::Disconnected { reason, peer_error }, false);
             }),
-            Message::Pipe => Err(Error::Protocol(
-                "the peer opened a pipe (a stream), and streams are not supported by this \
-                 implementation yet"
-                    .into(),
-            )),
+            Message::Pipe => self.receive_pipe(),
             Message::Pull(_) | Message::Release(..) => Ok(()),
         };
         self.with_state(|st| st.handling_message = false);
@@ -163,6 +159,27 @@ impl SessionCore {
 }
 
 impl SessionCore {
+    /// `["pipe"]`: a pipe whose writable end takes the peer's next import id and whose readable
+    /// end waits for a `["readable", id]`. A session that cannot carry a stream (an HTTP
+    /// batch's) fails the pipe at once, so its reader learns why instead of waiting.
+    fn receive_pipe(self: &Arc<Self>) -> Result<(), Error> {
+        use crate::stream::{Pipe, PipeReader, PipeWriter, StreamHook};
+        let pipe = Pipe::new();
+        if self.batched || !self.options.peer_answers {
+            pipe.fail(crate::stream::needs_persistent_session());
+        }
+        let writer = crate::hook::TargetCell::new(Arc::new(PipeWriter::new(Arc::clone(&pipe))));
+        let hook = Hook::Stream(Arc::new(StreamHook::Writable(Hook::Target(writer))));
+        let reader = PipeReader::new(pipe);
+        self.with_state(|st| {
+            let id = st.tables.exports.insert_pushed(hook, false)?;
+            if let Some(entry) = st.tables.exports.get_mut(id) {
+                entry.pipe_readable = Some(reader);
+            }
+            Ok(())
+        })
+    }
+
     /// Evaluates an expression from the peer: the calls in it are the peer's, made under the
     /// session's scope (interceptor, handler timeout, counters, tracing).
     fn evaluate(self: &Arc<Self>, expr: Expr, call_id: Option<i64>) -> Result<crate::Value, Error> {

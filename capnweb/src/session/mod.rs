@@ -697,7 +697,10 @@ impl SessionCore {
             let mut exporter = SessionExporter::new(self, tables);
             let limits = &self.options.limits;
             match outbox.push_call(&mut exporter, limits, id, path, args.as_deref()) {
-                Ok(()) => self.new_promise_import(&mut st.tables),
+                Ok(()) => {
+                    exporter.commit(outbox);
+                    self.new_promise_import(&mut st.tables)
+                }
                 Err(e) => {
                     exporter.undo();
                     Hook::Error(e)
@@ -706,6 +709,45 @@ impl SessionCore {
         });
         drop(args);
         hook
+    }
+
+    /// Sends a call on writable stream `id` as a `stream` message; returns the promise of its
+    /// settling (already pulled, never released by us: its settling releases it) and the
+    /// message's size.
+    fn send_stream(
+        self: &Arc<Self>,
+        id: i64,
+        path: &[PathKey],
+        args: Vec<Value>,
+    ) -> (Hook, Option<usize>) {
+        if self.batched || !self.options.peer_answers {
+            return (Hook::Error(crate::stream::needs_persistent_session()), None);
+        }
+        let sent = self.with_state(|st| {
+            if let Some(refused) = st.refuse_new_call() {
+                return (refused, None);
+            }
+            let State { tables, outbox, .. } = st;
+            let mut exporter = SessionExporter::new(self, tables);
+            let limits = &self.options.limits;
+            match outbox.stream_call(&mut exporter, limits, id, path, &args) {
+                Ok(()) => {
+                    let size = outbox.last_size();
+                    exporter.commit(outbox);
+                    let id = st.tables.imports.allocate_positive();
+                    let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, true));
+                    entry.lock().remote_refcount = 0;
+                    st.tables.imports.insert(id, Arc::downgrade(&entry));
+                    (entry.hook(true), Some(size))
+                }
+                Err(e) => {
+                    exporter.undo();
+                    (Hook::Error(e), None)
+                }
+            }
+        });
+        drop(args);
+        sent
     }
 
     /// Sends a `.map()` on import `id`; returns the promise for its result.
@@ -729,7 +771,10 @@ impl SessionCore {
                 outbox.push_remap(&mut exporter, limits, id, path, &captured, &instructions)
             });
             match written {
-                Ok(()) => self.new_promise_import(&mut st.tables),
+                Ok(()) => {
+                    drop(exporter);
+                    self.new_promise_import(&mut st.tables)
+                }
                 Err(e) => {
                     exporter.undo();
                     Hook::Error(e)
@@ -797,7 +842,7 @@ impl SessionCore {
         match hook {
             Hook::Payload(value) => tables.ready.push_back((id, Ok(value))),
             Hook::Error(e) => tables.ready.push_back((id, Err(e))),
-            Hook::Target(_) | Hook::Remote(RemoteRef { promise: false, .. }) => {
+            Hook::Target(_) | Hook::Stream(_) | Hook::Remote(RemoteRef { promise: false, .. }) => {
                 tables.ready.push_back((id, stub(hook)));
             }
             Hook::Placeholder(_) => {
@@ -869,18 +914,21 @@ impl SessionCore {
             Ok(value) => outbox.resolve(&mut exporter, limits, id, value),
             Err(e) => outbox.reject(&mut exporter, limits, Some(id), &e.to_rpc_error()),
         };
-        if let Err(e) = sent {
-            // Over a limit, or not encodable: the caller learns why instead.
-            exporter.undo();
-            let mut exporter = SessionExporter::new(self, tables);
-            if outbox
-                .reject(&mut exporter, limits, Some(id), &e.to_rpc_error())
-                .is_err()
-            {
+        match sent {
+            Ok(()) => exporter.commit(outbox),
+            Err(e) => {
+                // Over a limit, or not encodable: the caller learns why instead.
                 exporter.undo();
-                let fallback = RpcError::error("the result could not be sent");
                 let mut exporter = SessionExporter::new(self, tables);
-                let _ = outbox.reject(&mut exporter, limits, Some(id), &fallback);
+                if outbox
+                    .reject(&mut exporter, limits, Some(id), &e.to_rpc_error())
+                    .is_err()
+                {
+                    exporter.undo();
+                    let fallback = RpcError::error("the result could not be sent");
+                    let mut exporter = SessionExporter::new(self, tables);
+                    let _ = outbox.reject(&mut exporter, limits, Some(id), &fallback);
+                }
             }
         }
         if auto_release {
@@ -1104,6 +1152,26 @@ impl crate::evaluate::Importer for Arc<SessionCore> {
             st.tables.imports.insert(id, Arc::downgrade(&entry));
             Ok(entry.hook(true))
         })
+    }
+
+    fn readable(&self, id: i64) -> Result<Hook, Error> {
+        use futures::StreamExt;
+        let reader = self.with_state(|st| {
+            st.tables
+                .exports
+                .get_mut(id)
+                .and_then(|entry| entry.pipe_readable.take())
+        });
+        let reader = reader.ok_or_else(|| {
+            Error::Protocol(format!(
+                "the peer sent [\"readable\", {id}], but export {id} is not a pipe or its \
+                 readable end was already taken"
+            ))
+        })?;
+        let cell = crate::stream::ReadableCell::new(reader.boxed());
+        Ok(Hook::Stream(Arc::new(crate::stream::StreamHook::Readable(
+            cell,
+        ))))
     }
 
     fn export(&self, id: i64) -> Result<Hook, Error> {

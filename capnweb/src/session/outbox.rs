@@ -206,6 +206,56 @@ impl Outbox {
         })
     }
 
+    /// `["stream",["pipeline",id,path,args]]`: a call on a writable stream.
+    pub(super) fn stream_call(
+        &mut self,
+        exporter: &mut dyn Exporter,
+        limits: &Limits,
+        id: i64,
+        path: &[PathKey],
+        args: &[Value],
+    ) -> Result<(), Error> {
+        self.message(|text| {
+            let mut e = Encoder::new(text, exporter, limits);
+            e.raw("[\"stream\",[\"pipeline\",");
+            e.integer(id);
+            e.raw(",");
+            e.path(path);
+            e.raw(",[");
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    e.raw(",");
+                }
+                e.value(arg, 1)?;
+            }
+            e.raw("]]]");
+            Ok(())
+        })
+    }
+
+    /// The size in bytes of the last message written.
+    pub(super) fn last_size(&self) -> usize {
+        match self.ends.as_slice() {
+            [.., before, last] => last - before,
+            [last] => *last,
+            [] => 0,
+        }
+    }
+
+    /// Puts `count` `["pipe"]` messages before the last message written.
+    pub(super) fn pipes_before_last(&mut self, count: usize) {
+        const PIPE: &str = "[\"pipe\"]";
+        let Some(last) = self.ends.pop() else {
+            return;
+        };
+        let start = self.ends.last().copied().unwrap_or(0);
+        self.text.insert_str(start, &PIPE.repeat(count));
+        for i in 1..=count {
+            self.ends.push(start + i * PIPE.len());
+        }
+        self.ends.push(last + count * PIPE.len());
+    }
+
     /// `["pull",id]`.
     pub(super) fn pull(&mut self, id: i64) {
         self.plain(&["[\"pull\",", itoa::Buffer::new().format(id), "]"]);

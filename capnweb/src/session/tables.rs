@@ -21,6 +21,8 @@ pub(super) struct ExportEntry {
     pub(super) resolving: bool,
     /// `stream` results are released by the resolve itself.
     pub(super) auto_release: bool,
+    /// For a pipe the peer opened: its readable end, until a `["readable", id]` takes it.
+    pub(super) pipe_readable: Option<crate::stream::PipeReader>,
 }
 
 /// What we export to the peer: our objects and promises, by the ids the peer knows them by.
@@ -161,6 +163,7 @@ impl ExportEntry {
             refcount: 1,
             resolving: false,
             auto_release: false,
+            pipe_readable: None,
         }
     }
 }
@@ -205,6 +208,13 @@ impl ImportTable {
         let id = self.next_positive;
         self.next_positive += 1;
         id
+    }
+
+    /// Gives back `id`, the last id allocated (its message was not sent).
+    pub(super) fn unallocate_positive(&mut self, id: i64) {
+        if self.next_positive == id + 1 {
+            self.next_positive = id;
+        }
     }
 
     pub(super) fn insert(&mut self, id: i64, entry: Weak<ImportEntry>) {

@@ -83,8 +83,13 @@ pub struct PeerServer {
 impl PeerServer {
     /// Starts `peer`'s server on a free port and waits for its `listening on` line.
     pub async fn start(peer: Peer, trace: bool) -> PeerServer {
+        PeerServer::start_script(peer, "server", trace).await
+    }
+
+    /// [`PeerServer::start`] with another server script of the peer's (e.g. `streams-server`).
+    pub async fn start_script(peer: Peer, script: &str, trace: bool) -> PeerServer {
         setup();
-        let mut cmd = peer.command("server");
+        let mut cmd = peer.command(script);
         cmd.arg("127.0.0.1:0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -169,8 +174,13 @@ impl Report {
 
 /// Runs `peer`'s client over `transport` ("ws" or "http") against `addr`.
 pub async fn run_client(peer: Peer, transport: &str, addr: &str) -> Report {
+    run_client_script(peer, "client", transport, addr).await
+}
+
+/// [`run_client`] with another client script of the peer's (e.g. `streams-client`).
+pub async fn run_client_script(peer: Peer, script: &str, transport: &str, addr: &str) -> Report {
     setup();
-    let mut cmd = peer.command("client");
+    let mut cmd = peer.command(script);
     cmd.arg(transport).arg(addr).stdin(Stdio::null());
     let out = tokio::time::timeout(PEER_TIMEOUT, cmd.output())
         .await
