@@ -449,8 +449,12 @@ struct RawPeer {
 
 impl RawPeer {
     fn serve(main: Stub) -> (capnweb::Session, RawPeer) {
+        RawPeer::serve_with(main, capnweb::SessionOptions::default())
+    }
+
+    fn serve_with(main: Stub, options: capnweb::SessionOptions) -> (capnweb::Session, RawPeer) {
         let (a, end) = capnweb::transport::memory::pair();
-        let session = capnweb::Session::new(a, Some(main), capnweb::SessionOptions::default());
+        let session = capnweb::Session::new(a, Some(main), options);
         (session, RawPeer { end })
     }
 
@@ -549,4 +553,37 @@ async fn a_returned_writable_as_a_sink() {
     assert_eq!(got[49], "s49");
     drop((upload, api));
     pair.assert_settled().await;
+}
+
+/// A peer that writes into a pipe without waiting for acknowledgements, while nothing reads
+/// it: past `max_stream_buffer_bytes` of unread chunks, its write is rejected and the stream
+/// aborted, so what this side holds for it stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_ignores_flow_control_is_cut_off_at_the_buffer_limit() {
+    let options = capnweb::SessionOptions::default().max_stream_buffer_bytes(4096);
+    let (_session, mut peer) =
+        RawPeer::serve_with(StreamsStub::new(Streams::default()).into(), options);
+    peer.send(r#"["pipe"]"#).await;
+    // Nobody takes the readable end: each 1000-character chunk stays unread.
+    let chunk = "x".repeat(1000);
+    for _ in 0..6 {
+        peer.send(&format!(
+            r#"["stream",["pipeline",1,["write"],["{chunk}"]]]"#
+        ))
+        .await;
+    }
+    // The first four fit (about 1 KiB each, 4096 bytes in all). The first is acknowledged at
+    // once (no chunk before it waits); the next three wait for a reader. The fifth (import
+    // id 6) is over the limit and rejected.
+    assert_eq!(peer.recv().await, r#"["resolve",2,["undefined"]]"#);
+    let rejected = peer.recv().await;
+    assert!(
+        rejected.starts_with(r#"["reject",6,["error","#),
+        "{rejected}"
+    );
+    assert!(
+        rejected.contains("has not read yet, more than the limit of 4096"),
+        "{rejected}"
+    );
+    assert!(!rejected.contains("SessionOptions"), "{rejected}");
 }

@@ -164,7 +164,7 @@ impl SessionCore {
     /// batch's) fails the pipe at once, so its reader learns why instead of waiting.
     fn receive_pipe(self: &Arc<Self>) -> Result<(), Error> {
         use crate::stream::{Pipe, PipeReader, PipeWriter, StreamHook};
-        let pipe = Pipe::new();
+        let pipe = Pipe::new(self.options.max_stream_buffer_bytes);
         if self.batched || !self.options.peer_answers {
             pipe.fail(crate::stream::needs_persistent_session());
         }

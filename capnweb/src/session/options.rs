@@ -34,6 +34,7 @@ pub struct SessionOptions {
     pub(crate) max_exports: usize,
     pub(crate) max_imports: usize,
     pub(crate) max_calls_in_flight: usize,
+    pub(crate) max_stream_buffer_bytes: usize,
     pub(crate) interceptor: Option<Arc<dyn Interceptor>>,
     pub(crate) handler_timeout: Option<Duration>,
     pub(crate) call_timeout: Option<Duration>,
@@ -55,6 +56,7 @@ impl Default for SessionOptions {
             max_exports: 100_000,
             max_imports: 100_000,
             max_calls_in_flight: 10_000,
+            max_stream_buffer_bytes: crate::stream::DEFAULT_MAX_UNREAD_BYTES,
             interceptor: None,
             handler_timeout: None,
             call_timeout: None,
@@ -154,6 +156,16 @@ impl SessionOptions {
     /// at once with a `RangeError` saying so; the session goes on.
     pub fn max_calls_in_flight(mut self, max: usize) -> Self {
         self.max_calls_in_flight = max;
+        self
+    }
+
+    /// The most bytes a peer's writes may hold in one of this side's streams before the reader
+    /// takes them (default 16 MiB). A writer that follows flow control stays far below it (it
+    /// waits for each write's acknowledgement, which comes as the reader reads); past it the
+    /// write fails and the stream is aborted, so a peer that ignores flow control cannot grow
+    /// this side's memory without bound.
+    pub fn max_stream_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.max_stream_buffer_bytes = bytes;
         self
     }
 

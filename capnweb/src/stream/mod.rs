@@ -410,6 +410,11 @@ impl<'de> Deserialize<'de> for Blob {
 // ----------------------------------------------------------------------------------------
 // WritableStream
 
+/// How far a stream's reader may fall behind its writers, in bytes, unless
+/// [`SessionOptions::max_stream_buffer_bytes`](crate::SessionOptions::max_stream_buffer_bytes)
+/// says otherwise.
+pub(crate) const DEFAULT_MAX_UNREAD_BYTES: usize = 16 * 1024 * 1024;
+
 /// A pipe: a [`WritableStream`] and the [`ReadableStream`] that reads what is written to it.
 ///
 /// Return the writable end from a method for the peer to write into (an upload), and read
@@ -426,7 +431,7 @@ impl<'de> Deserialize<'de> for Blob {
 /// # Ok(()) }
 /// ```
 pub fn pipe<T>() -> (WritableStream<T>, ReadableStream<T>) {
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(DEFAULT_MAX_UNREAD_BYTES);
     let writer = Hook::Target(TargetCell::new(Arc::new(PipeWriter::new(Arc::clone(
         &pipe,
     )))));

@@ -23,11 +23,15 @@ use crate::value::Value;
 /// The state both ends share.
 pub(crate) struct Pipe {
     state: Mutex<PipeState>,
+    /// The most bytes (as [`approx_size`] counts them) the queue may hold unread.
+    max_unread_bytes: usize,
 }
 
 #[derive(Default)]
 struct PipeState {
     queue: VecDeque<Value>,
+    /// What the queue holds, as [`approx_size`] counts it.
+    unread_bytes: usize,
     /// Chunks written, and chunks the reader took.
     written: u64,
     taken: u64,
@@ -44,9 +48,11 @@ struct PipeState {
 }
 
 impl Pipe {
-    pub(crate) fn new() -> Arc<Pipe> {
+    /// A pipe whose reader may fall behind its writers by at most `max_unread_bytes`.
+    pub(crate) fn new(max_unread_bytes: usize) -> Arc<Pipe> {
         Arc::new(Pipe {
             state: Mutex::new(PipeState::default()),
+            max_unread_bytes,
         })
     }
 
@@ -87,6 +93,30 @@ impl Pipe {
                 "cannot write to a WritableStream that was closed",
             )));
         }
+        let size = approx_size(&chunk);
+        if st.unread_bytes.saturating_add(size) > self.max_unread_bytes {
+            // A writer waiting for its acknowledgements never gets here: this one ignores
+            // flow control. Its stream ends, and what it queued is dropped.
+            let error = Error::LimitExceeded(format!(
+                "a stream's writer sent {} bytes that its reader has not read yet, more than \
+                 the limit of {}: it does not wait for its writes to be acknowledged \
+                 (SessionOptions::max_stream_buffer_bytes)",
+                st.unread_bytes.saturating_add(size),
+                self.max_unread_bytes
+            ));
+            st.queue.clear();
+            st.unread_bytes = 0;
+            if st.aborted.is_none() {
+                st.aborted = Some(error.clone());
+            }
+            let reader = st.reader.take();
+            drop(st);
+            if let Some(reader) = reader {
+                reader.wake();
+            }
+            return Err(error);
+        }
+        st.unread_bytes += size;
         st.queue.push_back(chunk);
         st.written += 1;
         let needed = st.written - 1;
@@ -136,6 +166,7 @@ impl Pipe {
             )));
         }
         st.queue.clear();
+        st.unread_bytes = 0;
         let writers = std::mem::take(&mut st.writers);
         drop(st);
         writers.into_iter().for_each(Waker::wake);
@@ -154,6 +185,7 @@ impl Pipe {
         }
         if let Some(chunk) = st.queue.pop_front() {
             st.taken += 1;
+            st.unread_bytes = st.unread_bytes.saturating_sub(approx_size(&chunk));
             let writers = std::mem::take(&mut st.writers);
             drop(st);
             writers.into_iter().for_each(Waker::wake);
@@ -165,6 +197,20 @@ impl Pipe {
         st.reader = Some(cx.waker().clone());
         Poll::Pending
     }
+}
+
+/// About how much memory a chunk holds: the length of its text or bytes, plus a few bytes
+/// per value (a chunk came off the wire, so its depth is bounded by the session's limits).
+fn approx_size(value: &Value) -> usize {
+    const PER_VALUE: usize = 16;
+    PER_VALUE
+        + match value {
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.as_slice().len(),
+            Value::Array(items) => items.iter().map(approx_size).sum(),
+            Value::Object(object) => object.iter().map(|(k, v)| k.len() + approx_size(v)).sum(),
+            _ => 0,
+        }
 }
 
 /// The writable end, as an RPC target with the methods `write(chunk)`, `close()` and
