@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
 use capnweb::intercept::{CallInfo, CallKind, Interceptor};
 use capnweb::transport::memory;
 use capnweb::{rpc_target, RpcError, RpcPromise, Session, SessionOptions, Value};
@@ -320,25 +322,11 @@ async fn a_panicking_interceptor_fails_the_call_not_the_session() {
     assert_eq!(pair.api.numbers().await.unwrap(), [1.0, 2.0, 3.0]);
 }
 
-/// A writer for `tracing_subscriber` that keeps what is logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What a `tracing-subscriber` sees: a span per session, a child span per call handled (wire
 /// name, target, id, outcome, duration), and a warning when the peer breaks the protocol.
 #[tokio::test(flavor = "current_thread")]
 async fn sessions_and_calls_are_spans_and_a_protocol_error_is_a_warning() {
-    let logs = Captured::default();
+    let logs = common::Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)

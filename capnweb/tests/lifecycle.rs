@@ -4,9 +4,8 @@
 mod common;
 
 use std::future::IntoFuture;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use capnweb::transport::memory;
@@ -63,23 +62,9 @@ async fn while_closing_the_peers_new_calls_are_refused() {
     assert_eq!(answer.await.unwrap().unwrap(), v(1.0));
 }
 
-/// A writer for `tracing_subscriber` that keeps what is logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn nothing_runs_after_an_abort_and_no_false_protocol_error_is_logged() {
-    let logs = Captured::default();
+    let logs = common::Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)

@@ -3,7 +3,8 @@
 //   node interop/node/server.mjs [HOST:PORT]        (default 127.0.0.1:0)
 //
 // Serves, on one port, HTTP batch (POST, any path) and WebSocket (any path), with a fresh
-// InteropApi main object per session. First stdout line: `listening on HOST:PORT`.
+// main object per session: InteropApi (surface.mjs), or StreamsApi (streams-surface.mjs) with
+// INTEROP_SURFACE=streams (streams-server.mjs sets it). First stdout line: `listening on HOST:PORT`.
 // Exits 0 on SIGTERM/SIGINT, and when its stdin is a pipe/socket that reaches EOF (so a test
 // process that dies does not leave it running). With stdin at /dev/null or a TTY it runs until
 // killed.
@@ -13,6 +14,7 @@ import fs from "node:fs";
 import { WebSocket, WebSocketServer } from "ws";
 import { newWebSocketRpcSession, nodeHttpBatchRpcResponse } from "capnweb";
 import { InteropApi } from "./surface.mjs";
+import { StreamsApi } from "./streams-surface.mjs";
 
 // capnweb's WebSocketTransport reads the global WebSocket (for readyState constants); Node 20 has
 // none, so use the `ws` package's.
@@ -28,6 +30,13 @@ function parseHostPort(arg) {
 }
 
 const { host, port } = parseHostPort(process.argv[2]);
+const surfaces = { interop: InteropApi, streams: StreamsApi };
+const surface = process.env.INTEROP_SURFACE ?? "interop";
+const Main = surfaces[surface];
+if (!Main) {
+  console.error(`INTEROP_SURFACE must be one of ${Object.keys(surfaces).join(", ")} (got ${surface})`);
+  process.exit(2);
+}
 const trace = !!process.env.INTEROP_TRACE;
 
 process.on("unhandledRejection", (err) => {
@@ -46,7 +55,7 @@ const server = http.createServer((req, res) => {
       return end(body, ...rest);
     };
   }
-  nodeHttpBatchRpcResponse(req, res, new InteropApi()).catch((err) => {
+  nodeHttpBatchRpcResponse(req, res, new Main()).catch((err) => {
     // The reference rejects a batch it cannot parse or evaluate (e.g. invalid JSON from a peer).
     console.error(`server: HTTP batch failed, answering 500: ${err?.name}: ${err?.message}`);
     if (!res.headersSent) res.writeHead(500);
@@ -64,7 +73,7 @@ wss.on("connection", (ws) => {
     const send = ws.send.bind(ws);
     ws.send = (m, ...rest) => { console.error(`server -> ${m}`); return send(m, ...rest); };
   }
-  newWebSocketRpcSession(ws, new InteropApi());
+  newWebSocketRpcSession(ws, new Main());
 });
 
 function shutdown() {

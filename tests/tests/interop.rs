@@ -8,96 +8,23 @@
 //! The Node and Python environments are installed by `interop/setup.sh` (pinned, into ignored
 //! folders) on first use. Servers are awaited by their `listening on` line.
 
+#[path = "interop/our_server.rs"]
+mod our_server;
 #[path = "interop/peers.rs"]
 mod peers;
 #[path = "interop/scenarios.rs"]
 mod scenarios;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use capnweb::{Server, Session, SessionOptions};
 use capnweb_examples::interop::{InteropApi, InteropApiStub};
-use peers::{run_client, Peer, PeerServer, Report};
+use our_server::our_server;
+use peers::{assert_cell, assert_our_cell, print_cell, run_client, Peer, PeerServer};
 use scenarios::Transport;
-
-/// Our interop server, in-process, recording every session it starts.
-struct OurServer {
-    addr: SocketAddr,
-    sessions: Arc<Mutex<Vec<Session>>>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn our_server() -> OurServer {
-    let sessions: Arc<Mutex<Vec<Session>>> = Arc::default();
-    let seen = sessions.clone();
-    let options = SessionOptions::default().on_start(move |s| seen.lock().unwrap().push(s.clone()));
-    let server = Server::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .options(options);
-    let addr = server.local_addr();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(
-        server.serve_with_shutdown(|| InteropApiStub::new(InteropApi), async move {
-            let _ = rx.await;
-        }),
-    );
-    OurServer {
-        addr,
-        sessions,
-        _shutdown: tx,
-    }
-}
-
-impl OurServer {
-    /// Every WebSocket session that ended held only its main entries when it did.
-    async fn assert_no_leaks(&self) {
-        let sessions = self.sessions.lock().unwrap().clone();
-        assert!(!sessions.is_empty(), "the server started no session");
-        for session in &sessions {
-            tokio::time::timeout(std::time::Duration::from_secs(10), session.closed())
-                .await
-                .expect("the session ends when the client goes");
-            let stats = session.stats_at_close().expect("closed");
-            assert_eq!(
-                (stats.imports, stats.exports),
-                (1, 1),
-                "a server session ended with leftover entries: {stats:?}"
-            );
-        }
-    }
-}
-
-fn print_cell(title: &str, report: &Report) {
-    println!("== {title}: {}", report.summary());
-    println!("{}", report.output.trim_end());
-}
-
-fn assert_cell(title: &str, report: &Report) {
-    print_cell(title, report);
-    assert!(
-        report.failed.is_empty(),
-        "{title}: failed scenarios: {:#?}\n{}",
-        report.failed,
-        report.output
-    );
-    assert!(
-        !report.passed.is_empty(),
-        "{title}: no scenario ran\n{}",
-        report.output
-    );
-    assert!(
-        report.success,
-        "{title}: the client exited with a failure\n{}",
-        report.output
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_client_against_our_server_over_websocket() {
-    let server = our_server().await;
+    let server = our_server(|| InteropApiStub::new(InteropApi)).await;
     let report = run_client(Peer::Node, "ws", &server.addr.to_string()).await;
     assert_cell("node client -> rust server (websocket)", &report);
     server.assert_no_leaks().await;
@@ -105,7 +32,7 @@ async fn node_client_against_our_server_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_client_against_our_server_over_http_batch() {
-    let server = our_server().await;
+    let server = our_server(|| InteropApiStub::new(InteropApi)).await;
     let report = run_client(Peer::Node, "http", &server.addr.to_string()).await;
     assert_cell("node client -> rust server (http batch)", &report);
     assert!(
@@ -122,17 +49,6 @@ async fn our_client_against(peer: Peer, transport: Transport) -> (Vec<String>, u
     let mut log = Vec::new();
     let failures = scenarios::run_all(transport, &server.addr, &mut log).await;
     (log, failures)
-}
-
-fn assert_our_cell(title: &str, log: &[String], failures: usize) {
-    println!(
-        "== {title}: {} passed, {failures} failed",
-        log.len() - failures
-    );
-    for line in log {
-        println!("{line}");
-    }
-    assert_eq!(failures, 0, "{title}:\n{}", log.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +84,7 @@ async fn a_pipelined_chain_and_a_map_cost_one_post_to_the_node_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_against_our_server() {
     for transport in [Transport::WebSocket, Transport::HttpBatch] {
-        let server = our_server().await;
+        let server = our_server(|| InteropApiStub::new(InteropApi)).await;
         let mut log = Vec::new();
         let failures = scenarios::run_all(transport, &server.addr.to_string(), &mut log).await;
         assert_our_cell(
@@ -192,7 +108,7 @@ async fn python_client_against_our_server_does_what_it_does_against_the_referenc
     let transport = "http";
     let reference = PeerServer::start(Peer::Node, false).await;
     let baseline = run_client(Peer::Python, transport, &reference.addr).await;
-    let ours = our_server().await;
+    let ours = our_server(|| InteropApiStub::new(InteropApi)).await;
     let report = run_client(Peer::Python, transport, &ours.addr.to_string()).await;
     print_cell(
         &format!("python client -> rust server ({transport})"),
@@ -257,7 +173,7 @@ const PYTHON_WS_FAILS: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_against_our_server_over_websocket() {
-    let server = our_server().await;
+    let server = our_server(|| InteropApiStub::new(InteropApi)).await;
     let report = run_client(Peer::Python, "ws", &server.addr.to_string()).await;
     print_cell("python client -> rust server (websocket)", &report);
     for (name, why) in PYTHON_WS_FAILS {

@@ -303,3 +303,17 @@ impl Pair {
         self.log.lock().unwrap().clone()
     }
 }
+
+/// A writer for `tracing_subscriber` that keeps what is logged, for tests that read it.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

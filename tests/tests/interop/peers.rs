@@ -207,3 +207,43 @@ pub async fn run_client_script(peer: Peer, script: &str, transport: &str, addr: 
     }
     report
 }
+
+/// Prints a cell of the matrix: its summary line and each scenario's line.
+pub fn print_cell(title: &str, report: &Report) {
+    println!("== {title}: {}", report.summary());
+    println!("{}", report.output.trim_end());
+}
+
+/// Prints a cell run by a peer's client, and fails unless every scenario passed (and some
+/// ran) and the client exited cleanly.
+pub fn assert_cell(title: &str, report: &Report) {
+    print_cell(title, report);
+    assert!(
+        report.failed.is_empty(),
+        "{title}: failed scenarios: {:#?}\n{}",
+        report.failed,
+        report.output
+    );
+    assert!(
+        !report.passed.is_empty(),
+        "{title}: no scenario ran\n{}",
+        report.output
+    );
+    assert!(
+        report.success,
+        "{title}: the client exited with a failure\n{}",
+        report.output
+    );
+}
+
+/// Prints a cell run by our client (`log`: a line per scenario) and fails on any failure.
+pub fn assert_our_cell(title: &str, log: &[String], failures: usize) {
+    println!(
+        "== {title}: {} passed, {failures} failed",
+        log.len() - failures
+    );
+    for line in log {
+        println!("{line}");
+    }
+    assert_eq!(failures, 0, "{title}:\n{}", log.join("\n"));
+}
