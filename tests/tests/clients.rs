@@ -22,13 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
-fn transport_message(error: Error) -> String {
-    match error {
-        Error::Transport(failure) => failure.message().to_owned(),
-        other => panic!("expected a transport error, got {other:?}"),
-    }
-}
-
 fn squarer() -> Stub {
     Stub::from_fn(|args: Vec<Value>| async move {
         let x = args.first().and_then(Value::as_f64).unwrap_or(0.0);

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use capnweb::tls::{ClientTls, ServerTls};
-use capnweb::{http_batch, websocket, Error, SessionOptions, Stub};
+use capnweb::{http_batch, websocket, SessionOptions, Stub};
 use common::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -56,13 +56,6 @@ fn wss_url(server: &TestServer) -> String {
 
 fn https_url(server: &TestServer) -> String {
     format!("https://localhost:{}/", server.addr.port())
-}
-
-fn transport_message(error: Error) -> String {
-    match error {
-        Error::Transport(failure) => failure.message().to_owned(),
-        other => panic!("expected a transport error, got {other:?}"),
-    }
 }
 
 #[tokio::test]

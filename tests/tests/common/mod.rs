@@ -283,3 +283,11 @@ pub async fn post(url: &str, body: impl Into<Bytes>) -> Answer {
     )
     .await
 }
+
+/// What a transport failure says; any other error fails the test.
+pub fn transport_message(error: Error) -> String {
+    match error {
+        Error::Transport(failure) => failure.message().to_owned(),
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
