@@ -165,6 +165,7 @@ impl TransportError {
     }
 
     /// The same failure, said as part of a larger step: `"{step}: {message}"`.
+    #[cfg(any(feature = "websocket", feature = "http-batch"))]
     pub(crate) fn within(mut self, step: impl fmt::Display) -> TransportError {
         self.message = format!("{step}: {}", self.message);
         self

@@ -45,8 +45,16 @@
 //! evaluator and the `.map()` recorder are internal.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
-// The docs link to the `tls` items, which a build without the feature lacks.
-#![cfg_attr(not(feature = "tls"), allow(rustdoc::broken_intra_doc_links))]
+// The docs link to the items of every feature, which a build without some of them lacks.
+#![cfg_attr(
+    not(all(
+        feature = "websocket",
+        feature = "http-batch",
+        feature = "server",
+        feature = "tls"
+    )),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 pub mod bigint;
 pub mod error;
@@ -63,6 +71,7 @@ mod encode;
 mod evaluate;
 mod hook;
 mod record;
+#[cfg(feature = "server")]
 mod server;
 mod session;
 mod stack;
@@ -84,10 +93,12 @@ pub use http;
 
 /// The `hyper` crate, whose request body type ([`hyper::body::Incoming`]) an [`RpcService`]
 /// serves in your own hyper or tower stack.
+#[cfg(any(feature = "http-batch", feature = "server"))]
 pub use hyper;
 
 /// The `tokio-tungstenite` crate, whose `WebSocketStream`
 /// [`websocket::accept_stream`] takes for a WebSocket you accepted yourself.
+#[cfg(feature = "websocket")]
 pub use tokio_tungstenite;
 
 /// The README's tour, compiled as a doc test.
@@ -96,13 +107,17 @@ pub use tokio_tungstenite;
 pub struct ReadmeDoctests;
 pub use context::{RequestContext, TransportKind};
 pub use error::{Error, RpcError, TransportError};
+#[cfg(feature = "server")]
 pub use server::{IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};
 pub use stream::{pipe, Blob, ReadableStream, WritableStream};
 pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};
 pub use target::{CallFuture, CallResult, RpcTarget};
-pub use transport::{http_batch, websocket};
+#[cfg(feature = "http-batch")]
+pub use transport::http_batch;
+#[cfg(feature = "websocket")]
+pub use transport::websocket;
 pub use typed::{IntoArg, MapResult, TypedStub};
 pub use value::{from_value, to_value, BigInt, Bytes, Date, Value};
 pub use wire::Limits;

@@ -13,6 +13,7 @@ mod routes;
 mod service;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "websocket")]
 mod upgrade;
 
 use std::fmt;

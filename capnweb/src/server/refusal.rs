@@ -7,7 +7,7 @@ use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 use http_body_util::Full;
 
-use crate::transport::http_batch::text_response;
+use crate::transport::responses::text_response;
 
 /// Why a request gets no session: the HTTP status, a message for the client, and any headers
 /// to send with them. A factory given to

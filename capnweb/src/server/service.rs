@@ -12,17 +12,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::Either;
-use http::{Method, Request, Response, StatusCode};
+use http::header::UPGRADE;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 
 use super::connection::Activity;
 use super::refusal::Refusal;
-use super::{upgrade, Lifecycle};
+#[cfg(feature = "websocket")]
+use super::upgrade;
+use super::Lifecycle;
 use crate::context::{RequestContext, TransportKind};
 use crate::session::SessionOptions;
 use crate::stub::Stub;
+#[cfg(feature = "http-batch")]
 use crate::transport::http_batch;
+use crate::transport::responses::text_response;
 use crate::typed::TypedStub;
 
 /// Makes a session's main object for a request, or refuses it.
@@ -232,11 +237,19 @@ impl RpcService {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let websocket = upgrade::is_websocket_request(&request);
-        if !websocket && request.method() != Method::POST {
+        let websocket = is_websocket_request(&request);
+        // Which transports are served depends on capnweb's Cargo features.
+        let served = if websocket {
+            cfg!(feature = "websocket")
+        } else {
+            cfg!(feature = "http-batch") && request.method() == Method::POST
+        };
+        if !served {
             return Either::Left(std::future::ready(method_not_allowed()));
         }
+        #[cfg_attr(not(feature = "websocket"), allow(unused_mut))]
         let (mut parts, body) = request.into_parts();
+        #[cfg(feature = "websocket")]
         let accept_key = if websocket {
             match upgrade::check_handshake(&parts) {
                 Ok(key) => Some(key),
@@ -272,19 +285,27 @@ impl RpcService {
         let mut options = self.options.clone().unwrap_or_default();
         options.context = Some(context);
         let limits = self.limits.over(RequestLimits::default());
+        #[cfg(feature = "websocket")]
         if let Some(accept_key) = accept_key {
             let lifecycle = connection.lifecycle.clone();
             let response =
                 upgrade::accept(&mut parts, accept_key, main, options, limits, lifecycle);
             return Either::Left(std::future::ready(response));
         }
-        Either::Right(http_batch::handle_within(
+        #[cfg(feature = "http-batch")]
+        return Either::Right(http_batch::handle_within(
             Request::from_parts(parts, body),
             main,
             options,
             limits.body,
             limits.batch,
-        ))
+        ));
+        // Without HTTP batch, only WebSocket upgrades get here, and they were answered above.
+        #[cfg(not(feature = "http-batch"))]
+        {
+            let _ = (parts, body, main, options, limits, connection);
+            Either::Right(std::future::ready(method_not_allowed()))
+        }
     }
 
     /// The factory's answer; a panic in it is a 500, not a dead connection.
@@ -301,17 +322,50 @@ impl RpcService {
     }
 }
 
+/// What this endpoint accepts, for a request it cannot serve (which transports it serves
+/// depends on how capnweb was built).
 fn method_not_allowed() -> Response<Full<Bytes>> {
-    let mut response = http_batch::text_response(
+    let (accepted, allow) = match (cfg!(feature = "http-batch"), cfg!(feature = "websocket")) {
+        (true, true) => (
+            "POST requests (HTTP batch) and WebSocket upgrades (GET with `Upgrade: websocket`)",
+            "POST",
+        ),
+        (true, false) => (
+            "POST requests (HTTP batch) only, not WebSocket upgrades",
+            "POST",
+        ),
+        (false, true) => (
+            "WebSocket upgrades (GET with `Upgrade: websocket`) only, not HTTP batch POSTs",
+            "GET",
+        ),
+        (false, false) => (
+            "no requests: it serves neither HTTP batch nor WebSocket",
+            "",
+        ),
+    };
+    let mut response = text_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        "This Cap'n Web endpoint accepts POST requests (HTTP batch) and WebSocket upgrades \
-         (GET with `Upgrade: websocket`)."
-            .into(),
+        format!("This Cap'n Web endpoint accepts {accepted}."),
     );
     response
         .headers_mut()
-        .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
     response
+}
+
+/// Whether the request asks for a WebSocket (`Upgrade: websocket`).
+pub(super) fn is_websocket_request<B>(request: &Request<B>) -> bool {
+    has_token(request.headers(), UPGRADE, "websocket")
+}
+
+/// Whether a comma-separated header holds `token` (case-insensitive), in any of its lines.
+pub(super) fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|part| part.trim().eq_ignore_ascii_case(token))
 }
 
 /// The future of a response.

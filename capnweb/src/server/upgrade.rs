@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -15,20 +15,16 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
-use super::service::RequestLimits;
+use super::service::{has_token, RequestLimits};
 use super::{shutdown_requested, Lifecycle};
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
-use crate::transport::{http_batch::text_response, websocket};
+use crate::transport::responses::text_response;
+use crate::transport::websocket;
 
 /// How long a shutting-down server waits for a WebSocket session's calls to finish, and then
 /// for the session to end after saying so.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Whether the request asks for a WebSocket (`Upgrade: websocket`).
-pub(super) fn is_websocket_request<B>(request: &Request<B>) -> bool {
-    has_token(request.headers(), UPGRADE, "websocket")
-}
 
 /// Accepts a checked handshake: 101, and the session starts on the upgraded connection with
 /// `main`; or a response saying why it cannot.
@@ -113,16 +109,6 @@ pub(super) fn refusal_response((status, why): BadHandshake) -> Response<Full<Byt
     response
 }
 
-/// Whether a comma-separated header holds `token` (case-insensitive), in any of its lines.
-fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|part| part.trim().eq_ignore_ascii_case(token))
-}
-
 /// Runs a WebSocket session on the upgraded connection until it ends or the server shuts down.
 async fn run_session(
     on_upgrade: OnUpgrade,
@@ -164,6 +150,9 @@ async fn run_session(
 
 #[cfg(test)]
 mod tests {
+    use http::Request;
+
+    use super::super::service::is_websocket_request;
     use super::*;
 
     fn check_handshake(request: &Request<()>) -> Result<HeaderValue, BadHandshake> {

@@ -247,3 +247,148 @@ impl ImportTable {
         self.slots.drain().map(|(_, e)| e).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::stub::Stub;
+    use crate::value::Value;
+
+    fn object() -> Hook {
+        Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::Null) }).into_hook()
+    }
+
+    fn promise() -> Hook {
+        Hook::Payload(Arc::new(Value::Null))
+    }
+
+    #[test]
+    fn the_main_export_is_id_zero_and_new_exports_count_down() {
+        let mut table = ExportTable::new(object(), 10);
+        assert_eq!(table.len(), 1);
+        assert!(table.get(0).is_some());
+        assert_eq!(table.export_stub(&object()).ok(), Some(-1));
+        assert_eq!(table.export_promise(promise()).ok(), Some(-2));
+        assert_eq!(table.export_stub(&object()).ok(), Some(-3));
+        assert_eq!(table.len(), 4);
+    }
+
+    #[test]
+    fn exporting_an_object_again_reuses_its_id_and_counts_a_reference() {
+        let mut table = ExportTable::new(object(), 10);
+        let thing = object();
+        let id = table.export_stub(&thing).ok();
+        assert_eq!(table.export_stub(&thing.clone()).ok(), id);
+        let id = id.unwrap_or_default();
+        assert_eq!(table.get(id).map(|e| e.refcount), Some(2));
+        // The first release leaves the entry; the second removes it and hands the hook back.
+        assert!(matches!(table.release(id, 1), Ok(None)));
+        assert!(matches!(table.release(id, 1), Ok(Some(_))));
+        assert!(table.get(id).is_none());
+        // Once released, the same object is a new export with a new id.
+        assert_eq!(table.export_stub(&thing).ok(), Some(id - 1));
+    }
+
+    #[test]
+    fn a_promise_is_a_new_export_every_time() {
+        let mut table = ExportTable::new(object(), 10);
+        let hook = promise();
+        assert_eq!(table.export_promise(hook.clone()).ok(), Some(-1));
+        assert_eq!(table.export_promise(hook).ok(), Some(-2));
+    }
+
+    #[test]
+    fn releasing_what_the_peer_does_not_hold_is_refused() {
+        let mut table = ExportTable::new(object(), 10);
+        let unknown = table.release(-7, 1).err().unwrap_or_default();
+        assert!(unknown.contains("export -7"), "{unknown}");
+        let id = table.export_stub(&object()).unwrap_or_default();
+        let too_many = table.release(id, 2).err().unwrap_or_default();
+        assert!(too_many.contains("holds only 1"), "{too_many}");
+        // A refused release changes nothing.
+        assert_eq!(table.get(id).map(|e| e.refcount), Some(1));
+    }
+
+    #[test]
+    fn pushed_results_take_positive_ids_in_order() {
+        let mut table = ExportTable::new(object(), 10);
+        assert_eq!(table.next_pushed_id(), 1);
+        assert_eq!(table.insert_pushed(promise(), false).ok(), Some(1));
+        assert_eq!(table.insert_pushed(promise(), true).ok(), Some(2));
+        assert_eq!(table.next_pushed_id(), 3);
+        assert_eq!(table.get(2).map(|e| e.auto_release), Some(true));
+        assert_eq!(table.get(1).map(|e| e.auto_release), Some(false));
+    }
+
+    #[test]
+    fn the_export_table_stops_at_its_bound_and_has_room_again_after_a_release() {
+        let mut table = ExportTable::new(object(), 3);
+        let first = table.export_stub(&object()).unwrap_or_default();
+        assert!(table.insert_pushed(promise(), false).is_ok());
+        assert_eq!(table.len(), 3);
+        assert!(matches!(
+            table.export_stub(&object()),
+            Err(Error::LimitExceeded(_))
+        ));
+        assert!(matches!(
+            table.export_promise(promise()),
+            Err(Error::LimitExceeded(_))
+        ));
+        assert!(matches!(
+            table.insert_pushed(promise(), false),
+            Err(Error::LimitExceeded(_))
+        ));
+        // Re-exporting what is there needs no room.
+        let again = table.export_stub(
+            &table
+                .get(first)
+                .map(|e| e.hook.clone())
+                .unwrap_or_else(promise),
+        );
+        assert_eq!(again.ok(), Some(first));
+        assert!(table.release(first, 2).is_ok());
+        assert!(table.export_stub(&object()).is_ok());
+    }
+
+    #[test]
+    fn taking_everything_empties_the_export_table() {
+        let mut table = ExportTable::new(object(), 10);
+        let thing = object();
+        let id = table.export_stub(&thing).unwrap_or_default();
+        assert_eq!(table.take_all().len(), 2);
+        assert_eq!(table.len(), 0);
+        // The identity map went too: the object is a new export.
+        assert_ne!(table.export_stub(&thing).ok(), Some(id));
+    }
+
+    #[test]
+    fn imports_count_up_and_the_main_import_always_counts() {
+        let mut table = ImportTable::new(2);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.allocate_positive(), 1);
+        assert_eq!(table.allocate_positive(), 2);
+        // Only the last id can be given back.
+        table.unallocate_positive(1);
+        assert_eq!(table.allocate_positive(), 3);
+        table.unallocate_positive(3);
+        assert_eq!(table.allocate_positive(), 3);
+    }
+
+    #[test]
+    fn the_import_table_stops_at_its_bound_and_dead_slots_can_be_removed() {
+        let mut table = ImportTable::new(2);
+        assert!(table.room().is_ok());
+        table.insert(-1, Weak::new());
+        table.insert(-2, Weak::new());
+        assert!(matches!(table.room(), Err(Error::LimitExceeded(_))));
+        // A slot whose entry is gone is removed whatever entry is named.
+        table.remove_if(-1, 12345);
+        assert!(table.get(-1).is_none());
+        assert!(table.room().is_ok());
+        assert!(!table.any_awaited());
+        assert_eq!(table.take_all().len(), 1);
+        assert_eq!(table.len(), 1);
+    }
+}

@@ -3,6 +3,16 @@
 
 use bytes::Bytes;
 
+/// The first characters of `text`, for an error message.
+pub(crate) fn snippet(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let text = text.trim();
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// A buffer's messages, each a slice of it, one by one: split on `\n`; an empty buffer holds
 /// none. (Lazily: a body of a million lines is not a million slices at once.)
 pub(crate) struct Lines {
@@ -36,6 +46,7 @@ impl Lines {
     }
 
     /// The number (from 1) of the line the last message came from.
+    #[cfg(feature = "http-batch")]
     pub(crate) fn line_number(&self) -> usize {
         self.line
     }
@@ -70,4 +81,16 @@ pub(crate) fn join_lines(lines: &[Bytes]) -> Bytes {
         body.extend_from_slice(line);
     }
     Bytes::from(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet;
+
+    #[test]
+    fn snippets_are_cut_on_characters() {
+        assert_eq!(snippet("  short \n"), "short");
+        let long = "é".repeat(300);
+        assert_eq!(snippet(&long).chars().count(), 201);
+    }
 }

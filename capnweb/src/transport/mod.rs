@@ -10,10 +10,16 @@
 //! [`http_batch`]. For your own, implement [`Transport`]: it is [`Stream`](futures::Stream)
 //! plus [`Sink`](futures::Sink) in one, with a reason on close.
 
+#[cfg(any(feature = "websocket", feature = "http-batch"))]
 mod headers;
+#[cfg(feature = "http-batch")]
 pub mod http_batch;
+#[cfg(any(feature = "websocket", feature = "http-batch"))]
 mod lines;
 pub mod memory;
+#[cfg(any(feature = "http-batch", feature = "server"))]
+pub(crate) mod responses;
+#[cfg(feature = "websocket")]
 pub mod websocket;
 
 pub use crate::session::{CloseReason, Transport};

@@ -54,8 +54,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::headers::ExtraHeaders;
-use super::http_batch::snippet;
-use super::lines::{join_lines, Lines};
+use super::lines::{join_lines, snippet, Lines};
 use super::{CloseReason, Transport};
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};

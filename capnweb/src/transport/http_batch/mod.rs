@@ -42,11 +42,12 @@ mod server;
 
 pub use client::{builder, connect, connect_with, Client, ClientBuilder};
 pub use server::handle;
-pub(crate) use server::{handle_within, text_response};
+#[cfg(feature = "server")]
+pub(crate) use server::handle_within;
 
 use bytes::Bytes;
 
-use super::lines::{join_lines, Lines};
+use super::lines::{join_lines, snippet, Lines};
 use crate::session::SessionOptions;
 
 /// The largest body either side reads (see the module docs).
@@ -58,16 +59,6 @@ pub(crate) fn max_body_bytes(options: &SessionOptions) -> usize {
 fn split_batch(body: &Bytes) -> Vec<Bytes> {
     let mut lines = Lines::new(body.clone());
     std::iter::from_fn(|| lines.next_message()).collect()
-}
-
-/// The first characters of `text`, for an error message.
-pub(crate) fn snippet(text: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let text = text.trim();
-    match text.char_indices().nth(MAX_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -83,12 +74,5 @@ mod tests {
         assert_eq!(split("a\n"), ["a"]);
         assert_eq!(split("a\r\n\nb\r\n"), ["a", "b"]);
         assert_eq!(join_lines(&split("a\nb")), "a\nb");
-    }
-
-    #[test]
-    fn snippets_are_cut_on_characters() {
-        assert_eq!(snippet("  short \n"), "short");
-        let long = "é".repeat(300);
-        assert_eq!(snippet(&long).chars().count(), 201);
     }
 }

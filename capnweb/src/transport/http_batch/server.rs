@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE};
+use http::header::ALLOW;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
@@ -19,6 +19,7 @@ use super::{join_lines, max_body_bytes, Lines};
 use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
+use crate::transport::responses::{bytes_response, text_response};
 use crate::transport::{CloseReason, Transport};
 
 /// Answers one HTTP batch request, serving `main` to it.
@@ -115,21 +116,6 @@ async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
         return Some(future.await);
     }
     tokio::time::timeout(limit, future).await.ok()
-}
-
-/// A `text/plain` response.
-pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    bytes_response(status, Bytes::from(body))
-}
-
-fn bytes_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 /// The body (UTF-8 text), or the response refusing it.
