@@ -33,13 +33,13 @@
 //! `deserializer.deserialize_newtype_struct(MAGIC_NAME, visitor)`.
 //!
 //! * capnweb's deserializer recognizes the name, moves its whole `Value` into a thread-local
-//!   slot and hands the visitor a one-entry *marker map* `{MARKER_KEY: SLOT}`; the visitor
+//!   slot and hands the visitor a one-entry *marker map* `{marker_key(): SLOT}`; the visitor
 //!   takes the value out of the slot. A `Value` (or `Date`, `Stub`, …) field therefore costs
 //!   O(1) no matter how large the value is, and nothing is cloned.
 //! * When something asks capnweb's deserializer for `deserialize_any` on a special value (serde
 //!   buffering for `#[serde(flatten)]` and untagged enums does), the value is kept in a
 //!   thread-local list for the rest of the [`from_value`](super::from_value) call and the
-//!   visitor gets the marker map `{MARKER_KEY: index}`. When the buffered content is later
+//!   visitor gets the marker map `{marker_key(): index}`. When the buffered content is later
 //!   replayed into a `Value`/`Date`/`Stub` field, the marker leads back to the value (cloned,
 //!   since buffered content may be replayed more than once). Visitors that are not capnweb's
 //!   (e.g. `serde_json::Value`) see the marker as an ordinary map: special values have no
@@ -83,8 +83,20 @@ use crate::{RpcPromise, Stub};
 /// The newtype-struct name that marks a special value on its way through serde.
 pub(crate) const MAGIC_NAME: &str = "$capnweb::private::Special";
 
-/// The single key of the marker map a special value is handed to a visitor as.
-pub(crate) const MARKER_KEY: &str = "\0$capnweb::private::SpecialMarker";
+/// The single key of the marker map a special value is handed to a visitor as. It ends with a
+/// number drawn once per process, so that no object a peer sends (a map in a `#[serde(flatten)]`
+/// or untagged `Value`, say) can hold the key and be taken for a marker.
+pub(crate) fn marker_key() -> &'static str {
+    use std::hash::{BuildHasher, Hasher};
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        // std's hasher keys are random per process; no need for a random-number crate.
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        format!("\0$capnweb::private::SpecialMarker:{random:016x}")
+    })
+}
 
 /// The marker-map value meaning "the value is in the slot" (other values index the kept list).
 pub(crate) const SLOT_ID: u64 = u64::MAX;
@@ -310,7 +322,7 @@ fn take_marked(id: u64) -> Option<Value> {
     }
 }
 
-/// The one-entry map `{MARKER_KEY: id}`.
+/// The one-entry map `{marker_key(): id}`.
 struct MarkerAccess<E> {
     id: Option<u64>,
     key_done: bool,
@@ -335,7 +347,7 @@ impl<'de, E: de::Error> MapAccess<'de> for MarkerAccess<E> {
             return Ok(None);
         }
         self.key_done = true;
-        seed.deserialize(de::value::BorrowedStrDeserializer::new(MARKER_KEY))
+        seed.deserialize(de::value::BorrowedStrDeserializer::new(marker_key()))
             .map(Some)
     }
 
@@ -377,7 +389,7 @@ impl<'de> Visitor<'de> for MapKeySeed {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<MapKey, E> {
-        Ok(if key == MARKER_KEY {
+        Ok(if key == marker_key() {
             MapKey::Marker
         } else {
             MapKey::Name(key.to_owned())
@@ -385,7 +397,7 @@ impl<'de> Visitor<'de> for MapKeySeed {
     }
 
     fn visit_string<E: de::Error>(self, key: String) -> Result<MapKey, E> {
-        Ok(if key == MARKER_KEY {
+        Ok(if key == marker_key() {
             MapKey::Marker
         } else {
             MapKey::Name(key)
@@ -588,7 +600,7 @@ mod tests {
 
     #[test]
     fn marker_outside_from_value_is_an_error() {
-        let text = format!("{{\"{}\": 3}}", MARKER_KEY.replace('\0', "\\u0000"));
+        let text = format!("{{\"{}\": 3}}", marker_key().replace('\0', "\\u0000"));
         let err = serde_json::from_str::<Value>(&text).unwrap_err();
         assert!(
             err.to_string().contains("outside capnweb::from_value"),
