@@ -632,7 +632,39 @@ enum Untagged {
     List(Vec<bool>),
     Fields { a: u8, b: String },
     When(DateField),
-    Any(BufferedValueField),
+    Any(UntaggedAny),
+}
+
+/// The catch-all of [`Untagged`]: a buffered `Value` that no earlier variant would take, as
+/// serde tries the variants in order and the first that fits wins (a number in `Any` comes back
+/// as `Num`, by design, in serde_json too). A value that would fit one is wrapped in an array
+/// that starts with `null`, which none of them takes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+struct UntaggedAny(Value);
+
+impl<'a> Arbitrary<'a> for UntaggedAny {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let v = value(u, 3, false)?;
+        let is_fields = |v: &Value| match v {
+            // `Fields { a, b }` takes any object holding both keys (others are ignored), and a
+            // sequence of two.
+            Value::Object(map) => map.contains_key("a") && map.contains_key("b"),
+            Value::Array(items) => items.len() == 2,
+            _ => false,
+        };
+        let taken = match &v {
+            // Bytes without a kind are buffered as bytes, which `String` takes when UTF-8.
+            Value::Number(_) | Value::String(_) | Value::Date(_) | Value::Bytes(_) => true,
+            Value::Array(items) => items.iter().all(|i| matches!(i, Value::Bool(_))),
+            _ => false,
+        };
+        Ok(UntaggedAny(if taken || is_fields(&v) {
+            Value::Array(vec![Value::Null, v])
+        } else {
+            v
+        }))
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, Arbitrary)]
