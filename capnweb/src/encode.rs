@@ -7,9 +7,6 @@
 //! read: a value nested too deeply, a bigint too long, or a message too large fails with
 //! [`Error::LimitExceeded`] as soon as the writer can tell, not after the whole text exists.
 
-use base64::engine::general_purpose::STANDARD_NO_PAD;
-use base64::Engine as _;
-
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::{Bytes, Fetch, Value};
@@ -233,7 +230,7 @@ impl<'a> Encoder<'a> {
             Value::Bytes(b) => {
                 check_whole_elements(b)?;
                 self.raw("[\"bytes\",\"");
-                STANDARD_NO_PAD.encode_string(b.as_slice(), self.out);
+                crate::wire::b64::encode_into(b.as_slice(), self.out);
                 self.out.push('"');
                 if let Some(kind) = b.kind() {
                     self.out.push(',');

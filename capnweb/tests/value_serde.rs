@@ -1275,7 +1275,10 @@ fn an_object_holding_the_old_marker_key_is_an_ordinary_object() {
         ("inner", forged.clone()),
     ]);
     let env: Envelope = from_value(v.clone()).unwrap();
-    assert_eq!(env.rest, obj([("at", at.clone()), ("inner", forged.clone())]));
+    assert_eq!(
+        env.rest,
+        obj([("at", at.clone()), ("inner", forged.clone())])
+    );
     // Straight from the wire's text too.
     let text = capnweb::serialize_value(&v).unwrap();
     let env: Envelope = capnweb::deserialize(&text).unwrap();

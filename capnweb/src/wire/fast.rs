@@ -12,10 +12,9 @@
 
 use std::cell::Cell;
 
-use base64::Engine as _;
-
+use super::b64;
 use super::lex::{self, byte, skip_whitespace, unescape, Rejected};
-use super::parse::{nesting_bound, BASE64_LENIENT, MAX_SAFE_ID, PAIRWISE_KEYS};
+use super::parse::{nesting_bound, MAX_SAFE_ID, PAIRWISE_KEYS};
 use super::{
     BytesKind, Capture, ErrorForm, Expr, Limits, Message, Path, PathKey, ReferenceForm, RemapForm,
 };
@@ -495,9 +494,9 @@ impl Reader<'_> {
         self.eat(b',')?;
         let (raw, escaped) = self.raw_string()?;
         let data = if escaped {
-            BASE64_LENIENT.decode(unescape(raw))
+            b64::decode(unescape(raw).as_bytes())
         } else {
-            BASE64_LENIENT.decode(raw)
+            b64::decode(raw.as_bytes())
         }
         .map_err(|_| Rejected)?;
         let mut kind = None;

@@ -12,6 +12,7 @@
 //! assert_eq!(msg.to_text(), r#"["push",["pipeline",0,["add"],[1,2]]]"#);
 //! ```
 
+pub(crate) mod b64;
 mod error;
 mod fast;
 mod lex;

@@ -16,9 +16,6 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 use serde::Deserialize as _;
 use serde_json::{Map, Number, Value};
 
@@ -878,8 +875,7 @@ impl<'a, 't> Converter<'a, 't> {
         if !matches!(self.tape.node(text), Node::String { .. }) {
             return Err(self.expected("a base64 string", text).at_index(1));
         }
-        let data = BASE64_LENIENT
-            .decode(self.tape.str(text).as_bytes())
+        let data = super::b64::decode(self.tape.str(text).as_bytes())
             .map_err(|err| Fail::malformed(format!("invalid base64: {err}")).at_index(1))?;
         let kind = match items.get(2) {
             None => None,
@@ -1123,15 +1119,6 @@ fn canonical_number(x: f64) -> Number {
         Number::from_f64(x).unwrap_or_else(|| Number::from(0))
     }
 }
-
-/// The standard alphabet, padding optional (the reference strips it when sending), and lenient
-/// about unused trailing bits as JavaScript's decoders are.
-pub(super) const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
 
 /// A bytes kind by name; typed arrays must hold a whole number of elements.
 fn bytes_kind(name: &str, len: usize) -> Result<BytesKind> {

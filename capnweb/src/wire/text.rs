@@ -191,9 +191,8 @@ pub(crate) fn bare_form(out: &mut String, tag: &str) {
 /// Writes `data` as a quoted base64 string without padding, as the reference writes the
 /// `["bytes", …]` form's content (base64 needs no JSON escaping).
 pub(crate) fn write_base64(out: &mut String, data: &[u8]) {
-    use base64::Engine as _;
     out.push('"');
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode_string(data, out);
+    super::b64::encode_into(data, out);
     out.push('"');
 }
 
