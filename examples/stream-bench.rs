@@ -120,7 +120,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<34} {:>15} {:>15}",
         "client -> server", "upload", "download"
     );
-    let rust = rust_client(&ours, chunks).await?;
+    // The client runs as a task of the runtime, as a client inside a server would (awaited on
+    // `main`'s own thread instead, every chunk also costs a wake-up across threads).
+    let addr = ours.clone();
+    let rust = tokio::spawn(async move { rust_client(&addr, chunks).await }).await??;
     row("Rust -> Rust", rust);
     if let Some((_child, addr)) = &reference {
         let node = node_client(addr, node_mib).await?;

@@ -19,6 +19,7 @@ use super::service::{has_token, RequestLimits};
 use super::{shutdown_requested, Lifecycle};
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
+use crate::transport::read_ahead::ReadAhead;
 use crate::transport::responses::text_response;
 use crate::transport::websocket;
 
@@ -125,8 +126,12 @@ async fn run_session(
         }
     };
     let config = websocket::config(&options);
-    let ws =
-        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let ws = WebSocketStream::from_raw_socket(
+        ReadAhead::new(TokioIo::new(upgraded)),
+        Role::Server,
+        Some(config),
+    )
+    .await;
     let transport =
         websocket::WebSocketTransport::new(ws).keepalive(limits.ping_interval, limits.ping_timeout);
     let session = Session::new(transport, Some(main), options);

@@ -17,6 +17,8 @@ pub mod http_batch;
 #[cfg(any(feature = "websocket", feature = "http-batch"))]
 mod lines;
 pub mod memory;
+#[cfg(feature = "websocket")]
+pub(crate) mod read_ahead;
 #[cfg(any(feature = "http-batch", feature = "server"))]
 pub(crate) mod responses;
 #[cfg(feature = "websocket")]

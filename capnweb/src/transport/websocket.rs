@@ -55,6 +55,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::headers::ExtraHeaders;
 use super::lines::{join_lines, snippet, Lines};
+use super::read_ahead::ReadAhead;
 use super::{CloseReason, Transport};
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
@@ -418,7 +419,7 @@ impl ClientBuilder {
     {
         let (ws, _response) = tokio_tungstenite::client_async_with_config(
             request,
-            stream,
+            ReadAhead::new(stream),
             Some(config(&self.options)),
         )
         .await

@@ -492,13 +492,18 @@ impl Reader<'_> {
     /// `["bytes", base64, kind?]`'s arguments.
     fn bytes(&mut self) -> Fast<Expr> {
         self.eat(b',')?;
-        let (raw, escaped) = self.raw_string()?;
-        let data = if escaped {
-            b64::decode(unescape(raw).as_bytes())
-        } else {
-            b64::decode(raw.as_bytes())
-        }
-        .map_err(|_| Rejected)?;
+        let data = match self.plain_base64() {
+            Some(data) => data,
+            None => {
+                let (raw, escaped) = self.raw_string()?;
+                if escaped {
+                    b64::decode(unescape(raw).as_bytes())
+                } else {
+                    b64::decode(raw.as_bytes())
+                }
+                .map_err(|_| Rejected)?
+            }
+        };
         let mut kind = None;
         if self.peek() == b',' {
             self.at += 1;
@@ -513,6 +518,23 @@ impl Reader<'_> {
             kind = Some(found);
         }
         Ok(Expr::Bytes { data, kind })
+    }
+
+    /// A string of base64 without escapes, decoded, found with a vectorised search for its
+    /// closing quote rather than lexed byte by byte (bytes are most of a stream's text). If the
+    /// text up to the first quote is not base64, `None`: the string holds an escape, a control
+    /// character or other text, and is read the ordinary way.
+    fn plain_base64(&mut self) -> Option<Vec<u8>> {
+        if self.peek() != b'"' {
+            return None;
+        }
+        let start = self.at + 1;
+        let len = memchr::memchr(b'"', self.bytes.get(start..)?)?;
+        // Base64 text holds no quote, backslash or control character, so decoding it also
+        // checked that it is a whole JSON string without escapes.
+        let data = b64::decode(self.bytes.get(start..start + len)?).ok()?;
+        self.at = start + len + 1;
+        Some(data)
     }
 
     /// `["error", name, message, stack?, props?]`'s arguments.
@@ -744,6 +766,9 @@ mod tests {
     const SEEDS: &[&str] = &[
         r#"["push",["pipeline",0,["add",1],[1,-2.5e3,"x",true,false,null]]]"#,
         r#"["resolve",-1,{"a":[["x",["date",5],["bigint","-12"],["bytes","AQIDBA","Int32Array"]]]}]"#,
+        r#"["push",["bytes","aGVsbG8gd29ybGQ"]]"#,
+        r#"["push",["bytes","aGk=",  "Uint8Array"]]"#,
+        r#"["push",["bytes","a\u0047k"]]"#,
         r#"["reject",2,["error","Error","m",null,{"cause":["error","TypeError","x","stk"]}]]"#,
         r#"["push",["import",3,[],[["undefined"],["inf"],["-inf"],["nan"],["url","u"]]]]"#,
         r#"["push",["remap",1,["items"],[["import",0],["export",-2]],[["pipeline",0,["n"]]]]]"#,
@@ -794,6 +819,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn base64_with_escapes_or_other_text_is_read_as_a_string_first() {
+        let bytes = |text: &str| match message(text, &Limits::default()) {
+            Some(Message::Push(Expr::Bytes { data, .. })) => Some(data),
+            _ => None,
+        };
+        assert_eq!(bytes(r#"["push",["bytes","aGk"]]"#), Some(b"hi".to_vec()));
+        // An escaped letter is still base64, once the string is decoded.
+        assert_eq!(
+            bytes(r#"["push",["bytes","a\u0047k"]]"#),
+            Some(b"hi".to_vec())
+        );
+        // A quote in the middle ends the search there; the string is then lexed as JSON.
+        assert_eq!(bytes(r#"["push",["bytes","aG\"k"]]"#), None);
+        assert_eq!(bytes(r#"["push",["bytes","aGk"#), None);
     }
 
     #[test]
