@@ -40,9 +40,29 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The modules, from the wire up: [`wire`] (messages and expressions as text), [`value`] (the
-//! data model and the serde bridge), [`error`], [`transport`]; the session, hooks, tables, the
-//! evaluator and the `.map()` recorder are internal.
+//! The modules, from the wire up, each depending only on those before it (a test,
+//! `tests/layering.rs`, checks this):
+//!
+//! 1. [`wire`]: messages and expressions as text, parsed and written.
+//! 2. The object model: [`value`] (the data model and the serde bridge), [`error`], stubs and
+//!    promises, [`stream`]s, and internally the hooks behind every stub, local targets, and the
+//!    code that writes values to the wire, evaluates the peer's expressions and records
+//!    `.map()` closures. These refer to each other by nature: a value can hold a stub, a stub is
+//!    a hook, and a hook can be a resolved value.
+//! 3. Typed stubs and the standalone [`serialize`]/[`deserialize`]; [`tls`] settings.
+//! 4. The [`Session`]: its import and export tables, the message loop, the outbox. A hook
+//!    reaches a session's import only through a trait the session implements.
+//! 5. [`transport`]s: memory, WebSocket, HTTP batch.
+//! 6. The [`Server`], and [`reconnect`]ing clients.
+//!
+//! # Cargo features
+//!
+//! All on by default: `websocket` (the WebSocket transport, tokio-tungstenite), `http-batch`
+//! (the HTTP batch client and handler, hyper's client), `server` ([`Server`], [`RpcService`],
+//! [`Routes`]: hyper's server, serving whichever transports are on) and `tls` (rustls, for
+//! `wss://`, `https://` and [`Server::tls`]; it also brings hyper-rustls, which only the HTTP
+//! batch client uses, as Cargo cannot enable a dependency for two features together). With
+//! none, the sessions, the memory transport and your own [`transport::Transport`]s remain.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 // The docs link to the items of every feature, which a build without some of them lacks.

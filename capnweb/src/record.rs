@@ -272,3 +272,115 @@ impl Exporter for RecorderExporter<'_> {
         Ok(Reference::Pipeline(self.0.capture(hook), path.to_vec()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hook::fake_remote::{Asked, FakeRemote};
+    use crate::stub::Stub;
+
+    /// What `record_map` on a fake import sent: the captures' count and the instructions.
+    fn recorded(remote: &FakeRemote) -> (usize, Vec<String>) {
+        match remote.asked().as_slice() {
+            [Asked::Map {
+                captures,
+                instructions,
+                ..
+            }] => (*captures, instructions.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn call(hook: &Hook, method: &str, args: Vec<Value>) -> Hook {
+        let path = [PathKey::from(method)];
+        intercept_call(hook, &path, &args).unwrap_or_else(|| hook.call(&path, args))
+    }
+
+    fn value_of(hook: Hook) -> Value {
+        Value::Promise(crate::stub::RpcPromise::<Value>::from_hook(hook))
+    }
+
+    #[test]
+    fn calls_on_the_input_become_pipeline_instructions() {
+        let (remote, subject) = FakeRemote::promise(3, Value::Null);
+        let result = record_map(&subject, &[PathKey::from("items")], |input| {
+            let user = call(&input, "getUser", vec![Value::from(1.0)]);
+            Ok(value_of(call(&user, "name", vec![])))
+        });
+        assert!(matches!(result, Hook::Payload(_)), "{result:?}");
+        let (captures, instructions) = recorded(&remote);
+        assert_eq!(captures, 0);
+        assert_eq!(
+            instructions,
+            [
+                r#"["pipeline",0,["getUser"],[1]]"#,
+                r#"["pipeline",1,["name"],[]]"#,
+                r#"["pipeline",2]"#,
+            ]
+        );
+        assert!(
+            matches!(remote.asked().as_slice(), [Asked::Map { path, .. }] if path == &[PathKey::from("items")])
+        );
+    }
+
+    #[test]
+    fn stubs_the_mapper_uses_are_captured_once_each() {
+        let (remote, subject) = FakeRemote::promise(3, Value::Null);
+        let (_other, api) = FakeRemote::promise(9, Value::Null);
+        let local = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::Null) });
+        record_map(&subject, &[], |input| {
+            let a = call(&api, "lookup", vec![value_of(input.clone())]);
+            let b = call(&api, "lookup", vec![Value::Stub(local.clone())]);
+            Ok(Value::Array(vec![value_of(a), value_of(b)]))
+        });
+        let (captures, instructions) = recorded(&remote);
+        // `api` once (-1) though used twice; the local stub is the second capture (-2).
+        assert_eq!(captures, 2);
+        assert_eq!(
+            instructions,
+            [
+                r#"["pipeline",-1,["lookup"],[["pipeline",0]]]"#,
+                r#"["pipeline",-1,["lookup"],[["import",-2]]]"#,
+                r#"[[["pipeline",1],["pipeline",2]]]"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_nested_map_is_one_remap_instruction_of_the_outer_one() {
+        let (remote, subject) = FakeRemote::promise(3, Value::Null);
+        let (_other, api) = FakeRemote::promise(9, Value::Null);
+        record_map(&subject, &[], |input| {
+            let friends = call(&input, "friends", vec![]);
+            let names = record_map(&friends, &[], |friend| {
+                Ok(value_of(call(&api, "nameOf", vec![value_of(friend)])))
+            });
+            Ok(value_of(names))
+        });
+        let (captures, instructions) = recorded(&remote);
+        // The inner mapper captures `api` through the outer one (its capture -1 there).
+        assert_eq!(captures, 1);
+        assert_eq!(
+            instructions,
+            [
+                r#"["pipeline",0,["friends"],[]]"#,
+                r#"["remap",1,[],[["import",-1]],[["pipeline",-1,["nameOf"],[["pipeline",0]]],["pipeline",1]]]"#,
+                r#"["pipeline",2]"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_is_intercepted_outside_a_recording_and_a_failed_mapper_records_nothing() {
+        let (remote, subject) = FakeRemote::promise(3, Value::Null);
+        assert!(intercept_call(&subject, &[PathKey::from("f")], &[]).is_none());
+        assert!(intercept_get(&subject, &[PathKey::from("p")]).is_none());
+        let result = record_map(&subject, &[], |_input| {
+            Err(Error::from(crate::error::RpcError::type_error("no")))
+        });
+        assert!(matches!(result, Hook::Error(_)), "{result:?}");
+        assert_eq!(remote.asked(), []);
+        // The recording ended with the mapper: calls are not intercepted any more.
+        assert!(intercept_call(&subject, &[PathKey::from("f")], &[]).is_none());
+    }
+}

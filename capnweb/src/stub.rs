@@ -294,7 +294,7 @@ impl RpcPromise<Value> {
         &self,
         mapper: impl FnOnce(RpcPromise<Value>) -> R,
     ) -> RpcPromise<Value> {
-        crate::typed::record_typed_map(self, |input| Ok(mapper(input).into()))
+        record_typed_map(self, |input| Ok(mapper(input).into()))
     }
 }
 
@@ -426,4 +426,16 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
             _t: PhantomData,
         }
     }
+}
+
+/// Records `mapper` on a typed placeholder; `to_value` turns its result into the value the
+/// recorder encodes as the last instruction.
+pub(crate) fn record_typed_map<S, T, O>(
+    promise: &RpcPromise<S>,
+    mapper: impl FnOnce(RpcPromise<T>) -> Result<Value, Error>,
+) -> RpcPromise<O> {
+    let hook = crate::record::record_map(promise.hook(), promise.path(), |input: Hook| {
+        mapper(RpcPromise::from_hook(input))
+    });
+    RpcPromise::from_hook(hook)
 }

@@ -12,6 +12,8 @@
 
 mod cell;
 mod dispatch;
+#[cfg(test)]
+pub(crate) mod fake_remote;
 mod promise;
 mod remote;
 pub(crate) mod scope;
@@ -404,4 +406,159 @@ pub(crate) fn resolve_deep(value: Value) -> Pull {
 /// [`resolve_deep`] on each value, concurrently.
 pub(crate) async fn resolve_all(values: Vec<Value>) -> Result<Vec<Value>, Error> {
     futures::future::try_join_all(values.into_iter().map(resolve_deep)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake_remote::{Asked, FakeRemote};
+    use super::*;
+    use crate::stub::Stub;
+    use crate::value::Object;
+
+    fn path(keys: &[&str]) -> Vec<PathKey> {
+        keys.iter().map(|k| PathKey::from(*k)).collect()
+    }
+
+    fn object(entries: &[(&str, Value)]) -> Value {
+        let mut object = Object::new();
+        for (key, value) in entries {
+            object.insert((*key).to_owned(), value.clone());
+        }
+        Value::Object(object)
+    }
+
+    fn adder() -> Stub {
+        Stub::from_fn(|args: Vec<Value>| async move {
+            let sum = args.iter().filter_map(|a| match a {
+                Value::Number(n) => Some(*n),
+                _ => None,
+            });
+            Ok(Value::Number(sum.sum()))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_payload_is_read_by_path_and_its_stubs_are_called_through() {
+        let value = object(&[
+            ("name", Value::from("ada")),
+            ("tools", object(&[("add", Value::Stub(adder()))])),
+        ]);
+        let hook = Hook::Payload(Arc::new(value));
+        assert_eq!(
+            hook.get(&path(&["name"])).pull().await.ok(),
+            Some(Value::from("ada"))
+        );
+        // The path leads into a stub: the call goes to it.
+        let sum = hook.call(&path(&["tools", "add"]), vec![2.0.into(), 3.0.into()]);
+        assert_eq!(sum.pull().await.ok(), Some(Value::Number(5.0)));
+    }
+
+    #[tokio::test]
+    async fn calling_what_is_not_a_function_and_reading_past_undefined_fail_as_in_javascript() {
+        let hook = Hook::Payload(Arc::new(object(&[("n", Value::Number(1.0))])));
+        let err = hook
+            .call(&path(&["n"]), vec![])
+            .pull()
+            .await
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("is not a function")),
+            "{err:?}"
+        );
+        let err = hook.get(&path(&["missing", "deeper"])).pull().await;
+        assert!(err.is_err(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_broken_hook_fails_everything_with_its_error() {
+        let broken = Hook::Error(Error::from(RpcError::range_error("gone")));
+        for hook in [
+            broken.call(&path(&["f"]), vec![]),
+            broken.get(&path(&["p"])),
+        ] {
+            let err = hook.pull().await.err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("gone")),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_is_called_and_pulling_it_gives_the_stub() {
+        let stub = adder();
+        let hook = stub.hook().clone();
+        let sum = hook.call(&[], vec![1.0.into(), 2.0.into()]);
+        assert_eq!(sum.pull().await.ok(), Some(Value::Number(3.0)));
+        match hook.pull().await {
+            Ok(Value::Stub(back)) => assert!(back.same_target(&stub)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn clones_share_an_identity_and_other_objects_do_not() {
+        let a = adder().into_hook();
+        let b = adder().into_hook();
+        assert_eq!(a.identity(), a.clone().identity());
+        assert_ne!(a.identity(), b.identity());
+        assert_eq!(Hook::Error(placeholder_misuse()).identity(), None);
+        assert!(Hook::Payload(Arc::new(Value::Null)).is_inert());
+        assert!(!Hook::Payload(Arc::new(Value::Stub(adder()))).is_inert());
+    }
+
+    #[tokio::test]
+    async fn calls_on_a_remote_go_to_its_session_and_a_pull_asks_once() {
+        let (remote, hook) = FakeRemote::promise(7, Value::from("resolved"));
+        let _ = hook.call(&path(&["f"]), vec![1.0.into()]);
+        let _ = hook.get(&path(&["p"]));
+        assert_eq!(hook.pull().await.ok(), Some(Value::from("resolved")));
+        assert_eq!(
+            remote.asked(),
+            [
+                Asked::Call(path(&["f"]), Some(vec![1.0.into()])),
+                Asked::Call(path(&["p"]), None),
+                Asked::Resolution,
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_local_promise_queues_calls_until_it_resolves() {
+        let local = LocalPromise::new();
+        let promise = Hook::Promise(Arc::clone(&local));
+        // Pipelined: the calls are made on the promise before it has resolved, and run in order
+        // once it does.
+        let sum = promise.call(&path(&["add"]), vec![4.0.into(), 5.0.into()]);
+        let name = promise.get(&path(&["name"]));
+        assert!(local.resolution().is_none());
+        local.resolve(Hook::Payload(Arc::new(object(&[
+            ("add", Value::Stub(adder())),
+            ("name", Value::from("calc")),
+        ]))));
+        assert_eq!(sum.pull().await.ok(), Some(Value::Number(9.0)));
+        assert_eq!(name.pull().await.ok(), Some(Value::from("calc")));
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_refuses_to_be_used_outside_its_recording() {
+        let placeholder = Hook::Placeholder(Placeholder {
+            recording: Arc::new(()),
+            index: 0,
+        });
+        for hook in [
+            placeholder.call(&[], vec![]),
+            placeholder.get(&path(&["x"])),
+            placeholder.clone(),
+        ] {
+            let err = hook.pull().await.err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("outside its mapper")),
+                "{err:?}"
+            );
+        }
+    }
 }
