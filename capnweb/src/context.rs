@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 
 /// How a session reached the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,8 +107,8 @@ impl RequestContext {
         RequestContext {
             inner: Arc::new(Parts {
                 method,
-                uri,
-                headers,
+                uri: detached_uri(uri),
+                headers: detached_headers(headers),
                 peer_addr,
                 transport,
             }),
@@ -180,9 +180,51 @@ impl RequestContext {
     }
 }
 
+/// The headers, copied out of whatever buffer they point into. hyper's header values (and a
+/// URI's path) are slices of the connection's read buffer: kept as they are, they would keep
+/// that whole buffer (8 KiB and more) alive as long as the session that holds the context.
+fn detached_headers(headers: HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in &headers {
+        let mut detached =
+            HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        detached.set_sensitive(value.is_sensitive());
+        copy.append(name.clone(), detached);
+    }
+    copy
+}
+
+/// The URI, copied out of the buffer it may point into (see [`detached_headers`]).
+fn detached_uri(uri: Uri) -> Uri {
+    Uri::try_from(uri.to_string()).unwrap_or(uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_context_keeps_no_part_of_the_buffer_the_request_was_read_into() {
+        // As hyper does: the URI and header values are slices of the connection's buffer.
+        let mut text = b"/path".to_vec();
+        text.resize(16 * 1024, b'a');
+        let buffer = bytes::Bytes::from(text);
+        let uri = Uri::from_maybe_shared(buffer.slice(..5)).unwrap();
+        let mut headers = HeaderMap::new();
+        let mut value = HeaderValue::from_maybe_shared(buffer.slice(5..13)).unwrap();
+        value.set_sensitive(true);
+        headers.insert("x-token", value);
+        assert!(!buffer.is_unique());
+        let context =
+            RequestContext::new(Method::GET, uri, headers, None, TransportKind::WebSocket);
+        assert_eq!(context.path(), "/path");
+        assert_eq!(context.headers()["x-token"], "aaaaaaaa");
+        assert!(context.headers()["x-token"].is_sensitive());
+        assert!(
+            buffer.is_unique(),
+            "the context still refers to the request's buffer"
+        );
+    }
 
     fn context(headers: &[(&str, &str)]) -> RequestContext {
         let mut request = http::Request::post("/rpc");
