@@ -402,7 +402,7 @@ impl Peer {
             introduced_ids(expr, &mut self.session_ids);
         }
         match message {
-            Message::Push(_) | Message::Stream(_) => self.pushes_out += 1,
+            Message::Push(_) | Message::Stream(_) | Message::Pipe => self.pushes_out += 1,
             Message::Abort(_) => {
                 self.aborts += 1;
                 self.last_was_abort = true;
@@ -491,7 +491,8 @@ async fn run(data: &[u8]) {
         }
         let parsed = Message::parse_bytes(line, &limits());
         if let Ok(message) = &parsed {
-            if matches!(message, Message::Push(_) | Message::Stream(_)) {
+            // `pipe` takes the next import id, as `push` and `stream` do.
+            if matches!(message, Message::Push(_) | Message::Stream(_) | Message::Pipe) {
                 peer.pushes_in += 1;
             }
             if let Some(expr) = message_expr(message) {
