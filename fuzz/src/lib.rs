@@ -32,6 +32,23 @@ pub fn target(name: &str) -> Option<Check> {
 
 #[cfg(test)]
 mod tests {
+    /// Inputs that once failed a target (`regressions/TARGET/`), kept so they keep passing.
+    #[test]
+    fn every_regression_passes() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+        let mut count = 0;
+        for (name, check) in super::TARGETS {
+            let Ok(entries) = std::fs::read_dir(dir.join(name)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                check(&std::fs::read(entry.path()).unwrap());
+                count += 1;
+            }
+        }
+        assert!(count > 0, "no regression inputs under {}", dir.display());
+    }
+
     /// Every seed passes its target's check (as `replay TARGET corpus/TARGET` would say).
     #[test]
     fn every_seed_passes() {
