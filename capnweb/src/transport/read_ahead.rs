@@ -76,7 +76,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
         let read = tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.ahead);
         match read {
             Poll::Ready(Ok(n)) if n > 0 => {
-                // Less than a plain read would have taken: caught up with the peer.
+                // No more than a plain read would have taken: caught up with the peer.
                 this.eager = n > wanted;
                 this.hand_out(out);
                 Poll::Ready(Ok(()))
@@ -129,8 +129,8 @@ mod tests {
 
     use super::*;
 
-    /// A socket that holds `data`, gives at most `per_read` bytes per read (or all that is
-    /// asked), and counts its reads; after `data`, it has nothing yet (pending).
+    /// A socket that holds `data`, gives all that is asked of it per read, and counts its
+    /// reads; after `data`, it has nothing yet (pending).
     struct Socket {
         data: Vec<u8>,
         at: usize,
