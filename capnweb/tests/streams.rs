@@ -390,7 +390,9 @@ use std::future::IntoFuture;
 #[allow(dead_code)]
 fn _unused(_: Stub) {}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: `flood` reads the window right after a write returned, and on a second worker an
+// acknowledgement could shrink the window in between, which is allowed and not what is tested.
+#[tokio::test(flavor = "current_thread")]
 async fn a_fast_writer_and_a_slow_reader_keep_the_unread_bytes_within_the_window() {
     let written = Arc::new(AtomicU64::new(0));
     let max_window = Arc::new(AtomicU64::new(0));

@@ -514,9 +514,9 @@ impl Handle {
 
     /// Writes `value` (a chunk already converted).
     async fn write_value(&self, value: Value) -> Result<(), Error> {
-        if let Some(e) = self.failed() {
-            return Err(e);
-        }
+        // The window may have shrunk since the last write returned (an acknowledgement came
+        // in meanwhile): never send into a full one. Also fails if an earlier write failed.
+        self.wait_until(|flow| !flow.is_full()).await?;
         let (ack, size) = self.send("write", vec![value]);
         let Some(size) = size else {
             // A local stream: one write at a time, no window.
