@@ -93,8 +93,53 @@ async fn node_server() -> Result<(tokio::process::Child, String), String> {
     Ok((child, addr))
 }
 
+/// Our server on a runtime of its own, one thread, as a server process of its own would be;
+/// its address once it is listening.
+fn server_on_its_own_thread() -> Result<String, Box<dyn std::error::Error>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let runtime = match runtime {
+            Ok(runtime) => runtime,
+            Err(e) => return drop(tx.send(Err(e.to_string()))),
+        };
+        runtime.block_on(async move {
+            match Server::bind("127.0.0.1:0").await {
+                Ok(server) => {
+                    drop(tx.send(Ok(server.local_addr().to_string())));
+                    let served = server
+                        .serve(|| StreamsApiStub::new(StreamsApi::default()))
+                        .await;
+                    if let Err(e) = served {
+                        eprintln!("our server stopped: {e}");
+                    }
+                }
+                Err(e) => drop(tx.send(Err(e.to_string()))),
+            }
+        });
+    });
+    Ok(rx.recv()??)
+}
+
+/// Our client on a runtime of its own, one thread, as a client process of its own would be.
+fn client_on_its_own_thread(addr: String, chunks: usize) -> Result<(f64, f64), String> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime
+            .block_on(rust_client(&addr, chunks))
+            .map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "the client's thread panicked".to_owned())?
+}
+
 fn row(what: &str, (up, down): (f64, f64)) {
-    println!("{what:<34} {up:>10.1} MB/s {down:>10.1} MB/s");
+    println!("{what:<38} {up:>10.1} MB/s {down:>10.1} MB/s");
 }
 
 #[tokio::main]
@@ -103,8 +148,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chunks = mib * 1024 * 1024 / CHUNK;
     let node_mib = (mib / 4).clamp(1, 64);
 
+    // The server and the client of the first row each have a runtime (and a thread) of their
+    // own, as two processes would, and as the reference's two Node processes do.
+    let ours = server_on_its_own_thread()?;
     let server = Server::bind("127.0.0.1:0").await?;
-    let ours = server.local_addr().to_string();
+    let shared = server.local_addr().to_string();
     tokio::spawn(server.serve(|| StreamsApiStub::new(StreamsApi::default())));
 
     let setup = std::process::Command::new("bash")
@@ -117,14 +165,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("64 KiB chunks over WebSocket on loopback ({mib} MiB per Rust run, {node_mib} MiB per Node run)");
     println!(
-        "{:<34} {:>15} {:>15}",
+        "{:<38} {:>15} {:>15}",
         "client -> server", "upload", "download"
     );
-    // The client runs as a task of the runtime, as a client inside a server would (awaited on
-    // `main`'s own thread instead, every chunk also costs a wake-up across threads).
-    let addr = ours.clone();
-    let rust = tokio::spawn(async move { rust_client(&addr, chunks).await }).await??;
+    let rust = tokio::task::spawn_blocking({
+        let addr = ours.clone();
+        move || client_on_its_own_thread(addr, chunks)
+    })
+    .await??;
     row("Rust -> Rust", rust);
+    // Both in one runtime of two worker threads: the client runs as a task, as a client inside
+    // a server would, and each chunk's hand-over between the two ends may wake the other thread.
+    let one_runtime = tokio::spawn(async move { rust_client(&shared, chunks).await }).await??;
+    row("Rust -> Rust (one runtime, 2 threads)", one_runtime);
     if let Some((_child, addr)) = &reference {
         let node = node_client(addr, node_mib).await?;
         row("Node -> Node (reference)", node);
