@@ -123,19 +123,15 @@ fn server_on_its_own_thread() -> Result<String, Box<dyn std::error::Error>> {
     Ok(rx.recv()??)
 }
 
-/// Our client on a runtime of its own, one thread, as a client process of its own would be.
-fn client_on_its_own_thread(addr: String, chunks: usize) -> Result<(f64, f64), String> {
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime
-            .block_on(rust_client(&addr, chunks))
-            .map_err(|e| e.to_string())
-    })
-    .join()
-    .map_err(|_| "the client's thread panicked".to_owned())?
+/// Our client on a runtime of its own, one thread, as a client process of its own would be
+/// (call it from a blocking thread).
+fn client_on_its_own_runtime(addr: &str, chunks: usize) -> Result<(f64, f64), String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(rust_client(addr, chunks))
+        .map_err(|e| e.to_string())
 }
 
 fn row(what: &str, (up, down): (f64, f64)) {
@@ -170,14 +166,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let rust = tokio::task::spawn_blocking({
         let addr = ours.clone();
-        move || client_on_its_own_thread(addr, chunks)
+        move || client_on_its_own_runtime(&addr, chunks)
     })
     .await??;
     row("Rust -> Rust", rust);
-    // Both in one runtime of two worker threads: the client runs as a task, as a client inside
-    // a server would, and each chunk's hand-over between the two ends may wake the other thread.
+    // Both in `main`'s runtime: the client runs as a task, as a client inside a server would,
+    // and each chunk's hand-over between the two ends may wake another worker thread.
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let one_runtime = tokio::spawn(async move { rust_client(&shared, chunks).await }).await??;
-    row("Rust -> Rust (one runtime, 2 threads)", one_runtime);
+    row(
+        &format!(
+            "Rust -> Rust (one runtime, {workers} thread{})",
+            if workers == 1 { "" } else { "s" }
+        ),
+        one_runtime,
+    );
     if let Some((_child, addr)) = &reference {
         let node = node_client(addr, node_mib).await?;
         row("Node -> Node (reference)", node);

@@ -778,3 +778,38 @@ pub(crate) async fn pump(target: Hook, mut chunks: Chunks) {
     }
     let _ = writer.close().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+
+    use super::pipe;
+
+    /// An acknowledgement may shrink the window between one write's return and the next write:
+    /// that write then waits for room before it sends anything.
+    #[tokio::test]
+    async fn a_write_does_not_send_into_a_full_window() {
+        let (mut writer, mut reader) = pipe::<String>();
+        let state = Arc::clone(&writer.inner.writer);
+        let window = writer.window().0;
+        let (token, full) = state.lock().flow.on_send(window);
+        assert!(full);
+
+        let mut write = Box::pin(writer.write("next".to_owned()));
+        assert!(futures::poll!(write.as_mut()).is_pending());
+        assert!(
+            futures::poll!(reader.next()).is_pending(),
+            "the chunk was sent into a full window"
+        );
+
+        state.lock().flow.on_ack(token);
+        state.acked.notify_waiters();
+        write.await.unwrap();
+        assert_eq!(
+            reader.next().await.map(Result::ok),
+            Some(Some("next".into()))
+        );
+    }
+}
