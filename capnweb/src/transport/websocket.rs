@@ -710,7 +710,7 @@ where
     /// Hands a binary frame's messages to [`next_line`](Self::next_line); an error if it is
     /// not UTF-8 text.
     fn receive_lines(&mut self, frame: Bytes) -> Result<(), Error> {
-        if let Err(e) = std::str::from_utf8(&frame) {
+        if let Err(e) = simdutf8::compat::from_utf8(&frame) {
             self.failure = Some(CloseFrame {
                 code: CloseCode::Invalid,
                 reason: "a binary frame is not valid UTF-8".into(),

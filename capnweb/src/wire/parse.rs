@@ -47,7 +47,7 @@ pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<Message, Wire
 
 pub(crate) fn parse_message_bytes(bytes: &[u8], limits: &Limits) -> Result<Message, WireError> {
     check_size(bytes, limits, "message")?;
-    let text = std::str::from_utf8(bytes).map_err(|err| {
+    let text = simdutf8::compat::from_utf8(bytes).map_err(|err| {
         WireError::new(
             WireErrorKind::Malformed,
             format!("message is not valid UTF-8: {err}"),
