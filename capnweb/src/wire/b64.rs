@@ -23,7 +23,28 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// Appends `data` as base64 without padding (what the reference writes).
 pub(crate) fn encode_into(data: &[u8], out: &mut String) {
+    make_room(out, base64_simd::STANDARD_NO_PAD.encoded_length(data.len()));
     base64_simd::STANDARD_NO_PAD.encode_append(data, out);
+}
+
+/// What the encoder writes after the bytes (`"]`, closing brackets), room kept for it too.
+const TAIL: usize = 16;
+
+/// Makes room for `additional` more bytes (and a tail). Growing a buffer copies all it could
+/// hold, not only what it holds; one that holds little yet (a message starting in an empty
+/// outbox) is replaced by a new one instead, so only what it holds is copied.
+fn make_room(out: &mut String, additional: usize) {
+    let needed = additional + TAIL;
+    if out.capacity() - out.len() >= needed {
+        return;
+    }
+    if out.len() > out.capacity() / 4 {
+        out.reserve(needed);
+        return;
+    }
+    let mut fresh = String::with_capacity(out.len() + needed);
+    fresh.push_str(out);
+    *out = fresh;
 }
 
 /// The bytes `text` stands for, padded or not.
@@ -51,6 +72,22 @@ mod tests {
             assert_eq!(decode(text.as_bytes()).ok(), Some(data.clone()));
             assert_eq!(LENIENT.decode(text.as_bytes()).ok(), Some(data));
         }
+    }
+
+    #[test]
+    fn room_is_made_for_the_bytes_and_the_tail_keeping_what_was_written() {
+        let mut out = String::with_capacity(1024);
+        out.push_str("[\"bytes\",\"");
+        encode_into(&[7; 3000], &mut out);
+        assert_eq!(&out[..10], "[\"bytes\",\"");
+        assert_eq!(out.len(), 10 + 4000);
+        assert!(out.capacity() >= 10 + 4000 + TAIL);
+
+        // A buffer that holds much already grows as usual, keeping what it holds.
+        let mut full = "x".repeat(900);
+        encode_into(&[7; 3000], &mut full);
+        assert_eq!(full.len(), 4900);
+        assert!(full.starts_with(&"x".repeat(900)));
     }
 
     #[test]
