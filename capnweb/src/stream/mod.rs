@@ -60,7 +60,7 @@ pub(crate) use pipe::{Pipe, PipeReader, PipeWriter};
 use crate::error::{Error, RpcError};
 use crate::hook::{Hook, TargetCell};
 use crate::value::special::{deserialize_special, serialize_special, unexpected};
-use crate::value::{from_value, to_value, Value};
+use crate::value::{from_value, into_value, Value};
 use crate::wire::PathKey;
 use crate::{Bytes, Stub};
 
@@ -170,7 +170,7 @@ impl<T> fmt::Debug for ReadableStream<T> {
 impl<T: Serialize + Send + 'static> ReadableStream<T> {
     /// A stream of the items of `stream`.
     pub fn new(stream: impl Stream<Item = T> + Send + 'static) -> ReadableStream<T> {
-        ReadableStream::from_chunks(stream.map(|item| to_value(&item)).boxed())
+        ReadableStream::from_chunks(stream.map(into_value).boxed())
     }
 
     /// A stream of the items of `stream`, ending with the first error (which the reader sees).
@@ -178,7 +178,7 @@ impl<T: Serialize + Send + 'static> ReadableStream<T> {
         stream: impl Stream<Item = Result<T, E>> + Send + 'static,
     ) -> ReadableStream<T> {
         let chunks = stream.map(|item| match item {
-            Ok(item) => to_value(&item),
+            Ok(item) => into_value(item),
             Err(e) => Err(Error::from(e.into())),
         });
         ReadableStream::from_chunks(chunks.boxed())
@@ -634,11 +634,11 @@ impl<T> WritableStream<T> {
     }
 }
 
-impl<T: Serialize> WritableStream<T> {
+impl<T: Serialize + 'static> WritableStream<T> {
     /// Writes one chunk. Returns once the window has room for more (for the peer's stream) or
     /// the chunk was taken (for a local one).
     pub async fn write(&mut self, chunk: T) -> Result<(), Error> {
-        let value = to_value(&chunk)?;
+        let value = into_value(chunk)?;
         self.write_value(value).await
     }
 }
@@ -676,7 +676,7 @@ impl<T> WritableStream<T> {
 /// assert_eq!(read.await.unwrap()?, [1, 2, 3]);
 /// # Ok(()) }
 /// ```
-impl<T: Serialize> futures::Sink<T> for WritableStream<T> {
+impl<T: Serialize + 'static> futures::Sink<T> for WritableStream<T> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -685,7 +685,7 @@ impl<T: Serialize> futures::Sink<T> for WritableStream<T> {
 
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Error> {
         let this = self.get_mut();
-        let value = to_value(&item)?;
+        let value = into_value(item)?;
         let inner = this.inner.clone();
         this.start(Box::pin(async move { inner.write_value(value).await }));
         Ok(())

@@ -42,6 +42,7 @@ mod types;
 mod wording;
 
 pub use de::from_value;
+pub(crate) use ser::into_value;
 pub use ser::to_value;
 pub use types::{BigInt, Bytes, Date, Fetch};
 
