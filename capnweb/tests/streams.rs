@@ -589,3 +589,34 @@ async fn a_writer_that_ignores_flow_control_is_cut_off_at_the_buffer_limit() {
     );
     assert!(!rejected.contains("SessionOptions"), "{rejected}");
 }
+
+/// A chunk too large to send fails its write, naming the limit, and is never sent (it is
+/// encoded ahead of its write when it can be; over a limit it is encoded again when sent,
+/// which reports it). The stream fails; the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_over_the_message_size_limit_fails_its_write_and_is_never_sent() {
+    let limits = capnweb::Limits::default().max_message_size(1_000);
+    let pair = connect_with(
+        StreamsStub::new(Streams::default()).into(),
+        capnweb::SessionOptions::default(),
+        capnweb::SessionOptions::default().limits(limits),
+    );
+    let api = StreamsStub::from_stub(pair.api.clone());
+    let mut upload = api.upload().await.unwrap();
+    upload.write("small".to_owned()).await.unwrap();
+    let err = upload.write("x".repeat(2_000)).await.unwrap_err();
+    assert!(
+        matches!(&err, capnweb::Error::LimitExceeded(m) if m.contains("1000")),
+        "{err:?}"
+    );
+    assert!(upload.write("after".to_owned()).await.is_err());
+    assert!(
+        pair.messages().iter().all(|(_, m)| m.len() < 1_000),
+        "{}",
+        pair.transcript()
+    );
+    assert_eq!(
+        api.tail(1).await.unwrap().collect_all().await.unwrap(),
+        ["line 0"]
+    );
+}

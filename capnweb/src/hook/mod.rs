@@ -28,7 +28,7 @@ use futures::future::BoxFuture;
 
 pub(crate) use cell::TargetCell;
 pub(crate) use promise::LocalPromise;
-pub(crate) use remote::{Remote, RemoteRef};
+pub(crate) use remote::{PreparedStream, Remote, RemoteRef};
 
 use crate::error::{BrokenCallback, Error, RpcError};
 use crate::stream::StreamHook;

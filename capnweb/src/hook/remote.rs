@@ -23,6 +23,23 @@ pub(crate) trait Remote: Send + Sync + 'static {
     /// pulled, released by its settling, never pipelined on. Returns the promise of its
     /// settling and, when it was sent to the peer, the message's size in bytes.
     fn stream(&self, path: &[PathKey], args: Vec<Value>) -> (Hook, Option<usize>);
+    /// The `stream` message [`stream`](Remote::stream) would send for `path` and `args`,
+    /// encoded ahead of time (a writer encodes its next chunk while the last is in flight);
+    /// `None` where it cannot be encoded ahead (see the session's `prepare_stream`).
+    fn prepare_stream(&self, _path: &[PathKey], _args: &[Value]) -> Option<PreparedStream> {
+        None
+    }
+    /// [`stream`](Remote::stream), sending `prepared` (made by
+    /// [`prepare_stream`](Remote::prepare_stream) for the same path and args) instead of
+    /// encoding the message again.
+    fn stream_prepared(
+        &self,
+        path: &[PathKey],
+        args: Vec<Value>,
+        _prepared: PreparedStream,
+    ) -> (Hook, Option<usize>) {
+        self.stream(path, args)
+    }
     /// Applies `.map()` instructions to the value at `path`, the same way.
     fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook;
     /// The resolution of a promise import: asks the peer for it the first time (`asked` is
@@ -39,6 +56,15 @@ pub(crate) trait Remote: Send + Sync + 'static {
     fn request_flush(&self) -> Option<Arc<dyn Fn() + Send + Sync>>;
     /// How long the session waits for an awaited result, unless the call says otherwise.
     fn call_timeout(&self) -> Option<Duration>;
+}
+
+/// A `stream` message encoded ahead of time, for one import of one session.
+pub(crate) struct PreparedStream {
+    /// The message's text.
+    pub(crate) text: String,
+    /// The import it calls, and that import's session.
+    pub(crate) import: i64,
+    pub(crate) session: usize,
 }
 
 /// A hook on an import: the entry, and whether this reference is a promise (can be pulled) or

@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use super::SessionCore;
 use crate::error::BrokenCallback;
-use crate::hook::{Hook, Remote, RemoteRef};
+use crate::hook::{Hook, PreparedStream, Remote, RemoteRef};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -120,6 +120,28 @@ impl Remote for ImportEntry {
         match self.resolution() {
             Some(resolution) => crate::stream::stream_call(&resolution, path, args),
             None => self.core.send_stream(self.id, path, args),
+        }
+    }
+
+    fn prepare_stream(&self, path: &[PathKey], args: &[Value]) -> Option<PreparedStream> {
+        match self.resolution() {
+            Some(_) => None,
+            None => self.core.prepare_stream(self.id, path, args),
+        }
+    }
+
+    fn stream_prepared(
+        &self,
+        path: &[PathKey],
+        args: Vec<Value>,
+        prepared: PreparedStream,
+    ) -> (Hook, Option<usize>) {
+        match self.resolution() {
+            // Resolved meanwhile: the call is made on the resolution, as `stream` would.
+            Some(resolution) => crate::stream::stream_call(&resolution, path, args),
+            None => self
+                .core
+                .send_prepared_stream(self.id, path, args, prepared),
         }
     }
 

@@ -30,9 +30,10 @@ pub use options::SessionOptions;
 pub use transport::{CloseReason, Transport};
 
 use crate::context::RequestContext;
+use crate::encode::{Exporter, Reference};
 use crate::error::{BrokenCallback, Error, RpcError};
 use crate::hook::scope::Served;
-use crate::hook::{Hook, LocalPromise, RemoteRef};
+use crate::hook::{Hook, LocalPromise, PreparedStream, RemoteRef};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 use crate::Stub;
@@ -40,6 +41,24 @@ use exporter::SessionExporter;
 use import::ImportEntry;
 use outbox::{Batch, Outbox};
 use tables::{ExportTable, ImportTable};
+
+/// The exporter of a message encoded ahead of time, away from the session's tables: it exports
+/// nothing (such a message holds no stub, promise or stream).
+struct NothingToExport;
+
+impl Exporter for NothingToExport {
+    fn stub(&mut self, _hook: &Hook) -> Result<Reference, Error> {
+        Err(Error::Encode(
+            "a message encoded ahead of time cannot hold a stub".into(),
+        ))
+    }
+
+    fn promise(&mut self, _hook: &Hook, _path: &[PathKey]) -> Result<Reference, Error> {
+        Err(Error::Encode(
+            "a message encoded ahead of time cannot hold a promise".into(),
+        ))
+    }
+}
 
 /// A session's tables, queue and counters, as [`Session::stats`] reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -736,17 +755,73 @@ impl SessionCore {
                 Ok(()) => {
                     let size = outbox.last_size();
                     exporter.commit(outbox);
-                    let id = st.tables.imports.allocate_positive();
-                    let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, true));
-                    entry.lock().remote_refcount = 0;
-                    st.tables.imports.insert(id, Arc::downgrade(&entry));
-                    (entry.hook(true), Some(size))
+                    (self.new_stream_import(&mut st.tables), Some(size))
                 }
                 Err(e) => {
                     exporter.undo();
                     (Hook::Error(e), None)
                 }
             }
+        });
+        drop(args);
+        sent
+    }
+
+    /// The import a `stream` message takes: the promise of its settling, already pulled, and
+    /// released by its settling (no `release` is sent for it).
+    fn new_stream_import(self: &Arc<Self>, tables: &mut Tables) -> Hook {
+        let id = tables.imports.allocate_positive();
+        let entry = Arc::new(ImportEntry::new(Arc::clone(self), id, true));
+        entry.lock().remote_refcount = 0;
+        tables.imports.insert(id, Arc::downgrade(&entry));
+        entry.hook(true)
+    }
+
+    /// The `stream` message [`send_stream`](Self::send_stream) would send, encoded now, for a
+    /// chunk of bytes or a string (what large streams carry). Anything else may hold a stub,
+    /// a stream or an error, which are written with the session's tables and hooks at hand,
+    /// so it is encoded when sent.
+    fn prepare_stream(
+        self: &Arc<Self>,
+        id: i64,
+        path: &[PathKey],
+        args: &[Value],
+    ) -> Option<PreparedStream> {
+        if self.batched || !self.options.peer_answers {
+            return None;
+        }
+        if !matches!(args, [Value::Bytes(_) | Value::String(_)]) {
+            return None;
+        }
+        let mut text = String::new();
+        let limits = &self.options.limits;
+        // Over a limit: encoded again when sent, which reports it.
+        outbox::write_stream_call(&mut text, &mut NothingToExport, limits, id, path, args).ok()?;
+        Some(PreparedStream {
+            text,
+            import: id,
+            session: self.key(),
+        })
+    }
+
+    /// [`send_stream`](Self::send_stream) with the message `prepared` ahead of time.
+    fn send_prepared_stream(
+        self: &Arc<Self>,
+        id: i64,
+        path: &[PathKey],
+        args: Vec<Value>,
+        prepared: PreparedStream,
+    ) -> (Hook, Option<usize>) {
+        if prepared.import != id || prepared.session != self.key() {
+            return self.send_stream(id, path, args);
+        }
+        let sent = self.with_state(|st| {
+            if let Some(refused) = st.refuse_new_call() {
+                return (refused, None);
+            }
+            let size = prepared.text.len();
+            st.outbox.push_encoded(prepared.text);
+            (self.new_stream_import(&mut st.tables), Some(size))
         });
         drop(args);
         sent

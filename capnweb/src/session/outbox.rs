@@ -13,6 +13,9 @@ use crate::error::{Error, RpcError};
 use crate::value::Value;
 use crate::wire::{Capture, Expr, Limits, PathKey};
 
+/// Room left after a large message encoded elsewhere joins a buffer that holds others.
+const SLACK: usize = 4096;
+
 /// See the module docs.
 #[derive(Default)]
 pub(super) struct Outbox {
@@ -24,6 +27,32 @@ pub(super) struct Outbox {
     pub(super) notified: bool,
     /// A batching transport was asked to send what it has (HTTP batch).
     pub(super) flush_requested: bool,
+}
+
+/// Writes `["stream",["pipeline",id,path,args]]` into `text`: the outbox's own, or a buffer of
+/// its own for a message encoded ahead of time.
+pub(super) fn write_stream_call(
+    text: &mut String,
+    exporter: &mut dyn Exporter,
+    limits: &Limits,
+    id: i64,
+    path: &[PathKey],
+    args: &[Value],
+) -> Result<(), Error> {
+    let mut e = Encoder::new(text, exporter, limits);
+    e.raw("[\"stream\",[\"pipeline\",");
+    e.integer(id);
+    e.raw(",");
+    e.path(path);
+    e.raw(",[");
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            e.raw(",");
+        }
+        e.value(arg, 1)?;
+    }
+    e.raw("]]]");
+    Ok(())
 }
 
 /// Messages taken from an [`Outbox`], handed out one by one.
@@ -215,22 +244,25 @@ impl Outbox {
         path: &[PathKey],
         args: &[Value],
     ) -> Result<(), Error> {
-        self.message(|text| {
-            let mut e = Encoder::new(text, exporter, limits);
-            e.raw("[\"stream\",[\"pipeline\",");
-            e.integer(id);
-            e.raw(",");
-            e.path(path);
-            e.raw(",[");
-            for (i, arg) in args.iter().enumerate() {
-                if i > 0 {
-                    e.raw(",");
-                }
-                e.value(arg, 1)?;
+        self.message(|text| write_stream_call(text, exporter, limits, id, path, args))
+    }
+
+    /// Queues a message encoded elsewhere (a `stream` message encoded ahead of time). An
+    /// empty outbox takes its buffer as it is, so a large message is not copied.
+    pub(super) fn push_encoded(&mut self, message: String) {
+        if self.text.is_empty() {
+            self.text = message;
+        } else {
+            if self.text.capacity() - self.text.len() < message.len() {
+                // Growing would copy all the buffer could hold; a new one copies what it holds
+                // (and leaves room for a few small messages after this one).
+                let mut text = String::with_capacity(self.text.len() + message.len() + SLACK);
+                text.push_str(&self.text);
+                self.text = text;
             }
-            e.raw("]]]");
-            Ok(())
-        })
+            self.text.push_str(&message);
+        }
+        self.ends.push(self.text.len());
     }
 
     /// The size in bytes of the last message written.
@@ -277,5 +309,37 @@ impl Outbox {
     fn plain(&mut self, parts: &[&str]) {
         parts.iter().for_each(|part| self.text.push_str(part));
         self.ends.push(self.text.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(outbox: &mut Outbox) -> Vec<String> {
+        let mut batch = outbox.take().into_iter().next();
+        let mut all = Vec::new();
+        while let Some(message) = batch.as_mut().and_then(Batch::next_message) {
+            all.push(String::from_utf8_lossy(&message).into_owned());
+        }
+        all
+    }
+
+    /// A message encoded elsewhere goes after what is queued, each still its own message,
+    /// whether it joins an empty outbox (whose buffer it becomes) or one with room or not.
+    #[test]
+    fn messages_encoded_elsewhere_keep_their_place() {
+        let mut outbox = Outbox::default();
+        outbox.push_encoded("[\"first\"]".into());
+        outbox.pull(1);
+        outbox.push_encoded(format!("[\"{}\"]", "x".repeat(100_000)));
+        outbox.release(2, 1);
+        let all = messages(&mut outbox);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0], "[\"first\"]");
+        assert_eq!(all[1], "[\"pull\",1]");
+        assert_eq!(all[2].len(), 100_004);
+        assert_eq!(all[3], "[\"release\",2,1]");
+        assert!(outbox.is_empty());
     }
 }

@@ -58,7 +58,7 @@ pub use flow::{FlowController, SendToken, INITIAL_WINDOW, MAX_WINDOW, MIN_WINDOW
 pub(crate) use pipe::{Pipe, PipeReader, PipeWriter};
 
 use crate::error::{Error, RpcError};
-use crate::hook::{Hook, TargetCell};
+use crate::hook::{Hook, PreparedStream, TargetCell};
 use crate::value::special::{deserialize_special, serialize_special, unexpected};
 use crate::value::{from_value, into_value, Value};
 use crate::wire::PathKey;
@@ -512,16 +512,33 @@ impl Handle {
         self.writer.lock().failed.clone()
     }
 
-    /// Writes `value` (a chunk already converted).
+    /// Writes `value` (a chunk already converted): sends it once the window has room, then
+    /// waits until it has room again (or, for a local stream, until the chunk was taken).
     async fn write_value(&self, value: Value) -> Result<(), Error> {
+        if self.send_value(value).await? {
+            self.wait_until(|flow| !flow.is_full()).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `value` once the window has room, without waiting for room after it: a pump
+    /// fetches its next chunk meanwhile. Returns whether the write went to the peer (a local
+    /// stream's write is waited for instead: one at a time, no window).
+    async fn send_value(&self, value: Value) -> Result<bool, Error> {
+        // Encoded while the window is full, so that the write goes out as soon as it has room.
+        let path = [PathKey::from("write")];
+        let args = vec![value];
+        let prepared = stream_prepare(&self.hook, &path, &args);
         // The window may have shrunk since the last write returned (an acknowledgement came
         // in meanwhile): never send into a full one. Also fails if an earlier write failed.
         self.wait_until(|flow| !flow.is_full()).await?;
-        let (ack, size) = self.send("write", vec![value]);
+        let (ack, size) = match prepared {
+            Some(prepared) => stream_call_prepared(&self.hook, &path, args, prepared),
+            None => stream_call(&self.hook, &path, args),
+        };
         let Some(size) = size else {
-            // A local stream: one write at a time, no window.
             return match ack.pull().await {
-                Ok(_) => Ok(()),
+                Ok(_) => Ok(false),
                 Err(e) => {
                     self.writer.lock().failed.get_or_insert(e.clone());
                     Err(e)
@@ -546,7 +563,7 @@ impl Handle {
             drop(st);
             writer.acked.notify_waiters();
         });
-        self.wait_until(|flow| !flow.is_full()).await
+        Ok(true)
     }
 
     /// Waits until `ready` holds for the flow controller; fails if a write failed.
@@ -754,15 +771,49 @@ pub(crate) fn stream_call(
     }
 }
 
+/// The `stream` message [`stream_call`] would send to the peer, encoded ahead of time; `None`
+/// for a local stream, or a chunk that is encoded when sent.
+fn stream_prepare(hook: &Hook, path: &[PathKey], args: &[Value]) -> Option<PreparedStream> {
+    match hook {
+        Hook::Stream(stream) => match &**stream {
+            StreamHook::Writable(inner) => stream_prepare(inner, path, args),
+            _ => None,
+        },
+        Hook::Remote(remote) => remote.entry.prepare_stream(path, args),
+        _ => None,
+    }
+}
+
+/// [`stream_call`] with the message `prepared` by [`stream_prepare`] for the same hook.
+fn stream_call_prepared(
+    hook: &Hook,
+    path: &[PathKey],
+    args: Vec<Value>,
+    prepared: PreparedStream,
+) -> (Hook, Option<usize>) {
+    match hook {
+        Hook::Stream(stream) => match &**stream {
+            StreamHook::Writable(inner) => stream_call_prepared(inner, path, args, prepared),
+            _ => stream_call(hook, path, args),
+        },
+        Hook::Remote(remote) => remote.entry.stream_prepared(path, args, prepared),
+        _ => stream_call(hook, path, args),
+    }
+}
+
 /// Pumps `chunks` into the writable `target` (the peer's end of a pipe): every chunk written
 /// as the window allows, then `close()`; an error from the source aborts the stream with it,
 /// and a failed write (the reader canceled) stops the pump and drops the source.
+///
+/// Each chunk is sent as soon as the window has room, and the next one is taken from the
+/// source while it is in flight (as a `pipeTo` reads ahead of its writer): the source's work
+/// is then off the round trip that an acknowledgement and the next write make.
 pub(crate) async fn pump(target: Hook, mut chunks: Chunks) {
-    let mut writer = WritableStream::<Value>::from_hook(target);
+    let writer = WritableStream::<Value>::from_hook(target);
     while let Some(chunk) = chunks.next().await {
         match chunk {
             Ok(value) => {
-                if writer.write_value(value).await.is_err() {
+                if writer.inner.send_value(value).await.is_err() {
                     return;
                 }
             }
