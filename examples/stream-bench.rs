@@ -3,9 +3,14 @@
 //! against the reference's server (and each against the other). Upload: a `ReadableStream`
 //! argument the server reads to its end; download: a `ReadableStream` result read to its end.
 //!
-//! `cargo run --release --example stream-bench [-- MiB]` (default 256 MiB per measurement; the
-//! reference's runs use a quarter of that, at most 64 MiB, as they are slower). Needs Node and
-//! `interop/setup.sh` for the reference's side.
+//! `cargo run --release --example stream-bench [-- MiB [ROUNDS]]` (default 256 MiB per
+//! measurement; the reference's runs use a quarter of that, at most 64 MiB, as they are slower).
+//! Needs Node and `interop/setup.sh` for the reference's side.
+//!
+//! The two rows the ratio compares, ours and the reference's, are measured in ROUNDS rounds
+//! (default 3), each ours then the reference's, and their medians compared: on a shared machine
+//! whose speed drifts from one second to the next, a single pair of runs can land one on a
+//! slow patch and the other on a fast one. Every round's own ratio is printed as well.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -26,11 +31,40 @@ fn source(chunks: usize) -> ReadableStream<Bytes> {
     ReadableStream::new(futures::stream::iter(0..chunks).map(|i| Bytes::from(vec![i as u8; CHUNK])))
 }
 
-/// (upload MB/s, download MB/s) of our client against `addr`.
-async fn rust_client(addr: &str, chunks: usize) -> Result<(f64, f64), capnweb::Error> {
+/// One measurement: MB/s each way, and the CPU time (user and system, client and server
+/// together) it took per GiB moved, where both ends were measured.
+#[derive(Clone, Copy)]
+struct Measured {
+    upload: f64,
+    download: f64,
+    cpu_per_gib: Option<f64>,
+}
+
+/// CPU seconds (user and system) used so far by process `pid`, or by this one; `None` where
+/// `/proc` is not there to say (it counts in USER_HZ ticks, 100 a second on Linux).
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or("/proc/self/stat".to_owned(), |pid| {
+        format!("/proc/{pid}/stat")
+    });
+    let stat = std::fs::read_to_string(path).ok()?;
+    // After the command name, in parentheses: state, then numbers; utime and stime are the
+    // 12th and 13th of the fields that follow it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+fn per_gib(cpu: f64, bytes_moved: f64) -> f64 {
+    cpu / (bytes_moved / (1024.0 * 1024.0 * 1024.0))
+}
+
+/// Our client against `addr`. Its CPU figure is this process's: ours, where the server is
+/// ours too and nothing else here is busy meanwhile.
+async fn rust_client(addr: &str, chunks: usize) -> Result<Measured, capnweb::Error> {
     let api: StreamsApiStub = websocket::connect(&format!("ws://{addr}/")).await?;
     let bytes = (chunks * CHUNK) as f64;
     api.total_bytes(source(16)).await?;
+    let cpu_at_start = cpu_seconds(None);
     let started = Instant::now();
     let total = api.total_bytes(source(chunks)).await?;
     let upload = bytes / 1e6 / started.elapsed().as_secs_f64();
@@ -42,11 +76,19 @@ async fn rust_client(addr: &str, chunks: usize) -> Result<(f64, f64), capnweb::E
         received += chunk?.len();
     }
     assert_eq!(received as f64, bytes, "downloaded");
-    Ok((upload, bytes / 1e6 / started.elapsed().as_secs_f64()))
+    let download = bytes / 1e6 / started.elapsed().as_secs_f64();
+    let cpu = cpu_at_start.zip(cpu_seconds(None)).map(|(a, b)| b - a);
+    Ok(Measured {
+        upload,
+        download,
+        cpu_per_gib: cpu.map(|cpu| per_gib(cpu, 2.0 * bytes)),
+    })
 }
 
-/// (upload MB/s, download MB/s) of the reference's client against `addr`.
-async fn node_client(addr: &str, mib: usize) -> Result<(f64, f64), String> {
+/// The reference's client against `addr`. With the server's process id (the reference's
+/// server), its CPU figure is the client's and that server's.
+async fn node_client(addr: &str, mib: usize, server: Option<u32>) -> Result<Measured, String> {
+    let server_at_start = server.and_then(|pid| cpu_seconds(Some(pid)));
     let out = tokio::process::Command::new("node")
         .arg(interop().join("node/stream-bench.mjs"))
         .arg(addr)
@@ -54,6 +96,9 @@ async fn node_client(addr: &str, mib: usize) -> Result<(f64, f64), String> {
         .output()
         .await
         .map_err(|e| format!("cannot run node: {e}"))?;
+    let server_cpu = server_at_start
+        .zip(server.and_then(|pid| cpu_seconds(Some(pid))))
+        .map(|(a, b)| b - a);
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |name: &str| -> Result<f64, String> {
         let at = text.find(name).ok_or_else(|| {
@@ -66,7 +111,13 @@ async fn node_client(addr: &str, mib: usize) -> Result<(f64, f64), String> {
         let end = rest.find([',', '}']).unwrap_or(rest.len());
         rest[..end].parse().map_err(|e| format!("{name}: {e}"))
     };
-    Ok((field("upload_mb_s")?, field("download_mb_s")?))
+    let moved = 2.0 * field("bytes")?;
+    let client_cpu = field("cpu_ms")? / 1000.0;
+    Ok(Measured {
+        upload: field("upload_mb_s")?,
+        download: field("download_mb_s")?,
+        cpu_per_gib: server_cpu.map(|server| per_gib(server + client_cpu, moved)),
+    })
 }
 
 /// The reference's streams server; its address once it is listening.
@@ -125,7 +176,7 @@ fn server_on_its_own_thread() -> Result<String, Box<dyn std::error::Error>> {
 
 /// Our client on a runtime of its own, one thread, as a client process of its own would be
 /// (call it from a blocking thread).
-fn client_on_its_own_runtime(addr: &str, chunks: usize) -> Result<(f64, f64), String> {
+fn client_on_its_own_runtime(addr: &str, chunks: usize) -> Result<Measured, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -134,13 +185,51 @@ fn client_on_its_own_runtime(addr: &str, chunks: usize) -> Result<(f64, f64), St
         .map_err(|e| e.to_string())
 }
 
-fn row(what: &str, (up, down): (f64, f64)) {
-    println!("{what:<38} {up:>10.1} MB/s {down:>10.1} MB/s");
+fn row(what: &str, m: Measured) {
+    println!(
+        "{what:<38} {:>10.1} MB/s {:>10.1} MB/s",
+        m.upload, m.download
+    );
+}
+
+fn middle(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The median of each figure over the rounds.
+fn median(rounds: &[Measured]) -> Measured {
+    let cpu: Option<Vec<f64>> = rounds.iter().map(|r| r.cpu_per_gib).collect();
+    Measured {
+        upload: middle(rounds.iter().map(|r| r.upload).collect()),
+        download: middle(rounds.iter().map(|r| r.download).collect()),
+        cpu_per_gib: cpu.map(middle),
+    }
+}
+
+/// `lowest–highest` of each round's ratio of one figure.
+fn ratio_range(ours: &[Measured], theirs: &[Measured], pick: fn(&Measured) -> f64) -> String {
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(theirs)
+        .map(|(o, t)| pick(o) / pick(t))
+        .collect();
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(0.0, f64::max);
+    format!("x{low:.1}–{high:.1}")
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mib: usize = std::env::args().nth(1).map_or(Ok(256), |a| a.parse())?;
+    let mut args = std::env::args().skip(1);
+    let mib: usize = args.next().map_or(Ok(256), |a| a.parse())?;
+    let rounds: usize = args.next().map_or(Ok(3), |a| a.parse())?;
+    let rounds = rounds.max(1);
     let chunks = mib * 1024 * 1024 / CHUNK;
     let node_mib = (mib / 4).clamp(1, 64);
 
@@ -164,12 +253,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<38} {:>15} {:>15}",
         "client -> server", "upload", "download"
     );
-    let rust = tokio::task::spawn_blocking({
-        let addr = ours.clone();
-        move || client_on_its_own_runtime(&addr, chunks)
-    })
-    .await??;
-    row("Rust -> Rust", rust);
+    let mut rust_rounds = Vec::new();
+    let mut node_rounds = Vec::new();
+    for _ in 0..rounds {
+        let rust = tokio::task::spawn_blocking({
+            let addr = ours.clone();
+            move || client_on_its_own_runtime(&addr, chunks)
+        })
+        .await??;
+        rust_rounds.push(rust);
+        if let Some((child, addr)) = &reference {
+            node_rounds.push(node_client(addr, node_mib, child.id()).await?);
+        }
+    }
+    let of_rounds = if rounds == 1 {
+        String::new()
+    } else {
+        format!(" (median of {rounds})")
+    };
+    let rust = median(&rust_rounds);
+    row(&format!("Rust -> Rust{of_rounds}"), rust);
     // Both in `main`'s runtime: the client runs as a task, as a client inside a server would,
     // and each chunk's hand-over between the two ends may wake another worker thread.
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
@@ -182,18 +285,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         one_runtime,
     );
     if let Some((_child, addr)) = &reference {
-        let node = node_client(addr, node_mib).await?;
-        row("Node -> Node (reference)", node);
+        let node = median(&node_rounds);
+        row(&format!("Node -> Node (reference){of_rounds}"), node);
         row(
             "Rust -> Node",
             rust_client(addr, node_mib * 1024 * 1024 / CHUNK).await?,
         );
-        row("Node -> Rust", node_client(&ours, node_mib).await?);
+        row("Node -> Rust", node_client(&ours, node_mib, None).await?);
         println!(
             "Rust/Rust over Node/Node: upload x{:.1}, download x{:.1}",
-            rust.0 / node.0,
-            rust.1 / node.1
+            rust.upload / node.upload,
+            rust.download / node.download
         );
+        if rounds > 1 {
+            println!(
+                "  each round (ours, then the reference's): upload {}, download {}",
+                ratio_range(&rust_rounds, &node_rounds, |r| r.upload),
+                ratio_range(&rust_rounds, &node_rounds, |r| r.download)
+            );
+        }
+        if let (Some(ours), Some(theirs)) = (rust.cpu_per_gib, node.cpu_per_gib) {
+            println!(
+                "CPU per GiB moved (client and server, user and system): Rust/Rust {ours:.2} s, \
+                 Node/Node {theirs:.2} s: x{:.1} less",
+                theirs / ours
+            );
+        }
     } else {
         println!("(Node or interop/setup.sh unavailable: the reference's rows are left out)");
     }

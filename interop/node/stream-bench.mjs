@@ -1,7 +1,8 @@
 // Stream throughput of the reference client (npm capnweb 0.12.0) against a server with the
 // streams surface, over WebSocket: 64 KiB chunks of bytes, uploaded (a ReadableStream argument
 // of totalBytes) and downloaded (the ReadableStream chunks() returns). Prints one JSON line:
-// {"upload_mb_s": …, "download_mb_s": …}. The same measurements as
+// {"upload_mb_s": …, "download_mb_s": …, "cpu_ms": …} (cpu_ms: this process's CPU time, user and
+// system, over both measurements after the warm-up). The same measurements as
 // `cargo run --release --example stream-bench`.
 //
 //   node interop/node/stream-bench.mjs HOST:PORT [MiB]
@@ -34,6 +35,7 @@ const mbPerSecond = (ms) => bytes / 1e6 / (ms / 1000);
 
 // Warm up, then measure.
 await api.totalBytes(source(16));
+const cpuAtStart = process.cpuUsage();
 let started = performance.now();
 const total = await api.totalBytes(source(chunks));
 const upload = mbPerSecond(performance.now() - started);
@@ -50,5 +52,7 @@ for (;;) {
 const download = mbPerSecond(performance.now() - started);
 if (received !== bytes) throw new Error(`downloaded ${received} bytes, expected ${bytes}`);
 
-console.log(JSON.stringify({ upload_mb_s: upload, download_mb_s: download, bytes }));
+const cpu = process.cpuUsage(cpuAtStart);
+const cpu_ms = (cpu.user + cpu.system) / 1000;
+console.log(JSON.stringify({ upload_mb_s: upload, download_mb_s: download, cpu_ms, bytes }));
 process.exit(0);
