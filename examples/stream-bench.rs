@@ -185,6 +185,41 @@ fn client_on_its_own_runtime(addr: &str, chunks: usize) -> Result<Measured, Stri
         .map_err(|e| e.to_string())
 }
 
+/// The round trip, in microseconds, of one chunk's message (a 64 KiB chunk as base64, 87 KB)
+/// and its acknowledgement (35 bytes) between two threads over loopback TCP with blocking
+/// sockets and no protocol at all: the floor under a stream that has one chunk in flight.
+fn loopback_round_trip() -> std::io::Result<f64> {
+    use std::io::{Read, Write};
+    const MESSAGE: usize = 87_400;
+    const ACK: usize = 35;
+    const ROUNDS: usize = 5_000;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    let (mut server, _) = listener.accept()?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let message = vec![b'A'; MESSAGE];
+        let mut ack = [0u8; ACK];
+        for _ in 0..ROUNDS {
+            server.write_all(&message)?;
+            server.read_exact(&mut ack)?;
+        }
+        Ok(())
+    });
+    let mut message = vec![0u8; MESSAGE];
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        client.read_exact(&mut message)?;
+        client.write_all(&[b'k'; ACK])?;
+    }
+    let elapsed = started.elapsed();
+    writer
+        .join()
+        .map_err(|_| std::io::Error::other("the writer thread panicked"))??;
+    Ok(elapsed.as_secs_f64() * 1e6 / ROUNDS as f64)
+}
+
 fn row(what: &str, m: Measured) {
     println!(
         "{what:<38} {:>10.1} MB/s {:>10.1} MB/s",
@@ -255,7 +290,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut rust_rounds = Vec::new();
     let mut node_rounds = Vec::new();
+    let mut floors = Vec::new();
     for _ in 0..rounds {
+        floors.push(tokio::task::spawn_blocking(loopback_round_trip).await??);
         let rust = tokio::task::spawn_blocking({
             let addr = ours.clone();
             move || client_on_its_own_runtime(&addr, chunks)
@@ -314,5 +351,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         println!("(Node or interop/setup.sh unavailable: the reference's rows are left out)");
     }
+    // Downloads run at one chunk per round trip (the window settles at its 64 KiB minimum,
+    // less than one chunk's 87 KB message): this machine's floor under such a round trip,
+    // measured at the start of each round.
+    let floor = middle(floors);
+    println!(
+        "Loopback floor{of_rounds}: an 87 KB message and a 35-byte answer between two threads, \
+         no protocol: {floor:.0} us, so at most {:.0} MB/s at one 64 KiB chunk per round trip",
+        CHUNK as f64 / floor
+    );
     Ok(())
 }
