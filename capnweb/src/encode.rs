@@ -112,6 +112,32 @@ impl<'a> Encoder<'a> {
         self.out.push(']');
     }
 
+    /// Appends `["pipeline",id,path,[args]]` (a call), or `["pipeline",id,path]` without
+    /// `args` (a property read): the expression of a `push`, a `stream` and a `.map()` capture.
+    pub(crate) fn pipeline(
+        &mut self,
+        id: i64,
+        path: &[PathKey],
+        args: Option<&[Value]>,
+    ) -> Result<(), Error> {
+        self.raw("[\"pipeline\",");
+        self.integer(id);
+        self.raw(",");
+        self.path(path);
+        if let Some(args) = args {
+            self.raw(",[");
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    self.raw(",");
+                }
+                self.value(arg, 1)?;
+            }
+            self.raw("]");
+        }
+        self.raw("]");
+        Ok(())
+    }
+
     /// Appends an expression (already in wire form, e.g. `.map()` instructions).
     pub(crate) fn expr(&mut self, expr: &Expr) -> Result<(), Error> {
         write_expr(self.out, expr);

@@ -214,18 +214,7 @@ impl Recorder {
         let mut text = String::new();
         let mut exporter = RecorderExporter(self);
         let mut encoder = Encoder::new(&mut text, &mut exporter, &RECORDING_LIMITS);
-        encoder.raw("[\"pipeline\",");
-        encoder.integer(subject);
-        encoder.raw(",");
-        encoder.path(path);
-        encoder.raw(",[");
-        for (i, arg) in args.iter().enumerate() {
-            if i > 0 {
-                encoder.raw(",");
-            }
-            encoder.value(arg, 1)?;
-        }
-        encoder.raw("]]");
+        encoder.pipeline(subject, path, Some(args))?;
         Expr::parse(&text).map_err(|e| Error::Encode(e.to_string()))
     }
 

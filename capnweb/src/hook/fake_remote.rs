@@ -66,7 +66,12 @@ impl Remote for FakeRemote {
         self.log(Asked::Call(path.to_vec(), args));
         Hook::Payload(Arc::new(Value::from("called")))
     }
-    fn stream(&self, path: &[PathKey], args: Vec<Value>) -> (Hook, Option<usize>) {
+    fn stream(
+        &self,
+        path: &[PathKey],
+        args: Vec<Value>,
+        _prepared: Option<crate::hook::PreparedStream>,
+    ) -> (Hook, Option<usize>) {
         (self.call(path, Some(args)), None)
     }
     fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook {

@@ -21,24 +21,20 @@ pub(crate) trait Remote: Send + Sync + 'static {
     fn call(&self, path: &[PathKey], args: Option<Vec<Value>>) -> Hook;
     /// Calls `path` with `args` as a `stream` message (a write to a writable stream): already
     /// pulled, released by its settling, never pipelined on. Returns the promise of its
-    /// settling and, when it was sent to the peer, the message's size in bytes.
-    fn stream(&self, path: &[PathKey], args: Vec<Value>) -> (Hook, Option<usize>);
+    /// settling and, when it was sent to the peer, the message's size in bytes. `prepared`,
+    /// from [`prepare_stream`](Remote::prepare_stream) for the same path and args, is sent
+    /// instead of encoding the message again.
+    fn stream(
+        &self,
+        path: &[PathKey],
+        args: Vec<Value>,
+        prepared: Option<PreparedStream>,
+    ) -> (Hook, Option<usize>);
     /// The `stream` message [`stream`](Remote::stream) would send for `path` and `args`,
     /// encoded ahead of time (a writer encodes its next chunk while the last is in flight);
     /// `None` where it cannot be encoded ahead (see the session's `prepare_stream`).
     fn prepare_stream(&self, _path: &[PathKey], _args: &[Value]) -> Option<PreparedStream> {
         None
-    }
-    /// [`stream`](Remote::stream), sending `prepared` (made by
-    /// [`prepare_stream`](Remote::prepare_stream) for the same path and args) instead of
-    /// encoding the message again.
-    fn stream_prepared(
-        &self,
-        path: &[PathKey],
-        args: Vec<Value>,
-        _prepared: PreparedStream,
-    ) -> (Hook, Option<usize>) {
-        self.stream(path, args)
     }
     /// Applies `.map()` instructions to the value at `path`, the same way.
     fn map(&self, path: &[PathKey], captures: Vec<Hook>, instructions: Vec<Expr>) -> Hook;

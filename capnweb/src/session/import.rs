@@ -116,10 +116,17 @@ impl Remote for ImportEntry {
         }
     }
 
-    fn stream(&self, path: &[PathKey], args: Vec<Value>) -> (Hook, Option<usize>) {
+    fn stream(
+        &self,
+        path: &[PathKey],
+        args: Vec<Value>,
+        prepared: Option<PreparedStream>,
+    ) -> (Hook, Option<usize>) {
         match self.resolution() {
-            Some(resolution) => crate::stream::stream_call(&resolution, path, args),
-            None => self.core.send_stream(self.id, path, args),
+            // Resolved: the call goes to the resolution (a message prepared for the import
+            // is not used).
+            Some(resolution) => crate::stream::stream_call(&resolution, path, args, None),
+            None => self.core.send_stream(self.id, path, args, prepared),
         }
     }
 
@@ -127,21 +134,6 @@ impl Remote for ImportEntry {
         match self.resolution() {
             Some(_) => None,
             None => self.core.prepare_stream(self.id, path, args),
-        }
-    }
-
-    fn stream_prepared(
-        &self,
-        path: &[PathKey],
-        args: Vec<Value>,
-        prepared: PreparedStream,
-    ) -> (Hook, Option<usize>) {
-        match self.resolution() {
-            // Resolved meanwhile: the call is made on the resolution, as `stream` would.
-            Some(resolution) => crate::stream::stream_call(&resolution, path, args),
-            None => self
-                .core
-                .send_prepared_stream(self.id, path, args, prepared),
         }
     }
 

@@ -735,18 +735,29 @@ impl SessionCore {
     /// Sends a call on writable stream `id` as a `stream` message; returns the promise of its
     /// settling (already pulled, never released by us: its settling releases it) and the
     /// message's size.
+    ///
+    /// `prepared` is the message as [`prepare_stream`](Self::prepare_stream) encoded it ahead
+    /// of time, sent as it is; without it (or if it was made for another import) the message
+    /// is encoded now.
     fn send_stream(
         self: &Arc<Self>,
         id: i64,
         path: &[PathKey],
         args: Vec<Value>,
+        prepared: Option<PreparedStream>,
     ) -> (Hook, Option<usize>) {
         if self.batched || !self.options.peer_answers {
             return (Hook::Error(crate::stream::needs_persistent_session()), None);
         }
+        let prepared = prepared.filter(|p| p.import == id && p.session == self.key());
         let sent = self.with_state(|st| {
             if let Some(refused) = st.refuse_new_call() {
                 return (refused, None);
+            }
+            if let Some(prepared) = prepared {
+                let size = prepared.text.len();
+                st.outbox.push_encoded(prepared.text);
+                return (self.new_stream_import(&mut st.tables), Some(size));
             }
             let State { tables, outbox, .. } = st;
             let mut exporter = SessionExporter::new(self, tables);
@@ -802,29 +813,6 @@ impl SessionCore {
             import: id,
             session: self.key(),
         })
-    }
-
-    /// [`send_stream`](Self::send_stream) with the message `prepared` ahead of time.
-    fn send_prepared_stream(
-        self: &Arc<Self>,
-        id: i64,
-        path: &[PathKey],
-        args: Vec<Value>,
-        prepared: PreparedStream,
-    ) -> (Hook, Option<usize>) {
-        if prepared.import != id || prepared.session != self.key() {
-            return self.send_stream(id, path, args);
-        }
-        let sent = self.with_state(|st| {
-            if let Some(refused) = st.refuse_new_call() {
-                return (refused, None);
-            }
-            let size = prepared.text.len();
-            st.outbox.push_encoded(prepared.text);
-            (self.new_stream_import(&mut st.tables), Some(size))
-        });
-        drop(args);
-        sent
     }
 
     /// Sends a `.map()` on import `id`; returns the promise for its result.

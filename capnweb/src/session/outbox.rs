@@ -40,18 +40,9 @@ pub(super) fn write_stream_call(
     args: &[Value],
 ) -> Result<(), Error> {
     let mut e = Encoder::new(text, exporter, limits);
-    e.raw("[\"stream\",[\"pipeline\",");
-    e.integer(id);
-    e.raw(",");
-    e.path(path);
-    e.raw(",[");
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            e.raw(",");
-        }
-        e.value(arg, 1)?;
-    }
-    e.raw("]]]");
+    e.raw("[\"stream\",");
+    e.pipeline(id, path, Some(args))?;
+    e.raw("]");
     Ok(())
 }
 
@@ -134,21 +125,9 @@ impl Outbox {
     ) -> Result<(), Error> {
         self.message(|text| {
             let mut e = Encoder::new(text, exporter, limits);
-            e.raw("[\"push\",[\"pipeline\",");
-            e.integer(id);
-            e.raw(",");
-            e.path(path);
-            if let Some(args) = args {
-                e.raw(",[");
-                for (i, arg) in args.iter().enumerate() {
-                    if i > 0 {
-                        e.raw(",");
-                    }
-                    e.value(arg, 1)?;
-                }
-                e.raw("]");
-            }
-            e.raw("]]");
+            e.raw("[\"push\",");
+            e.pipeline(id, path, args)?;
+            e.raw("]");
             Ok(())
         })
     }

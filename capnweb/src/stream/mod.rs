@@ -505,7 +505,7 @@ impl Writer {
 impl Handle {
     /// Sends one method call on the stream; the size is set when it went to the peer.
     fn send(&self, method: &str, args: Vec<Value>) -> (Hook, Option<usize>) {
-        stream_call(&self.hook, &[PathKey::from(method)], args)
+        stream_call(&self.hook, &[PathKey::from(method)], args, None)
     }
 
     fn failed(&self) -> Option<Error> {
@@ -532,10 +532,7 @@ impl Handle {
         // The window may have shrunk since the last write returned (an acknowledgement came
         // in meanwhile): never send into a full one. Also fails if an earlier write failed.
         self.wait_until(|flow| !flow.is_full()).await?;
-        let (ack, size) = match prepared {
-            Some(prepared) => stream_call_prepared(&self.hook, &path, args, prepared),
-            None => stream_call(&self.hook, &path, args),
-        };
+        let (ack, size) = stream_call(&self.hook, &path, args, prepared);
         let Some(size) = size else {
             return match ack.pull().await {
                 Ok(_) => Ok(false),
@@ -756,17 +753,19 @@ impl<'de, T> Deserialize<'de> for WritableStream<T> {
 
 /// A method call on a writable stream, sent as a `stream` message when the stream is the
 /// peer's (its size then returned, for the flow controller), made directly otherwise.
+/// `prepared` is that message as [`stream_prepare`] encoded it ahead of time, if it did.
 pub(crate) fn stream_call(
     hook: &Hook,
     path: &[PathKey],
     args: Vec<Value>,
+    prepared: Option<PreparedStream>,
 ) -> (Hook, Option<usize>) {
     match hook {
         Hook::Stream(stream) => match &**stream {
-            StreamHook::Writable(inner) => stream_call(inner, path, args),
+            StreamHook::Writable(inner) => stream_call(inner, path, args, prepared),
             other => (Hook::Error(other.misuse("write")), None),
         },
-        Hook::Remote(remote) => remote.entry.stream(path, args),
+        Hook::Remote(remote) => remote.entry.stream(path, args, prepared),
         other => (other.call(path, args), None),
     }
 }
@@ -781,23 +780,6 @@ fn stream_prepare(hook: &Hook, path: &[PathKey], args: &[Value]) -> Option<Prepa
         },
         Hook::Remote(remote) => remote.entry.prepare_stream(path, args),
         _ => None,
-    }
-}
-
-/// [`stream_call`] with the message `prepared` by [`stream_prepare`] for the same hook.
-fn stream_call_prepared(
-    hook: &Hook,
-    path: &[PathKey],
-    args: Vec<Value>,
-    prepared: PreparedStream,
-) -> (Hook, Option<usize>) {
-    match hook {
-        Hook::Stream(stream) => match &**stream {
-            StreamHook::Writable(inner) => stream_call_prepared(inner, path, args, prepared),
-            _ => stream_call(hook, path, args),
-        },
-        Hook::Remote(remote) => remote.entry.stream_prepared(path, args, prepared),
-        _ => stream_call(hook, path, args),
     }
 }
 
