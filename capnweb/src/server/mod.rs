@@ -8,6 +8,10 @@
 //! error is logged (with `tracing`) and that connection ends.
 
 mod connection;
+#[cfg(feature = "http-batch")]
+mod cors;
+mod forwarded;
+mod origin;
 mod refusal;
 mod routes;
 mod service;
@@ -28,6 +32,8 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use connection::ConnectionTimeouts;
+use forwarded::{ConnectionScheme, Scheme};
+use origin::OriginPolicy;
 pub use refusal::Refusal;
 use routes::Endpoint;
 pub use routes::{IntoService, Routes};
@@ -86,6 +92,8 @@ pub struct Server {
     max_connections: usize,
     timeouts: ConnectionTimeouts,
     limits: RequestLimits,
+    /// Which web pages may call the services (see [`allow_origin`](Server::allow_origin)).
+    origins: OriginPolicy,
     stats: Arc<Counters>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ServerTls>,
@@ -99,6 +107,7 @@ impl fmt::Debug for Server {
             .field("max_connections", &self.max_connections)
             .field("timeouts", &self.timeouts)
             .field("limits", &self.limits)
+            .field("origins", &self.origins)
             .finish()
     }
 }
@@ -170,6 +179,7 @@ impl Server {
                 keep_alive: Duration::from_secs(60),
             },
             limits: RequestLimits::default(),
+            origins: OriginPolicy::default(),
             stats: Arc::default(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -249,6 +259,15 @@ impl Server {
         self
     }
 
+    /// `https` with TLS, `http` without: the scheme of the services' own origin.
+    fn scheme(&self) -> Scheme {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return Scheme::Https;
+        }
+        Scheme::Http
+    }
+
     /// The address the server listens on (with the actual port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -276,8 +295,8 @@ impl Server {
     /// whose factory sees the request: [`RpcService::with_context`]), or [`Routes`] (services
     /// by path). Accept errors are logged and the server goes on.
     ///
-    /// The server's settings ([`options`](Server::options), timeouts, keepalive) apply to
-    /// every service that does not set its own.
+    /// The server's settings ([`options`](Server::options), timeouts, keepalive, the origin
+    /// policy) apply to every service that does not set its own.
     ///
     /// ```no_run
     /// # async fn example() -> Result<(), capnweb::Error> {
@@ -325,7 +344,7 @@ impl Server {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (tracker, mut everything_ended) = mpsc::channel::<()>(1);
         let mut routes = routes.into();
-        routes.inherit(&self.options, self.limits);
+        routes.inherit(&self.options, self.limits, &self.origins);
         let service = Endpoint {
             routes: Arc::new(routes),
             connection: ConnectionContext {
@@ -336,6 +355,7 @@ impl Server {
                 }),
                 activity: None,
                 peer: None,
+                scheme: ConnectionScheme::Known(self.scheme()),
             },
         };
         let slots = Arc::new(Semaphore::new(self.max_connections));

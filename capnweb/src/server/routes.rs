@@ -16,6 +16,7 @@ use http_body_util::Full;
 use hyper::body::Body;
 
 use super::connection::Activity;
+use super::origin::OriginPolicy;
 use super::refusal::Refusal;
 use super::service::{ConnectionContext, RequestLimits, ResponseFuture, RpcService};
 use crate::session::SessionOptions;
@@ -120,9 +121,14 @@ impl Routes {
     }
 
     /// Takes the server's settings for what each service leaves unset.
-    pub(super) fn inherit(&mut self, options: &SessionOptions, limits: RequestLimits) {
+    pub(super) fn inherit(
+        &mut self,
+        options: &SessionOptions,
+        limits: RequestLimits,
+        origins: &OriginPolicy,
+    ) {
         let services = self.exact.values_mut().chain(self.fallback.as_mut());
-        services.for_each(|service| service.inherit(options, limits));
+        services.for_each(|service| service.inherit(options, limits, origins));
     }
 
     fn find(&self, path: &str) -> Option<&RpcService> {

@@ -18,6 +18,10 @@ use http_body_util::Full;
 use hyper::body::Body;
 
 use super::connection::Activity;
+#[cfg(feature = "http-batch")]
+use super::cors;
+use super::forwarded::ConnectionScheme;
+use super::origin::{OriginPolicy, Verdict};
 use super::refusal::Refusal;
 #[cfg(feature = "websocket")]
 use super::upgrade;
@@ -64,6 +68,8 @@ pub struct RpcService {
     new_main: NewMain,
     options: Option<SessionOptions>,
     limits: ServiceLimits,
+    /// Which web pages may call (see [`allow_origin`](RpcService::allow_origin)).
+    pub(super) origins: OriginPolicy,
 }
 
 /// The time limits of one request or session.
@@ -120,6 +126,8 @@ pub(crate) struct ConnectionContext {
     pub(super) lifecycle: Option<Lifecycle>,
     pub(super) activity: Option<Arc<Activity>>,
     pub(super) peer: Option<SocketAddr>,
+    /// Whether the connection speaks TLS, for the request's own origin.
+    pub(super) scheme: ConnectionScheme,
 }
 
 impl fmt::Debug for RpcService {
@@ -127,6 +135,7 @@ impl fmt::Debug for RpcService {
         f.debug_struct("RpcService")
             .field("options", &self.options)
             .field("limits", &self.limits)
+            .field("origins", &self.origins)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +190,7 @@ impl RpcService {
             new_main,
             options: None,
             limits: ServiceLimits::default(),
+            origins: OriginPolicy::default(),
         }
     }
 
@@ -211,7 +221,13 @@ impl RpcService {
     }
 
     /// Takes the server's settings for what this service leaves unset.
-    pub(super) fn inherit(&mut self, options: &SessionOptions, limits: RequestLimits) {
+    pub(super) fn inherit(
+        &mut self,
+        options: &SessionOptions,
+        limits: RequestLimits,
+        origins: &OriginPolicy,
+    ) {
+        self.origins = self.origins.over(origins);
         if self.options.is_none() {
             self.options = Some(options.clone());
         }
@@ -237,6 +253,12 @@ impl RpcService {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        #[cfg(feature = "http-batch")]
+        if cors::is_preflight(request.method(), request.headers()) {
+            return Either::Left(std::future::ready(
+                self.answer_preflight(&request, connection),
+            ));
+        }
         let websocket = is_websocket_request(&request);
         // Which transports are served depends on capnweb's Cargo features.
         let served = if websocket {
@@ -247,6 +269,27 @@ impl RpcService {
         if !served {
             return Either::Left(std::future::ready(method_not_allowed()));
         }
+        // Before anything runs: a page of another site must not drive its user's session.
+        let verdict = self
+            .origins
+            .check(request.headers(), request.uri(), connection.scheme);
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
+            Err(refusal) => {
+                tracing::debug!(
+                    path = request.uri().path(),
+                    origin = ?request.headers().get(http::header::ORIGIN),
+                    "a request from another origin was refused"
+                );
+                return Either::Left(std::future::ready(refusal.into_response()));
+            }
+        };
+        // An allowed page of another origin reads its batch's answer only with CORS headers.
+        let cors_origin = match verdict {
+            Verdict::Allowed(origin) if !websocket => Some(origin),
+            _ => None,
+        };
+        let credentials = self.origins.allows_credentials();
         #[cfg_attr(not(feature = "websocket"), allow(unused_mut))]
         let (mut parts, body) = request.into_parts();
         #[cfg(feature = "websocket")]
@@ -279,7 +322,8 @@ impl RpcService {
             Ok(main) => main,
             Err(refusal) => {
                 tracing::debug!(status = %refusal.status(), path = context.path(), "a request was refused");
-                return Either::Left(std::future::ready(refusal.into_response()));
+                let response = with_cors(refusal.into_response(), cors_origin, credentials);
+                return Either::Left(std::future::ready(response));
             }
         };
         let mut options = self.options.clone().unwrap_or_default();
@@ -293,18 +337,44 @@ impl RpcService {
             return Either::Left(std::future::ready(response));
         }
         #[cfg(feature = "http-batch")]
-        return Either::Right(http_batch::handle_within(
-            Request::from_parts(parts, body),
-            main,
-            options,
-            limits.body,
-            limits.batch,
-        ));
+        {
+            let batch = http_batch::handle_within(
+                Request::from_parts(parts, body),
+                main,
+                options,
+                limits.body,
+                limits.batch,
+            );
+            Either::Right(async move { with_cors(batch.await, cors_origin, credentials) })
+        }
         // Without HTTP batch, only WebSocket upgrades get here, and they were answered above.
         #[cfg(not(feature = "http-batch"))]
         {
-            let _ = (parts, body, main, options, limits, connection);
+            let _ = (parts, body, main, options, limits, connection, cors_origin);
             Either::Right(std::future::ready(method_not_allowed()))
+        }
+    }
+
+    /// A CORS preflight's answer: 204 for a page the origin policy allows, 403 otherwise.
+    #[cfg(feature = "http-batch")]
+    fn answer_preflight<B>(
+        &self,
+        request: &Request<B>,
+        connection: &ConnectionContext,
+    ) -> Response<Full<Bytes>> {
+        let headers = request.headers();
+        match self
+            .origins
+            .check(headers, request.uri(), connection.scheme)
+        {
+            Ok(Verdict::Own | Verdict::Allowed(_)) => match headers.get(http::header::ORIGIN) {
+                Some(origin) => {
+                    cors::preflight_response(origin, headers, self.origins.allows_credentials())
+                }
+                None => method_not_allowed(),
+            },
+            Ok(Verdict::Absent) => method_not_allowed(),
+            Err(refusal) => refusal.into_response(),
         }
     }
 
@@ -320,6 +390,21 @@ impl RpcService {
             },
         )
     }
+}
+
+/// `response`, readable by the page at `origin` (another origin, allowed) if there is one.
+fn with_cors(
+    #[cfg_attr(not(feature = "http-batch"), allow(unused_mut))] mut response: Response<Full<Bytes>>,
+    origin: Option<http::HeaderValue>,
+    credentials: bool,
+) -> Response<Full<Bytes>> {
+    #[cfg(feature = "http-batch")]
+    if let Some(origin) = origin {
+        cors::allow_reading(response.headers_mut(), &origin, credentials);
+    }
+    #[cfg(not(feature = "http-batch"))]
+    let _ = (origin, credentials);
+    response
 }
 
 /// What this endpoint accepts, for a request it cannot serve (which transports it serves
