@@ -126,7 +126,8 @@ impl<T: Transport> Driver<T> {
             if let Some(reason) = self.core.end_state() {
                 return Poll::Ready(reason);
             }
-            if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+            let writing = self.poll_write(cx);
+            if let Poll::Ready(Err(e)) = writing {
                 tracing::debug!(error = %e, "sending to the peer failed; ending the session");
                 let why = format!("sending to the peer failed: {e}");
                 self.core.end(Error::disconnected(why), false);
@@ -161,8 +162,16 @@ impl<T: Transport> Driver<T> {
             if self.poll_stall(cx) {
                 continue;
             }
-            if handled == 0 && self.batch.is_none() && self.core.park_driver() {
-                return Poll::Pending;
+            if handled == 0 {
+                // The transport cannot take more (a peer that does not read): its readiness,
+                // the stall timer or the session's end wakes the driver. Going round again
+                // instead would spin a core for as long as the peer does not read.
+                if writing.is_pending() {
+                    return Poll::Pending;
+                }
+                if self.batch.is_none() && self.core.park_driver() {
+                    return Poll::Pending;
+                }
             }
             // Write what those messages produced before reading more.
         }
