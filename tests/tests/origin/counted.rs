@@ -1,6 +1,8 @@
 //! A server that counts what it ran: sessions (main-object factory calls) and method calls,
 //! so a test can show that a refused request ran nothing at all.
 
+#![allow(dead_code)] // each test file uses what it needs
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,0 +1,49 @@
+// Drives Debian's Chromium (headless, through playwright-core) on a page of one origin that
+// calls a Cap'n Web service at another: tests/tests/browser.rs serves the page and the
+// service, and reads the one `result {...}` line this prints.
+//
+//   node cross-origin.mjs PAGE_URL SCENARIO API_URL [SCREENSHOT.png]
+//
+// SCENARIO is `attack` (a raw WebSocket, a no-cors text/plain POST and a CORS POST: what any
+// page can try) or `use` (a raw WebSocket, a CORS POST with a preflight, and the reference's
+// client over both transports). A failure to drive the browser exits non-zero, saying why.
+import { chromium } from "playwright-core";
+
+const [pageUrl, scenario, apiUrl, screenshot] = process.argv.slice(2);
+if (!pageUrl || !["attack", "use"].includes(scenario) || !apiUrl) {
+  console.error("usage: node cross-origin.mjs PAGE_URL attack|use API_URL [SCREENSHOT.png]");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage();
+  // The page's console and errors go to stderr, for a failing test's output.
+  page.on("console", (message) => console.error(`page console: ${message.text()}`));
+  page.on("pageerror", (error) => console.error(`page error: ${error}`));
+  await page.goto(pageUrl);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 20000 });
+  const api = { http: apiUrl, ws: apiUrl.replace(/^http/, "ws") };
+  const result = await page.evaluate(
+    ([scenario, api]) => window[scenario](api),
+    [scenario, api],
+  );
+  if (screenshot) {
+    await page.screenshot({ path: screenshot, fullPage: true });
+  }
+  console.log(`result ${JSON.stringify(result)}`);
+} finally {
+  await browser.close();
+}
