@@ -1,4 +1,4 @@
-//! TLS through [`rustls`] (with its `ring` provider): [`ClientTls`] for `wss://` and `https://`
+//! TLS through [`rustls`] (with its `aws-lc-rs` provider): [`ClientTls`] for `wss://` and `https://`
 //! clients, [`ServerTls`] for [`Server::tls`](crate::Server::tls).
 //!
 //! A client trusts the Mozilla root certificates (the `webpki-roots` crate) unless told
@@ -168,11 +168,11 @@ impl ClientTls {
     /// use std::sync::Arc;
     /// use capnweb::tls::{rustls, ClientTls};
     ///
-    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     /// let roots = rustls::RootCertStore::empty(); // add yours
     /// let config = rustls::ClientConfig::builder_with_provider(provider)
     ///     .with_safe_default_protocol_versions()
-    ///     .expect("ring supports the default versions")
+    ///     .expect("aws-lc-rs supports the default versions")
     ///     .with_root_certificates(roots)
     ///     .with_no_client_auth();
     /// let tls = ClientTls::from_rustls(Arc::new(config));
@@ -317,11 +317,13 @@ fn unusable_provider(e: rustls::Error) -> Error {
     ))
 }
 
-/// The crypto provider: the one the application installed as the process default, else ring.
+/// The crypto provider: the one the application installed as the process default, else
+/// aws-lc-rs (rustls's own default, with post-quantum key exchange; rustls deprecated its
+/// `ring` provider, which has none, in 0.23.48).
 fn provider() -> Arc<CryptoProvider> {
     CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
 /// A server's certificate and private key, for [`Server::tls`](crate::Server::tls).
@@ -423,7 +425,7 @@ impl ServerTls {
     /// let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     /// let cert = CertificateDer::from_pem_slice(generated.cert.pem().as_bytes()).unwrap();
     /// let key = PrivateKeyDer::from_pem_slice(generated.signing_key.serialize_pem().as_bytes()).unwrap();
-    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     /// let mut config = rustls::ServerConfig::builder_with_provider(provider)
     ///     .with_safe_default_protocol_versions()
     ///     .unwrap()
