@@ -84,6 +84,10 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// ([`keep_alive_timeout`](Server::keep_alive_timeout), and WebSocket keepalive), how long one
 /// HTTP batch may run ([`batch_timeout`](Server::batch_timeout)), and, per session, messages,
 /// tables, calls and queued bytes ([`SessionOptions`]).
+///
+/// Web pages of other sites than the server's own are refused (403) unless allowed
+/// ([`allow_origin`](Server::allow_origin)); behind a reverse proxy, see
+/// [`trust_forwarded_headers`](Server::trust_forwarded_headers).
 #[must_use = "a server does nothing until `serve` is called"]
 pub struct Server {
     listener: TcpListener,

@@ -46,8 +46,11 @@ type NewMain = Arc<dyn Fn(&RequestContext) -> Result<Stub, Refusal> + Send + Syn
 /// `serve` does). [`Server`](crate::Server) serves it (or several, by path: [`Routes`](crate::Routes)) on its
 /// own listener.
 ///
-/// Settings left unset here (options, timeouts, keepalive) are the [`Server`](crate::Server)'s
-/// when a server serves the service, and the defaults otherwise.
+/// Settings left unset here (options, timeouts, keepalive, the origin policy) are the
+/// [`Server`](crate::Server)'s when a server serves the service, and the defaults otherwise.
+///
+/// A request from a web page (its `Origin` header) of another site than the service's own is
+/// refused with 403, unless allowed: see [`allow_origin`](RpcService::allow_origin).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
