@@ -1,5 +1,7 @@
 //! Throughput of the wire codec: `Message::parse` and `Message::to_text`, on their own and
-//! together, for small protocol messages and for generated 4 KiB and 1 MiB ones.
+//! together, for small protocol messages and for generated 4 KiB and 1 MiB ones; then a
+//! method's result written as text, straight from the Rust value (what a session does) and
+//! through a `Value` tree (what it did before), side by side.
 //!
 //! `cargo run --release --example wire-bench [-- FILTER]`
 //!
@@ -35,6 +37,68 @@ fn main() {
         }
         bench(name, &text);
     }
+    results(&filter);
+}
+
+/// A method's result to text: `capnweb::serialize` writes it straight from the Rust value, as
+/// a session writes a result; `to_value` then `serialize_value` goes through a `Value` tree.
+fn results(filter: &str) {
+    #[derive(serde::Serialize)]
+    struct User {
+        id: u32,
+        name: String,
+        tags: Vec<String>,
+        score: f64,
+    }
+    let fibonacci: Vec<f64> = (0..1000)
+        .scan((0.0f64, 1.0f64), |state, _| {
+            let next = state.0;
+            *state = (state.1, state.0 + state.1);
+            Some(next)
+        })
+        .collect();
+    let users: Vec<User> = (0..100)
+        .map(|i| User {
+            id: i,
+            name: format!("user {i}"),
+            tags: vec!["a".into(), "bc".into()],
+            score: f64::from(i) / 7.0,
+        })
+        .collect();
+    println!(
+        "\n{:<22} {:>9} | {:>10} {:>8} | {:>10} {:>8} | {:>7}",
+        "result to text", "bytes", "direct µs", "MB/s", "Value µs", "MB/s", "ratio"
+    );
+    result_row("fibonacci(1000)", filter, &fibonacci);
+    result_row("100 user structs", filter, &users);
+}
+
+fn result_row<T: serde::Serialize>(name: &str, filter: &str, value: &T) {
+    if !name.contains(filter) {
+        return;
+    }
+    let direct_text = capnweb::serialize(value).expect("serializes");
+    let through = || {
+        let tree = capnweb::to_value(std::hint::black_box(value)).expect("converts");
+        capnweb::serialize_value(&tree).expect("serializes")
+    };
+    assert_eq!(direct_text, through(), "{name}: the two paths agree");
+    let direct = best_time(|| {
+        std::hint::black_box(capnweb::serialize(std::hint::black_box(value)).expect("ok"));
+    });
+    let via_value = best_time(|| {
+        std::hint::black_box(through());
+    });
+    let mbps = |seconds: f64| direct_text.len() as f64 / seconds / 1e6;
+    println!(
+        "{name:<22} {:>9} | {:>10.3} {:>8.0} | {:>10.3} {:>8.0} | {:>6.2}x",
+        direct_text.len(),
+        direct * 1e6,
+        mbps(direct),
+        via_value * 1e6,
+        mbps(via_value),
+        via_value / direct,
+    );
 }
 
 /// The messages measured: the three of `examples/bench.rs`, then generated large ones.

@@ -23,7 +23,7 @@ pub use crate::{
     TypedStub, Value,
 };
 
-use crate::value::{from_value, to_value};
+use crate::value::from_value;
 
 /// The arguments of one incoming call, decoded one by one with errors that name the method
 /// and the argument.
@@ -100,13 +100,14 @@ where
     CallFuture::new(future)
 }
 
-/// Encodes a method's return value.
-pub fn encode<T: Serialize>(value: T) -> Result<Value, RpcError> {
-    to_value(&value).map_err(|e| RpcError::type_error(e.to_string()))
+/// Encodes a method's return value: scalars and special values at once, containers when the
+/// result is sent (written straight into the message) or looked at.
+pub fn encode<T: Serialize + Send + 'static>(value: T) -> Result<Value, RpcError> {
+    crate::value::defer(value).map_err(|e| RpcError::type_error(e.to_string()))
 }
 
 /// Encodes a method's `Result`.
-pub fn encode_result<T: Serialize, E: Into<RpcError>>(
+pub fn encode_result<T: Serialize + Send + 'static, E: Into<RpcError>>(
     result: Result<T, E>,
 ) -> Result<Value, RpcError> {
     match result {

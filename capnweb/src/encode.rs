@@ -7,6 +7,10 @@
 //! read: a value nested too deeply, a bigint too long, or a message too large fails with
 //! [`Error::LimitExceeded`] as soon as the writer can tell, not after the whole text exists.
 
+mod serde_writer;
+
+pub(crate) use serde_writer::write_serialize;
+
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::{Bytes, Fetch, Value};
@@ -312,6 +316,7 @@ impl<'a> Encoder<'a> {
                 let reference = self.exporter.promise(promise.hook(), promise.path())?;
                 self.reference(&reference);
             }
+            Value::Deferred(deferred) => deferred.write(self, depth)?,
         }
         self.check_size()
     }

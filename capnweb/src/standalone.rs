@@ -22,11 +22,11 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::encode::{Encoder, Exporter, Reference};
+use crate::encode::{write_serialize, Encoder, Exporter, Reference};
 use crate::error::Error;
 use crate::evaluate::{self, Importer};
 use crate::hook::Hook;
-use crate::value::{from_value, to_value, Value};
+use crate::value::{from_value, Value};
 use crate::wire::{Expr, Limits, PathKey};
 
 /// The wire text of `value` (any serde type; see the [`value`](crate::value) module for how
@@ -36,7 +36,11 @@ use crate::wire::{Expr, Limits, PathKey};
 /// [`Error::LimitExceeded`] for one over the default [`Limits`] (nested deeper than 256, a
 /// bigint longer than 16384 digits, a text longer than 32 Mi characters).
 pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    serialize_value(&to_value(value)?)
+    // Written straight to text, as a session writes a method's result: no Value in between.
+    let (mut text, mut exporter, limits) = (String::new(), NoSession, Limits::default());
+    let mut encoder = Encoder::new(&mut text, &mut exporter, &limits);
+    write_serialize(&mut encoder, value, 0)?;
+    Ok(text)
 }
 
 /// The wire text of a [`Value`]; see [`serialize`].

@@ -142,7 +142,9 @@ fn finish(
     }
     let elapsed = started.map_or(Duration::ZERO, |started| started.elapsed());
     if let (Some(interceptor), Some(info)) = (&served.interceptor, info) {
-        let outcome: Result<&Value, &RpcError> = outcome.as_ref();
+        // A deferred result is converted for the interceptor to look at (once; it is still
+        // written straight into the message).
+        let outcome: Result<&Value, &RpcError> = outcome.as_ref().map(Value::view);
         let heard = std::panic::catch_unwind(AssertUnwindSafe(|| {
             interceptor.after(info, outcome, elapsed)
         }));

@@ -323,7 +323,7 @@ static UNDEFINED: Value = Value::Undefined;
 /// Follows `path` into `value`, as JavaScript's property reads would.
 pub(crate) fn walk<'a>(mut value: &'a Value, path: &[PathKey]) -> Walk<'a> {
     for (i, key) in path.iter().enumerate() {
-        value = match value {
+        value = match value.view() {
             Value::Stub(stub) => return Walk::Forward(stub.hook().clone(), path[i..].to_vec()),
             Value::Promise(p) => {
                 let mut rest = p.path().to_vec();
@@ -351,7 +351,7 @@ pub(crate) fn walk<'a>(mut value: &'a Value, path: &[PathKey]) -> Walk<'a> {
     }
     // A promise is followed to what it resolves to; a stub at the end is a value (a call
     // on it calls it, a read returns it, a map maps it once).
-    match value {
+    match value.view() {
         Value::Promise(p) => Walk::Forward(p.hook().clone(), p.path().to_vec()),
         other => Walk::Found(other),
     }
@@ -390,6 +390,7 @@ pub(crate) fn resolve_deep(value: Value) -> Pull {
     Pull::boxed(async move {
         match value {
             Value::Promise(p) => resolve_deep(p.into_hook().pull().await?).await,
+            Value::Deferred(deferred) => resolve_deep(deferred.to_value()?).await,
             Value::Array(items) => Ok(Value::Array(resolve_all(items).await?)),
             Value::Object(object) => {
                 let mut resolved = crate::value::Object::with_capacity(object.len());

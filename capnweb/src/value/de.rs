@@ -47,6 +47,7 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     // and `ValueDeserializer` answers by handing the whole value over, so `from_value::<Value>`
     // is O(1) without a `T: 'static` bound or a downcast.
     let _guard = DepthGuard::enter();
+    let value = value.settled()?;
     T::deserialize(ValueDeserializer { value })
         .map_err(|e| Error::decode(std::any::type_name::<T>(), e.to_string()))
 }

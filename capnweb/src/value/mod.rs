@@ -35,6 +35,7 @@
 //! ```
 
 mod de;
+mod deferred;
 mod path_error;
 mod ser;
 pub(crate) mod special;
@@ -42,9 +43,21 @@ mod types;
 mod wording;
 
 pub use de::from_value;
+pub(crate) use deferred::defer;
+pub use deferred::Deferred;
+pub(crate) use path_error::{PathError, PathSeg};
 pub(crate) use ser::into_value;
 pub use ser::to_value;
+pub(crate) use ser::{unsafe_integer, MapKeySerializer};
+pub(crate) use special::MAGIC_NAME;
+pub(crate) use types::MAX_SAFE_INTEGER;
 pub use types::{BigInt, Bytes, Date, Fetch};
+
+/// Takes the value a capnweb special value's token parks (see `special`), for a serializer of
+/// capnweb's own on `serialize_newtype_struct(MAGIC_NAME, token)`.
+pub(crate) fn capture_special<T: serde::Serialize + ?Sized>(token: &T) -> Option<Value> {
+    special::capture(token, ser::ValueSerializer)
+}
 
 use crate::error::RpcError;
 use crate::{RpcPromise, Stub};
@@ -91,6 +104,11 @@ pub enum Value {
     Stub(Stub),
     /// A promise: replaced by its resolution before an application sees the value.
     Promise(RpcPromise<Value>),
+    /// A method's result still held as the Rust value it returned, written straight into the
+    /// message that sends it. Internal: converted to one of the other variants before an
+    /// application sees the value.
+    #[doc(hidden)]
+    Deferred(Deferred),
 }
 
 impl Value {
@@ -114,12 +132,30 @@ impl Value {
             Value::Response(_) => "response",
             Value::Stub(_) => "stub",
             Value::Promise(_) => "promise",
+            Value::Deferred(deferred) => deferred.view().kind(),
+        }
+    }
+
+    /// The value with a deferred result converted: what an application may see.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn settled(self) -> Result<Value, crate::Error> {
+        match self {
+            Value::Deferred(deferred) => deferred.to_value(),
+            other => Ok(other),
+        }
+    }
+
+    /// This value, or the converted value of a deferred result, to look at.
+    pub(crate) fn view(&self) -> &Value {
+        match self {
+            Value::Deferred(deferred) => deferred.view(),
+            other => other,
         }
     }
 
     /// The string, if this is a string.
     pub fn as_str(&self) -> Option<&str> {
-        match self {
+        match self.view() {
             Value::String(s) => Some(s),
             _ => None,
         }
@@ -127,7 +163,7 @@ impl Value {
 
     /// The number, if this is a number.
     pub fn as_f64(&self) -> Option<f64> {
-        match self {
+        match self.view() {
             Value::Number(n) => Some(*n),
             _ => None,
         }
@@ -135,7 +171,7 @@ impl Value {
 
     /// The number as an `i64`, if this is an integral number within ±2^53.
     pub fn as_i64(&self) -> Option<i64> {
-        match self {
+        match self.view() {
             Value::Number(n) if n.fract() == 0.0 && n.abs() <= types::MAX_SAFE_INTEGER as f64 => {
                 Some(*n as i64)
             }
@@ -145,7 +181,7 @@ impl Value {
 
     /// The elements, if this is an array.
     pub fn as_array(&self) -> Option<&Vec<Value>> {
-        match self {
+        match self.view() {
             Value::Array(items) => Some(items),
             _ => None,
         }
@@ -153,7 +189,7 @@ impl Value {
 
     /// The entries, if this is an object.
     pub fn as_object(&self) -> Option<&Object> {
-        match self {
+        match self.view() {
             Value::Object(object) => Some(object),
             _ => None,
         }
@@ -161,7 +197,7 @@ impl Value {
 
     /// The stub, if this is a stub.
     pub fn as_stub(&self) -> Option<&Stub> {
-        match self {
+        match self.view() {
             Value::Stub(stub) => Some(stub),
             _ => None,
         }
@@ -169,13 +205,14 @@ impl Value {
 
     /// Whether this is `null` or `undefined`.
     pub fn is_nullish(&self) -> bool {
-        matches!(self, Value::Null | Value::Undefined)
+        matches!(self.view(), Value::Null | Value::Undefined)
     }
 
     /// Whether a stub or promise is anywhere inside this value.
     pub(crate) fn holds_capability(&self) -> bool {
         match self {
-            Value::Stub(_) | Value::Promise(_) => true,
+            // Unknown until written or converted: assume it may.
+            Value::Stub(_) | Value::Promise(_) | Value::Deferred(_) => true,
             Value::Array(items) => items.iter().any(Value::holds_capability),
             Value::Object(object) => object.values().any(Value::holds_capability),
             Value::Error(e) => e.props.values().any(Value::holds_capability),
@@ -189,7 +226,8 @@ impl Value {
     /// Whether a promise is anywhere inside this value.
     pub fn contains_promise(&self) -> bool {
         match self {
-            Value::Promise(_) => true,
+            // Unknown until converted: those who resolve promises convert it on the way.
+            Value::Promise(_) | Value::Deferred(_) => true,
             Value::Array(items) => items.iter().any(Value::contains_promise),
             Value::Object(object) => object.values().any(Value::contains_promise),
             _ => false,
@@ -200,7 +238,7 @@ impl Value {
 /// Equality on data; stubs and promises compare by identity.
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
-        match (self, other) {
+        match (self.view(), other.view()) {
             (Value::Undefined, Value::Undefined) | (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Number(a), Value::Number(b)) => a == b || (a.is_nan() && b.is_nan()),

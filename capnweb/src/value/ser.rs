@@ -61,7 +61,7 @@ pub(crate) fn into_value<T: Serialize + 'static>(value: T) -> Result<Value, Erro
     slot.map_or(Ok(Value::Undefined), |value| to_value(&value))
 }
 
-fn unsafe_integer(n: impl fmt::Display) -> SerError {
+pub(crate) fn unsafe_integer(n: impl fmt::Display) -> SerError {
     SerError::new(format!(
         "the integer {n} cannot be represented exactly as a JavaScript number (beyond \
          ±(2^53 − 1)); use i128/u128 or capnweb::BigInt to send it as a bigint"
@@ -464,7 +464,7 @@ impl ser::SerializeStructVariant for SerializeStructVariant {
 
 /// Serializes a map key to its string: strings and chars as they are, integers, floats and
 /// booleans as their text (as serde_json does), newtypes and unit variants by their contents.
-struct MapKeySerializer;
+pub(crate) struct MapKeySerializer;
 
 fn key_must_be_a_string(found: &str) -> SerError {
     SerError::new(format!(

@@ -223,6 +223,7 @@ pub(crate) fn capture<T: Serialize + ?Sized, S: Serializer>(
 fn serialize_plain<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
     match value {
         // Like `JSON.stringify` in an array: there is no `undefined` outside JavaScript.
+        Value::Deferred(deferred) => serialize_plain(deferred.view(), serializer),
         Value::Undefined | Value::Null => serializer.serialize_unit(),
         Value::Bool(b) => serializer.serialize_bool(*b),
         Value::Number(n) => serializer.serialize_f64(*n),
