@@ -1,12 +1,16 @@
 //! [`RequestContext`]: the HTTP request a session was opened with, for the main-object factory,
 //! interceptors and methods that need to know who is calling.
 
+mod header_block;
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+
+use header_block::HeaderBlock;
 
 /// How a session reached the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,10 +66,14 @@ pub struct RequestContext {
     inner: Arc<Parts>,
 }
 
+/// What a context holds. Every idle WebSocket session keeps one, so it is kept small: the
+/// headers packed in one allocation, and a `HeaderMap` made of them only if asked for.
 struct Parts {
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    headers: HeaderBlock,
+    /// `headers` as a `HeaderMap`, made at the first call to [`RequestContext::headers`].
+    header_map: OnceLock<Box<HeaderMap>>,
     peer_addr: Option<SocketAddr>,
     transport: TransportKind,
 }
@@ -73,10 +81,16 @@ struct Parts {
 impl fmt::Debug for RequestContext {
     /// Header values are left out: they may hold credentials.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = Vec::new();
+        for field in self.inner.headers.iter() {
+            if !names.contains(&field.name) {
+                names.push(field.name);
+            }
+        }
         f.debug_struct("RequestContext")
             .field("method", self.method())
             .field("uri", self.uri())
-            .field("headers", &self.headers().keys().collect::<Vec<_>>())
+            .field("headers", &names)
             .field("peer_addr", &self.peer_addr())
             .field("transport", &self.transport())
             .finish()
@@ -90,17 +104,20 @@ impl RequestContext {
     pub fn from_request<B>(request: &http::Request<B>, transport: TransportKind) -> Self {
         RequestContext::new(
             request.method().clone(),
-            request.uri().clone(),
-            request.headers().clone(),
+            request.uri(),
+            request.headers(),
             request.extensions().get::<SocketAddr>().copied(),
             transport,
         )
     }
 
+    /// Copies what it keeps: hyper's header values (and a URI's path) are slices of the
+    /// connection's read buffer, which would otherwise live (8 KiB and more) as long as the
+    /// session that holds the context.
     pub(crate) fn new(
         method: Method,
-        uri: Uri,
-        headers: HeaderMap,
+        uri: &Uri,
+        headers: &HeaderMap,
         peer_addr: Option<SocketAddr>,
         transport: TransportKind,
     ) -> Self {
@@ -108,7 +125,8 @@ impl RequestContext {
             inner: Arc::new(Parts {
                 method,
                 uri: detached_uri(uri),
-                headers: detached_headers(headers),
+                headers: HeaderBlock::new(headers),
+                header_map: OnceLock::new(),
                 peer_addr,
                 transport,
             }),
@@ -135,24 +153,27 @@ impl RequestContext {
         self.inner.uri.query()
     }
 
-    /// Every request header.
+    /// Every request header. (The context keeps them packed; the map is made at the first
+    /// call and kept. [`header`](RequestContext::header), [`cookie`](RequestContext::cookie)
+    /// and [`bearer_token`](RequestContext::bearer_token) need no map.)
     pub fn headers(&self) -> &HeaderMap {
-        &self.inner.headers
+        self.inner
+            .header_map
+            .get_or_init(|| Box::new(self.inner.headers.to_map()))
     }
 
     /// The first value of header `name` (case-insensitive), if it is present and visible
     /// ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.inner.headers.get(name)?.to_str().ok()
+        visible_ascii(self.inner.headers.get(name)?)
     }
 
     /// The value of cookie `name`, from the `Cookie` headers.
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.inner
             .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
+            .get_all("cookie")
+            .filter_map(visible_ascii)
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(key, _)| *key == name)
@@ -161,7 +182,7 @@ impl RequestContext {
 
     /// The token of an `Authorization: Bearer <token>` header.
     pub fn bearer_token(&self) -> Option<&str> {
-        let value = self.inner.headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let value = self.header("authorization")?;
         let (scheme, token) = value.trim().split_once(' ')?;
         let token = token.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -180,49 +201,162 @@ impl RequestContext {
     }
 }
 
-/// The headers, copied out of whatever buffer they point into. hyper's header values (and a
-/// URI's path) are slices of the connection's read buffer: kept as they are, they would keep
-/// that whole buffer (8 KiB and more) alive as long as the session that holds the context.
-fn detached_headers(headers: HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in &headers {
-        let mut detached =
-            HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        detached.set_sensitive(value.is_sensitive());
-        copy.append(name.clone(), detached);
-    }
-    copy
+/// `value` as a str if it is visible ASCII or tabs, as `HeaderValue::to_str` has it.
+fn visible_ascii(value: &[u8]) -> Option<&str> {
+    let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+    visible.then(|| std::str::from_utf8(value).ok()).flatten()
 }
 
-/// The URI, copied out of the buffer it may point into (see [`detached_headers`]).
-fn detached_uri(uri: Uri) -> Uri {
-    Uri::try_from(uri.to_string()).unwrap_or(uri)
+/// The URI, copied (to exactly its length) out of the buffer it may point into.
+fn detached_uri(uri: &Uri) -> Uri {
+    Uri::from_maybe_shared(Bytes::copy_from_slice(uri.to_string().as_bytes()))
+        .unwrap_or_else(|_| uri.clone())
+}
+
+#[cfg(test)]
+impl RequestContext {
+    /// What the context keeps on the heap, counted from the capacity of what it holds.
+    fn retained_bytes(&self) -> usize {
+        // Every field is named, so a new one cannot be left out of the count.
+        let Parts {
+            method,
+            uri,
+            headers,
+            header_map,
+            peer_addr: _,
+            transport: _,
+        } = &*self.inner;
+        let map = header_map.get().map_or(0, |map| {
+            let entry =
+                std::mem::size_of::<http::HeaderName>() + std::mem::size_of::<http::HeaderValue>();
+            std::mem::size_of::<HeaderMap>()
+                + map.capacity() * entry
+                + map.iter().map(|(_, value)| value.len()).sum::<usize>()
+        });
+        // The Arc: two counts and the parts.
+        2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<Parts>()
+            + method.as_str().len()
+            + uri.to_string().len()
+            + headers.heap_bytes()
+            + map
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use http::HeaderValue;
+
+    /// What a browser sends to open a WebSocket (Chromium's headers, with a session cookie).
+    const BROWSER_UPGRADE: &str = "GET /api?room=7 HTTP/1.1\r\n\
+        Host: app.example.com\r\n\
+        Connection: Upgrade\r\n\
+        Pragma: no-cache\r\n\
+        Cache-Control: no-cache\r\n\
+        User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36\r\n\
+        Upgrade: websocket\r\n\
+        Origin: https://app.example.com\r\n\
+        Sec-WebSocket-Version: 13\r\n\
+        Accept-Encoding: gzip, deflate, br, zstd\r\n\
+        Accept-Language: en-GB,en-US;q=0.9,en;q=0.8\r\n\
+        Cookie: session=4f9c2e1d8b7a6f5e4d3c2b1a0f9e8d7c; theme=dark; _ga=GA1.1.123456789.1700000000\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+
+    /// The request's URI and headers as hyper leaves them: slices of the buffer the request
+    /// was read into (16 KiB, as hyper's grows to), and that buffer.
+    fn read_as_hyper_does(request: &str) -> (Uri, HeaderMap, Bytes) {
+        let mut text = request.as_bytes().to_vec();
+        text.resize(16 * 1024, 0);
+        let buffer = Bytes::from(text);
+        let slice = |part: &str| {
+            let start = part.as_ptr() as usize - request.as_ptr() as usize;
+            buffer.slice(start..start + part.len())
+        };
+        let mut lines = request.split("\r\n");
+        let target = lines.next().unwrap().split(' ').nth(1).unwrap();
+        let uri = Uri::from_maybe_shared(slice(target)).unwrap();
+        let mut headers = HeaderMap::new();
+        for line in lines.take_while(|line| !line.is_empty()) {
+            let (name, value) = line.split_once(": ").unwrap();
+            let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            headers.append(name, HeaderValue::from_maybe_shared(slice(value)).unwrap());
+        }
+        (uri, headers, buffer)
+    }
+
     #[test]
     fn the_context_keeps_no_part_of_the_buffer_the_request_was_read_into() {
-        // As hyper does: the URI and header values are slices of the connection's buffer.
-        let mut text = b"/path".to_vec();
-        text.resize(16 * 1024, b'a');
-        let buffer = bytes::Bytes::from(text);
-        let uri = Uri::from_maybe_shared(buffer.slice(..5)).unwrap();
-        let mut headers = HeaderMap::new();
-        let mut value = HeaderValue::from_maybe_shared(buffer.slice(5..13)).unwrap();
-        value.set_sensitive(true);
-        headers.insert("x-token", value);
-        assert!(!buffer.is_unique());
+        let (uri, mut headers, buffer) = read_as_hyper_does(BROWSER_UPGRADE);
+        let mut token = HeaderValue::from_maybe_shared(buffer.slice(0..3)).unwrap();
+        token.set_sensitive(true);
+        headers.insert("x-token", token);
         let context =
-            RequestContext::new(Method::GET, uri, headers, None, TransportKind::WebSocket);
-        assert_eq!(context.path(), "/path");
-        assert_eq!(context.headers()["x-token"], "aaaaaaaa");
-        assert!(context.headers()["x-token"].is_sensitive());
+            RequestContext::new(Method::GET, &uri, &headers, None, TransportKind::WebSocket);
+        drop((uri, headers));
         assert!(
             buffer.is_unique(),
             "the context still refers to the request's buffer"
+        );
+        assert_eq!(context.path(), "/api");
+        assert_eq!(context.query(), Some("room=7"));
+        assert_eq!(context.headers()["x-token"], "GET");
+        assert!(context.headers()["x-token"].is_sensitive());
+    }
+
+    #[test]
+    fn a_browsers_context_keeps_little_more_than_the_header_text() {
+        let (uri, headers, buffer) = read_as_hyper_does(BROWSER_UPGRADE);
+        let text: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum::<usize>()
+            + uri.to_string().len();
+        let context =
+            RequestContext::new(Method::GET, &uri, &headers, None, TransportKind::WebSocket);
+        drop((uri, headers, buffer));
+        // A copy as a HeaderMap alone took about 3 KiB for these 13 headers (a table entry of
+        // over 100 bytes each, 24 of them, and an allocation per value).
+        let retained = context.retained_bytes();
+        assert!(
+            retained <= text + 384,
+            "the context keeps {retained} bytes for {text} bytes of URI and headers"
+        );
+        // Reading headers the usual ways makes no map.
+        assert_eq!(context.cookie("theme"), Some("dark"));
+        assert_eq!(context.header("origin"), Some("https://app.example.com"));
+        assert_eq!(context.bearer_token(), None);
+        assert_eq!(context.retained_bytes(), retained);
+        // Asking for the map makes it (and it is counted).
+        assert_eq!(context.headers()["sec-websocket-version"], "13");
+        assert!(context.retained_bytes() > retained);
+    }
+
+    #[test]
+    fn the_header_map_is_the_requests() {
+        let request = http::Request::get("/")
+            .header("x-b", "2")
+            .header("x-a", "1")
+            .header("x-b", "3")
+            .header("x-opaque", HeaderValue::from_bytes(b"caf\xe9").unwrap())
+            .body(())
+            .unwrap();
+        let context = RequestContext::from_request(&request, TransportKind::WebSocket);
+        assert_eq!(context.headers(), request.headers());
+        let order = |map: &HeaderMap| {
+            map.iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(context.headers()), order(request.headers()));
+        assert_eq!(context.header("X-B"), Some("2"));
+        assert_eq!(context.header("x-opaque"), None, "not visible ASCII");
+        let shown = format!("{context:?}");
+        assert!(
+            shown.contains(r#"headers: ["x-b", "x-a", "x-opaque"]"#),
+            "{shown}"
         );
     }
 

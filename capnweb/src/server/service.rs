@@ -314,13 +314,8 @@ impl RpcService {
         let peer = connection
             .peer
             .or_else(|| parts.extensions.get::<SocketAddr>().copied());
-        let context = RequestContext::new(
-            parts.method.clone(),
-            parts.uri.clone(),
-            parts.headers.clone(),
-            peer,
-            kind,
-        );
+        let context =
+            RequestContext::new(parts.method.clone(), &parts.uri, &parts.headers, peer, kind);
         let main = match self.new_main_for(&context) {
             Ok(main) => main,
             Err(refusal) => {

@@ -45,7 +45,13 @@ pub(super) fn accept(
                 .into(),
         );
     };
-    tokio::spawn(run_session(on_upgrade, main, options, limits, lifecycle));
+    let start = Box::new(SessionStart {
+        on_upgrade,
+        main,
+        options,
+        limits,
+    });
+    tokio::spawn(run_session(start, lifecycle));
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -110,47 +116,68 @@ pub(super) fn refusal_response((status, why): BadHandshake) -> Response<Full<Byt
     response
 }
 
-/// Runs a WebSocket session on the upgraded connection until it ends or the server shuts down.
-async fn run_session(
+/// What a session starts from once its connection is upgraded.
+struct SessionStart {
     on_upgrade: OnUpgrade,
     main: Stub,
     options: SessionOptions,
     limits: RequestLimits,
-    mut lifecycle: Option<Lifecycle>,
-) {
-    let upgraded = match on_upgrade.await {
+}
+
+/// Runs a WebSocket session on the upgraded connection until it ends or the server shuts down.
+///
+/// The task lives as long as the session, idle ones included, so it holds only what the wait
+/// needs: starting and shutting down run in futures of their own, boxed and freed when done
+/// (inline, their state made every session's task 1,408 bytes instead of 640).
+async fn run_session(start: Box<SessionStart>, mut lifecycle: Option<Lifecycle>) {
+    let Some(session) = Box::pin(start_session(*start)).await else {
+        return;
+    };
+    tokio::select! {
+        why = session.closed() => {
+            tracing::debug!(reason = %why, "a WebSocket session ended");
+        }
+        () = shutdown_requested(lifecycle.as_mut()) => {
+            Box::pin(close_for_shutdown(&session)).await;
+        }
+    }
+    // Only now is the session over for the server's shutdown.
+    drop(lifecycle);
+}
+
+/// The session on the upgraded connection, or `None` if the upgrade did not complete.
+async fn start_session(start: SessionStart) -> Option<Session> {
+    let upgraded = match start.on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
             tracing::debug!(error = %e, "a WebSocket upgrade did not complete");
-            return;
+            return None;
         }
     };
-    let config = websocket::config(&options);
+    let config = websocket::config(&start.options);
     let ws = WebSocketStream::from_raw_socket(
         ReadAhead::new(TokioIo::new(upgraded)),
         Role::Server,
         Some(config),
     )
     .await;
+    let limits = start.limits;
     let transport =
         websocket::WebSocketTransport::new(ws).keepalive(limits.ping_interval, limits.ping_timeout);
-    let session = Session::new(transport, Some(main), options);
-    tokio::select! {
-        why = session.closed() => {
-            tracing::debug!(reason = %why, "a WebSocket session ended");
-        }
-        () = shutdown_requested(lifecycle.as_mut()) => {
-            // Calls in flight get a while to finish (no new ones are taken), then the client
-            // is told why the session ends (close code 1001).
-            let why = "the server is shutting down";
-            if tokio::time::timeout(CLOSE_GRACE, session.shut_down(why)).await.is_err() {
-                session.go_away(why);
-            }
-            let _ = tokio::time::timeout(CLOSE_GRACE, session.closed()).await;
-        }
+    Some(Session::new(transport, Some(start.main), start.options))
+}
+
+/// Ends `session` for a server that shuts down: calls in flight get a while to finish (no new
+/// ones are taken), then the client is told why the session ends (close code 1001).
+async fn close_for_shutdown(session: &Session) {
+    let why = "the server is shutting down";
+    if tokio::time::timeout(CLOSE_GRACE, session.shut_down(why))
+        .await
+        .is_err()
+    {
+        session.go_away(why);
     }
-    // Only now is the session over for the server's shutdown.
-    drop(lifecycle);
+    let _ = tokio::time::timeout(CLOSE_GRACE, session.closed()).await;
 }
 
 #[cfg(test)]
