@@ -128,7 +128,7 @@ pub struct ReadmeDoctests;
 pub use context::{RequestContext, TransportKind};
 pub use error::{Error, RpcError, TransportError};
 #[cfg(feature = "server")]
-pub use server::{IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
+pub use server::{AtCapacity, IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};
 pub use stream::{pipe, Blob, ReadableStream, WritableStream};

@@ -1,14 +1,14 @@
 //! The server against a client that misbehaves: one that never finishes a request, sits idle,
-//! answers no ping, opens too many connections, asks for too much work in one batch, or
-//! breaks the WebSocket protocol; and the server's closing manners (the abort arrives before
-//! the close, protocol errors say what was wrong, a half-closed request is still answered).
-//! Each test fails if its bound goes.
+//! answers no ping, opens too many connections (it is told so at once), asks for too much work
+//! in one batch, or breaks the WebSocket protocol; and the server's closing manners (the abort
+//! arrives before the close, protocol errors say what was wrong, a half-closed request is still
+//! answered). Each test fails if its bound goes.
 
 mod common;
 
 use std::time::Duration;
 
-use capnweb::{Limits, SessionOptions};
+use capnweb::{AtCapacity, Limits, SessionOptions};
 use common::*;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -132,34 +132,82 @@ async fn a_batch_that_makes_too_much_work_is_refused() {
     assert!(answer.body.contains("max_exports"), "{}", answer.body);
 }
 
+/// Opens `n` WebSocket sessions and waits until the server counts them all.
+async fn hold_sessions(
+    server: &TestServer,
+    n: usize,
+) -> Vec<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>> {
+    let mut sessions = Vec::new();
+    for _ in 0..n {
+        let (ws, _) = within(
+            "a WebSocket session",
+            tokio_tungstenite::connect_async(server.ws_url()),
+        )
+        .await
+        .unwrap();
+        sessions.push(ws);
+    }
+    until("the sessions to be counted", || {
+        server.handle.open_connections() == n
+    })
+    .await;
+    sessions
+}
+
 #[tokio::test]
-async fn connections_past_the_limit_wait_for_a_free_slot() {
+async fn past_the_connection_limit_a_client_gets_503_at_once_and_a_freed_slot_serves_again() {
     let server = TestServer::start_configured(|s| s.max_connections(2)).await;
     let request = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
-    let mut served = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect(&server).await;
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head).await.unwrap();
-        assert_eq!(&head, b"HTTP/1.1 200");
-        served.push(stream);
-    }
+    let mut sessions = hold_sessions(&server, 2).await;
+
+    // The third is answered and closed at once (within until_closed's 5 s), not left waiting.
     let mut third = connect(&server).await;
     third.write_all(request.as_bytes()).await.unwrap();
-    let mut head = [0u8; 12];
-    tokio::select! {
-        _ = third.read_exact(&mut head) => panic!("a third connection was served past the limit"),
-        () = tokio::time::sleep(Duration::from_millis(300)) => {}
-    }
+    let answer = text(&until_closed(&mut third).await);
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nretry-after: 1\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nThe server is at its connection limit; try again in 1 s.\n"),
+        "{answer}"
+    );
+    // It took no slot and is not counted as served.
+    assert_eq!(server.handle.open_connections(), 2);
     assert_eq!(server.handle.accepted_connections(), 2);
-    // A slot frees up: the waiting client is served.
-    drop(served.remove(0));
-    within("the third request", third.read_exact(&mut head))
+    assert_eq!(server.handle.refused_connections(), 1);
+
+    // A session ends: its slot serves the next client.
+    drop(sessions.remove(0));
+    until("the closed session's slot to free", || {
+        server.handle.open_connections() == 1
+    })
+    .await;
+    let mut next = connect(&server).await;
+    next.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    within("the next client's answer", next.read_exact(&mut head))
         .await
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
     assert_eq!(server.handle.accepted_connections(), 3);
+    assert_eq!(server.handle.refused_connections(), 1);
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_the_close_policy_closes_at_once() {
+    let server =
+        TestServer::start_configured(|s| s.max_connections(1).at_capacity(AtCapacity::Close)).await;
+    let _session = hold_sessions(&server, 1).await;
+    let mut second = connect(&server).await;
+    second
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(text(&until_closed(&mut second).await), "");
+    assert_eq!(server.handle.refused_connections(), 1);
+    assert_eq!(server.handle.open_connections(), 1);
 }
 
 #[tokio::test]

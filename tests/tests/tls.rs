@@ -79,6 +79,37 @@ async fn a_wss_client_trusting_the_servers_certificate_gets_answers() {
 }
 
 #[tokio::test]
+async fn past_the_connection_limit_a_tls_client_reads_the_503_after_the_handshake() {
+    let id = identity();
+    let server = tls_server(&id, |s| s.max_connections(1)).await;
+    let held: Stub = within(
+        "a wss:// connection",
+        websocket::ClientBuilder::new(wss_url(&server))
+            .tls(id.client())
+            .connect_main(),
+    )
+    .await
+    .unwrap();
+    until("the session to be counted", || {
+        server.handle.open_connections() == 1
+    })
+    .await;
+    let client = http_batch::ClientBuilder::new(https_url(&server))
+        .tls(id.client())
+        .build()
+        .unwrap();
+    let api: Stub = client.main();
+    let error = within("a refused batch", api.call("square", vec![num(2.0)]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("503"), "{error}");
+    assert!(error.contains("connection limit"), "{error}");
+    assert_eq!(server.handle.refused_connections(), 1);
+    drop(held);
+}
+
+#[tokio::test]
 async fn the_server_calls_back_a_client_over_wss() {
     let id = identity();
     let server = tls_server(&id, |s| s).await;

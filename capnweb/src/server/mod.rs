@@ -7,6 +7,7 @@
 //! several services by path. A failing connection or session never stops the server: its
 //! error is logged (with `tracing`) and that connection ends.
 
+mod at_capacity;
 mod connection;
 #[cfg(feature = "http-batch")]
 mod cors;
@@ -31,6 +32,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+pub use at_capacity::AtCapacity;
+use at_capacity::TurnAway;
 use connection::ConnectionTimeouts;
 use forwarded::{ConnectionScheme, Scheme};
 use origin::OriginPolicy;
@@ -94,6 +97,7 @@ pub struct Server {
     local_addr: SocketAddr,
     options: SessionOptions,
     max_connections: usize,
+    at_capacity: AtCapacity,
     timeouts: ConnectionTimeouts,
     limits: RequestLimits,
     /// Which web pages may call the services (see [`allow_origin`](Server::allow_origin)).
@@ -109,6 +113,7 @@ impl fmt::Debug for Server {
             .field("local_addr", &self.local_addr)
             .field("options", &self.options)
             .field("max_connections", &self.max_connections)
+            .field("at_capacity", &self.at_capacity)
             .field("timeouts", &self.timeouts)
             .field("limits", &self.limits)
             .field("origins", &self.origins)
@@ -121,6 +126,7 @@ impl fmt::Debug for Server {
 struct Counters {
     open: AtomicUsize,
     accepted: AtomicUsize,
+    refused: AtomicUsize,
 }
 
 /// A view of a running [`Server`], from [`Server::handle`]: its counters.
@@ -135,9 +141,16 @@ impl ServerHandle {
         self.stats.open.load(Ordering::Relaxed)
     }
 
-    /// Connections accepted since the server started.
+    /// Connections accepted since the server started, to be served (those turned away at
+    /// [`max_connections`](Server::max_connections) are not among them).
     pub fn accepted_connections(&self) -> usize {
         self.stats.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections turned away since the server started, because
+    /// [`max_connections`](Server::max_connections) were open (see [`AtCapacity`]).
+    pub fn refused_connections(&self) -> usize {
+        self.stats.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -178,6 +191,7 @@ impl Server {
             local_addr,
             options: SessionOptions::default(),
             max_connections: 10_000,
+            at_capacity: AtCapacity::default(),
             timeouts: ConnectionTimeouts {
                 header_read: Duration::from_secs(10),
                 keep_alive: Duration::from_secs(60),
@@ -198,10 +212,33 @@ impl Server {
     }
 
     /// The most connections served at once (default 10,000; keep it below the process's
-    /// file descriptor limit). Past it the server accepts no more until one closes: new
-    /// clients wait in the listen backlog.
+    /// file descriptor limit). Past it a new connection is turned away at once, as
+    /// [`at_capacity`](Server::at_capacity) says: by default it gets
+    /// `503 Service Unavailable` with `Retry-After: 1`. A WebSocket counts until its session
+    /// ends.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// What a connection gets when [`max_connections`](Server::max_connections) are open
+    /// already: a 503 with `Retry-After` (the default, after 1 s), or a close (see
+    /// [`AtCapacity`]). Either way it is dealt with at once, not left in the listen backlog
+    /// until the client gives up, and a bounded number at a time (64 answers in flight, each
+    /// at most 2 s; past that, connections are closed unanswered).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+    /// use capnweb::{AtCapacity, Server};
+    ///
+    /// let server = Server::bind("127.0.0.1:0")
+    ///     .await?
+    ///     .max_connections(1_000)
+    ///     .at_capacity(AtCapacity::Close);
+    /// # let _ = server; Ok(()) }
+    /// ```
+    pub fn at_capacity(mut self, at_capacity: AtCapacity) -> Self {
+        self.at_capacity = at_capacity;
         self
     }
 
@@ -363,20 +400,19 @@ impl Server {
             },
         };
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let turn_away = self.turn_away();
         let mut signal = pin!(signal);
         loop {
-            // A slot first: at the limit, clients wait in the backlog instead of being
-            // accepted into a server that cannot serve them.
-            let permit = tokio::select! {
-                permit = Arc::clone(&slots).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                () = &mut signal => break,
-            };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        // At the limit, the client hears so at once (rather than waiting in
+                        // the backlog for its own timeout) and takes no slot.
+                        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                            self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                            turn_away.turn_away(stream, peer);
+                            continue;
+                        };
                         // Messages are small and latency matters more than packet count.
                         let _ = stream.set_nodelay(true);
                         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -409,6 +445,18 @@ impl Server {
         // Every connection and session holds a tracker; `None` once the last one ended.
         let _ = everything_ended.recv().await;
         Ok(())
+    }
+}
+
+impl Server {
+    /// What turns connections away at `max_connections`, over TLS if the server speaks it.
+    fn turn_away(&self) -> TurnAway {
+        let turn_away = TurnAway::new(self.at_capacity);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return turn_away.over_tls(tls.acceptor());
+        }
+        turn_away
     }
 }
 
