@@ -107,11 +107,16 @@ impl TurnAway {
     /// Gives `stream` its answer in a task of its own, or closes it now: if the policy says so,
     /// or too many answers are in flight already.
     pub(super) fn turn_away(&self, stream: TcpStream, peer: SocketAddr) {
-        let (Some(answer), Ok(permit)) = (
-            self.answer.clone(),
-            Arc::clone(&self.in_flight).try_acquire_owned(),
-        ) else {
+        let Some(answer) = self.answer.clone() else {
             tracing::debug!(%peer, "closed a connection: the server is at max_connections");
+            return;
+        };
+        let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
+            tracing::debug!(
+                %peer,
+                "closed a connection unanswered: the server is at max_connections, and as many \
+                 connections as it answers at once are being told so"
+            );
             return;
         };
         tracing::debug!(%peer, "answering 503 to a connection: the server is at max_connections");
