@@ -39,6 +39,8 @@ struct PageServer {
 
 impl PageServer {
     async fn start() -> PageServer {
+        // The page serves the reference's browser build out of interop/node_modules.
+        setup::install_node_modules();
         let repo = setup::repo();
         let page = std::fs::read(repo.join("interop/browser/page.html")).unwrap();
         let capnweb_js = std::fs::read(repo.join("interop/node_modules/capnweb/dist/index.js"))
