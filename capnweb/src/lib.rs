@@ -128,6 +128,10 @@ pub struct ReadmeDoctests;
 pub use context::{RequestContext, TransportKind};
 pub use error::{Error, RpcError, TransportError};
 #[cfg(feature = "server")]
+pub use server::Body;
+#[cfg(feature = "static-files")]
+pub use server::ServeDir;
+#[cfg(feature = "server")]
 pub use server::{AtCapacity, IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 pub use session::{Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};

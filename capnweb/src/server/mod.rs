@@ -11,6 +11,7 @@ mod at_capacity;
 mod connection;
 #[cfg(feature = "http-batch")]
 mod cors;
+mod fallback;
 mod forwarded;
 mod origin;
 mod refusal;
@@ -35,6 +36,9 @@ use tokio::sync::{mpsc, watch, Semaphore};
 pub use at_capacity::AtCapacity;
 use at_capacity::TurnAway;
 use connection::ConnectionTimeouts;
+pub use fallback::Body;
+#[cfg(feature = "static-files")]
+pub use fallback::ServeDir;
 use forwarded::{ConnectionScheme, Scheme};
 use origin::OriginPolicy;
 pub use refusal::Refusal;

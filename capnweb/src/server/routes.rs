@@ -6,21 +6,33 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::future::Either;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body_util::Full;
-use hyper::body::Body;
+use hyper::body::Body as Body_;
 
 use super::connection::Activity;
+use super::fallback::{Body, BoxError, HttpService};
 use super::origin::OriginPolicy;
 use super::refusal::Refusal;
-use super::service::{ConnectionContext, RequestLimits, ResponseFuture, RpcService};
+use super::service::{is_websocket_request, ConnectionContext, RequestLimits, RpcService};
 use crate::session::SessionOptions;
 use crate::typed::TypedStub;
+
+/// The future of a response of [`Routes`].
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+/// Whether a request is Cap'n Web's: an HTTP batch (POST), a WebSocket upgrade, or a CORS
+/// preflight (OPTIONS) for either.
+fn is_rpc_request<B>(request: &Request<B>) -> bool {
+    let method = request.method();
+    method == Method::POST || method == Method::OPTIONS || is_websocket_request(request)
+}
 
 /// Several Cap'n Web services on one [`Server`](crate::Server), each at its own path, e.g. a
 /// public API at `/notes` and an administrators' one at `/admin`. A request for a path with no
@@ -28,6 +40,11 @@ use crate::typed::TypedStub;
 /// [`fallback`](Routes::fallback) takes it.
 ///
 /// Paths match exactly (`/notes` is not `/notes/`), without the query string.
+///
+/// The page that calls the API, and its assets, can share the server (one origin, with the
+/// server's TLS, limits, timeouts and graceful shutdown): give any HTTP service as the
+/// [`fallback_service`](Routes::fallback_service), e.g. a directory of static files
+/// ([`ServeDir`](crate::ServeDir), with the `static-files` feature).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
@@ -56,7 +73,24 @@ use crate::typed::TypedStub;
 #[must_use]
 pub struct Routes {
     exact: HashMap<String, RpcService>,
-    fallback: Option<RpcService>,
+    fallback: Option<Fallback>,
+}
+
+/// What serves the requests no route takes.
+#[derive(Clone)]
+enum Fallback {
+    /// A Cap'n Web service, at every other path.
+    Rpc(Box<RpcService>),
+    /// Any HTTP service: every other path, and the requests at a route's path that are not
+    /// Cap'n Web's (a plain GET, e.g.).
+    Http(HttpService),
+}
+
+/// Who answers a request.
+enum Target<'a> {
+    Rpc(&'a RpcService),
+    Http(&'a HttpService),
+    NotFound,
 }
 
 impl fmt::Debug for Routes {
@@ -65,7 +99,14 @@ impl fmt::Debug for Routes {
         paths.sort_unstable();
         f.debug_struct("Routes")
             .field("paths", &paths)
-            .field("fallback", &self.fallback.is_some())
+            .field(
+                "fallback",
+                &match self.fallback {
+                    None => "none",
+                    Some(Fallback::Rpc(_)) => "rpc",
+                    Some(Fallback::Http(_)) => "service",
+                },
+            )
             .finish()
     }
 }
@@ -114,9 +155,86 @@ impl Routes {
         self
     }
 
-    /// Serves `service` at every path no route names (instead of 404).
+    /// Serves `service` at every path no route names (instead of 404). It replaces a
+    /// [`fallback_service`](Routes::fallback_service).
     pub fn fallback(mut self, service: impl IntoService) -> Routes {
-        self.fallback = Some(service.into_service());
+        self.fallback = Some(Fallback::Rpc(Box::new(service.into_service())));
+        self
+    }
+
+    /// Hands the requests that are not Cap'n Web's to `service`, any tower service (tower-http's
+    /// [`ServeDir`](crate::ServeDir) for a directory of static files, an axum `Router`, your
+    /// own): every path no route names, and at a route's path every request other than an
+    /// HTTP batch POST, a WebSocket upgrade or a CORS preflight (so a plain `GET` of the
+    /// API's own path is the service's, where without a fallback it gets 405). It replaces a
+    /// [`fallback`](Routes::fallback).
+    ///
+    /// The origin policy applies to the Cap'n Web requests only; the service answers what it
+    /// is asked, as it would on its own. An error from it is logged and answered with 500.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::convert::Infallible;
+    /// use capnweb::{Body, Routes, Stub, Value};
+    ///
+    /// // Any tower service: here a function answering every request with the same page.
+    /// #[derive(Clone)]
+    /// struct Page;
+    /// impl tower_service::Service<http::Request<Body>> for Page {
+    ///     type Response = http::Response<String>;
+    ///     type Error = Infallible;
+    ///     type Future = std::future::Ready<Result<http::Response<String>, Infallible>>;
+    ///     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    ///         std::task::Poll::Ready(Ok(()))
+    ///     }
+    ///     fn call(&mut self, _request: http::Request<Body>) -> Self::Future {
+    ///         std::future::ready(Ok(http::Response::new("<h1>hello</h1>".to_owned())))
+    ///     }
+    /// }
+    ///
+    /// let routes = Routes::new()
+    ///     .route("/api", || Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from(1)) }))
+    ///     .fallback_service(Page);
+    /// let server = capnweb::Server::bind("127.0.0.1:0").await?;
+    /// let addr = server.local_addr();
+    /// tokio::spawn(server.serve(routes));
+    ///
+    /// let api: Stub = capnweb::websocket::connect(&format!("ws://{addr}/api")).await?;
+    /// assert_eq!(api.call_self(vec![]).await?, Value::from(1));
+    /// # let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    /// # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// # tcp.write_all(b"GET /index.html HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+    /// # let mut page = String::new();
+    /// # tcp.read_to_string(&mut page).await?;
+    /// # assert!(page.starts_with("HTTP/1.1 200") && page.ends_with("<h1>hello</h1>"), "{page}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A directory of static files (the `static-files` feature), with the API at `/rpc`:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "static-files")]
+    /// # async fn example() -> Result<(), capnweb::Error> {
+    /// use capnweb::{Routes, ServeDir, Server, Stub, Value};
+    ///
+    /// let api = || Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from(1)) });
+    /// let routes = Routes::new().route("/rpc", api).fallback_service(ServeDir::new("web"));
+    /// Server::bind("127.0.0.1:8080").await?.serve(routes).await
+    /// # }
+    /// ```
+    pub fn fallback_service<S, B>(mut self, service: S) -> Routes
+    where
+        S: tower_service::Service<Request<Body>, Response = Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body_ + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.fallback = Some(Fallback::Http(HttpService::new(service)));
         self
     }
 
@@ -127,25 +245,45 @@ impl Routes {
         limits: RequestLimits,
         origins: &OriginPolicy,
     ) {
-        let services = self.exact.values_mut().chain(self.fallback.as_mut());
+        let fallback = match &mut self.fallback {
+            Some(Fallback::Rpc(service)) => Some(&mut **service),
+            _ => None,
+        };
+        let services = self.exact.values_mut().chain(fallback);
         services.for_each(|service| service.inherit(options, limits, origins));
     }
 
-    fn find(&self, path: &str) -> Option<&RpcService> {
-        self.exact.get(path).or(self.fallback.as_ref())
+    fn find<B>(&self, request: &Request<B>) -> Target<'_> {
+        let route = self.exact.get(request.uri().path());
+        match (route, &self.fallback) {
+            (Some(_), Some(Fallback::Http(http))) if !is_rpc_request(request) => Target::Http(http),
+            (Some(service), _) => Target::Rpc(service),
+            (None, Some(Fallback::Rpc(service))) => Target::Rpc(service),
+            (None, Some(Fallback::Http(http))) => Target::Http(http),
+            (None, None) => Target::NotFound,
+        }
     }
 
     fn respond<B>(&self, request: Request<B>, connection: &ConnectionContext) -> ResponseFuture
     where
-        B: Body + Send + 'static,
+        B: Body_ + Send + 'static,
         B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B::Error: Into<BoxError>,
     {
-        let response = match self.find(request.uri().path()) {
-            Some(service) => Either::Left(service.respond(request, connection)),
-            None => Either::Right(std::future::ready(self.not_found(request.uri().path()))),
-        };
-        Box::pin(async move { Ok(response.await) })
+        match self.find(&request) {
+            Target::Rpc(service) => {
+                let response = service.respond(request, connection);
+                Box::pin(async move { Ok(response.await.map(Body::from)) })
+            }
+            Target::Http(http) => {
+                let response = http.call(request.map(Body::new));
+                Box::pin(async move { Ok(response.await) })
+            }
+            Target::NotFound => {
+                let response = self.not_found(request.uri().path()).map(Body::from);
+                Box::pin(std::future::ready(Ok(response)))
+            }
+        }
     }
 
     fn not_found(&self, path: &str) -> Response<Full<Bytes>> {
@@ -165,11 +303,11 @@ impl Routes {
 
 impl<B> hyper::service::Service<Request<B>> for Routes
 where
-    B: Body + Send + 'static,
+    B: Body_ + Send + 'static,
     B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B::Error: Into<BoxError>,
 {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<Body>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
@@ -180,11 +318,11 @@ where
 
 impl<B> tower_service::Service<Request<B>> for Routes
 where
-    B: Body + Send + 'static,
+    B: Body_ + Send + 'static,
     B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B::Error: Into<BoxError>,
 {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<Body>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
@@ -231,11 +369,11 @@ impl Endpoint {
 
 impl<B> hyper::service::Service<Request<B>> for Endpoint
 where
-    B: Body + Send + 'static,
+    B: Body_ + Send + 'static,
     B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B::Error: Into<BoxError>,
 {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<Body>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
