@@ -5,7 +5,8 @@
 //! The pipeline: `attributes` (the strict `#[rpc_target(...)]`/`#[rpc(...)]` parsers) →
 //! `parse` (the item into the one `model` both forms share, with every check) →
 //! `render_*` (one module per generated part: `render_dispatch` the `RpcTarget` impl,
-//! `render_stub` the typed stub, `render_trait` the trait form's rewrite and adapter, and
+//! `render_stub` the typed stub, `render_trait` the trait form's rewrite and adapter,
+//! `render_descriptor` the descriptor and TypeScript form (for capnweb's `typescript` feature), and
 //! `render_gate` the gate all of it passes through, which refuses a second `#[rpc_target]`
 //! generating the same stub in one module). When any check fails, only the errors and the item
 //! as written are emitted, so no follow-up error hides the real one.
@@ -20,6 +21,7 @@ mod errors;
 mod model;
 mod parse;
 mod rename;
+mod render_descriptor;
 mod render_dispatch;
 mod render_gate;
 mod render_stub;
@@ -212,17 +214,20 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     };
 
     let stub = render_stub::stub(&target);
+    let descriptor = render_descriptor::descriptor(&target);
     let methods = render_stub::methods_only(&target);
     match &mut item {
         Item::Trait(tr) => {
             render_trait::rewrite(&target, tr);
             let adapter = render_trait::adapter(&target);
-            let gated = render_gate::gate(&target, &seed, quote!(#stub #adapter), methods);
+            let gated =
+                render_gate::gate(&target, &seed, quote!(#stub #adapter #descriptor), methods);
             quote!(#tr #gated)
         }
         _ => {
             let dispatch = render_dispatch::impl_target(&target);
-            let gated = render_gate::gate(&target, &seed, quote!(#dispatch #stub), methods);
+            let gated =
+                render_gate::gate(&target, &seed, quote!(#dispatch #stub #descriptor), methods);
             quote!(#item #gated)
         }
     }
@@ -420,6 +425,48 @@ mod tests {
                 _ => false,
             });
         }
+    }
+
+    #[test]
+    fn the_descriptor_is_behind_the_typescript_switch() {
+        let gated = open_gate(expand_to_file(
+            quote!(crate = "::capnweb"),
+            quote! {
+                impl Api {
+                    /// Adds.
+                    pub fn add(&self, a: i64, b: Todo) -> Result<(), RpcError> { Ok(()) }
+                    #[rpc(property)]
+                    pub fn version(&self) -> String { "1".into() }
+                }
+            },
+        ));
+        let switch = gated
+            .generated
+            .iter()
+            .find_map(|item| match item {
+                Item::Macro(m)
+                    if m.mac.path.segments.last().unwrap().ident == "typescript_only" =>
+                {
+                    Some(m.mac.tokens.to_string())
+                }
+                _ => None,
+            })
+            .expect("typescript_only! { … } in the expansion");
+        for expected in [
+            "impl :: capnweb :: __private :: typescript :: TS for ApiStub",
+            r#"String :: from ("Api")"#,
+            "impl :: capnweb :: __private :: typescript :: Describe for ApiStub where",
+            // Higher-ranked, so checked where `declarations` is called, not here.
+            "for < '__capnweb > Todo : :: capnweb :: __private :: typescript :: HasTypeScript",
+            r#"method ("add" , & [r" Adds."]"#,
+            r#"param ("b" , :: capnweb :: __private :: typescript :: type_of :: < Todo > ())"#,
+            // `Result<(), E>` resolves to `undefined`: void, with no bound on `()`.
+            ":: capnweb :: __private :: typescript :: void ()",
+            r#"property ("version""#,
+        ] {
+            assert!(switch.contains(expected), "{expected:?} in {switch}");
+        }
+        assert!(!switch.contains("type_of :: < () >"), "{switch}");
     }
 
     #[test]

@@ -149,3 +149,28 @@ pub fn serialize_stub<S: Serializer>(stub: &Stub, serializer: S) -> Result<S::Ok
 pub fn deserialize_stub<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Stub, D::Error> {
     Stub::deserialize(deserializer)
 }
+
+/// The code `#[rpc_target]` generates for the `typescript` feature.
+#[cfg(feature = "typescript")]
+pub use crate::typescript::generated as typescript;
+
+/// Expands to its input when capnweb's `typescript` feature is on, and to nothing when it is
+/// off: `#[rpc_target]` cannot see the features of capnweb, so it wraps what only that feature
+/// can compile in this.
+#[cfg(feature = "typescript")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __capnweb_typescript_only {
+    ($($generated:tt)*) => { $($generated)* };
+}
+
+/// Expands to its input when capnweb's `typescript` feature is on, and to nothing when it is
+/// off.
+#[cfg(not(feature = "typescript"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __capnweb_typescript_only {
+    ($($generated:tt)*) => {};
+}
+
+pub use crate::__capnweb_typescript_only as typescript_only;

@@ -49,7 +49,9 @@
 //!    code that writes values to the wire, evaluates the peer's expressions and records
 //!    `.map()` closures. These refer to each other by nature: a value can hold a stub, a stub is
 //!    a hook, and a hook can be a resolved value.
-//! 3. Typed stubs and the standalone [`serialize`]/[`deserialize`]; [`tls`] settings.
+//! 3. Typed stubs and the standalone [`serialize`]/[`deserialize`]; [`tls`] settings; with the
+//!    `typescript` feature, the targets' [`describe`] descriptors and [`typescript`]
+//!    declarations.
 //! 4. The [`Session`]: its import and export tables, the message loop, the outbox. A hook
 //!    reaches a session's import only through a trait the session implements.
 //! 5. [`transport`]s: memory, WebSocket, HTTP batch.
@@ -63,6 +65,9 @@
 //! `wss://`, `https://` and [`Server::tls`]; it also brings hyper-rustls, which only the HTTP
 //! batch client uses, as Cargo cannot enable a dependency for two features together). With
 //! none, the sessions, the memory transport and your own [`transport::Transport`]s remain.
+//!
+//! Off by default: `typescript` ([`typescript::declarations`], TypeScript declarations of your
+//! targets, and the [`describe`] descriptors they are made from; brings ts-rs).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 // The docs link to the items of every feature, which a build without some of them lacks.
@@ -71,18 +76,23 @@
         feature = "websocket",
         feature = "http-batch",
         feature = "server",
-        feature = "tls"
+        feature = "tls",
+        feature = "typescript"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
 pub mod bigint;
+#[cfg(feature = "typescript")]
+pub mod describe;
 pub mod error;
 pub mod intercept;
 pub mod reconnect;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
+#[cfg(feature = "typescript")]
+pub mod typescript;
 pub mod value;
 pub mod wire;
 

@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
         "target",
         "value",
     ],
-    &["standalone", "tls", "typed"],
+    &["standalone", "tls", "typed", "describe", "typescript"],
     &["session"],
     &["transport"],
     &["reconnect", "server"],

@@ -1,0 +1,165 @@
+//! The descriptor: what a peer can call on the target, as data (`capnweb::describe`), and the
+//! stub's TypeScript form (`capnweb::typescript`). Both only with capnweb's `typescript`
+//! feature: the macro cannot see capnweb's features, so it wraps them in
+//! `typescript_only! { … }`, which capnweb defines as the identity with the feature and as
+//! nothing without it.
+//!
+//! ```text
+//! typescript_only! {
+//!     impl TS for ApiStub {                                  // always: no bounds
+//!         fn name(_) -> String { "Api" }
+//!         fn decl(_) -> String { (&&Probe::<Self>::NEW).declaration() }   // the interface
+//!         fn visit_dependencies(v) { (&&Probe::<Self>::NEW).visit_types(v) }
+//!         …
+//!     }
+//!     impl Describe for ApiStub
+//!     where for<'a> i64: HasTypeScript, for<'a> Todo: HasTypeScript, …   // checked where used
+//!     {
+//!         fn descriptor() -> TargetDescriptor { target("Api", &[docs], vec![method("add", …)]) }
+//!         fn visit_types(v) { visit::<i64>(v); visit::<Todo>(v); … }
+//!     }
+//! }
+//! ```
+//!
+//! The bounds are higher-ranked (`for<'a>`) so that the compiler checks them where the impl is
+//! used (`declarations::<ApiStub>()`), not here: a crate whose types have no TypeScript form
+//! still compiles when another crate turns the feature on.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, Meta};
+
+use crate::model::{Kind, Output, Target};
+use crate::respan;
+
+/// The `TS` and `Describe` impls for the stub, inside `typescript_only!`.
+pub(crate) fn descriptor(target: &Target) -> TokenStream {
+    let p = &target.private;
+    let ts = quote!(#p::typescript);
+    let stub = &target.stub;
+    let name = target.name.to_string();
+    let file = format!("{name}.ts");
+    let target_docs = doc_values(&target.docs);
+
+    // Every type in a signature, once per use, for the bounds and the visit.
+    let mut types = Vec::new();
+    let members = target.methods.iter().map(|m| {
+        let wire = &m.wire;
+        let docs = doc_values(&m.docs);
+        let cfgs = &m.cfgs;
+        let client_type = m.output.client_type();
+        // `()`, also as `Result<(), E>`: the peer receives `undefined`.
+        let unit = matches!(m.output, Output::Unit) || client_type.to_string() == "()";
+        let result = if unit {
+            quote!(#ts::void())
+        } else {
+            types.push(client_type.clone());
+            quote!(#ts::type_of::<#client_type>())
+        };
+        let member = match m.kind {
+            Kind::Property => quote!(#ts::property(#wire, &[#(#docs),*], #result)),
+            Kind::Method => {
+                let params = m.params.iter().map(|param| {
+                    let ty = &param.ty;
+                    types.push(quote!(#ty));
+                    let rust = param.name.to_string();
+                    let rust = rust.strip_prefix("r#").unwrap_or(&rust).to_owned();
+                    quote!(#ts::param(#rust, #ts::type_of::<#ty>()))
+                });
+                quote!(#ts::method(#wire, &[#(#docs),*], <[_]>::into_vec(#p::Box::new([#(#params),*])), #result))
+            }
+        };
+        quote! {
+            #(#cfgs)*
+            #p::Vec::push(&mut members, #member);
+        }
+    });
+    let members: Vec<TokenStream> = members.collect();
+
+    // Spanned at the type, so that "`Todo` has no TypeScript form" points at it too.
+    let bounds = types.iter().map(|ty| {
+        let ts = respan(&ts, ty.span());
+        quote_spanned!(ty.span()=> for<'__capnweb> #ty: #ts::HasTypeScript)
+    });
+    let visits = types
+        .iter()
+        .map(|ty| quote!(#ts::visit::<#ty, _>(visitor);));
+
+    quote! {
+        #p::typescript_only! {
+            impl #ts::TS for #stub {
+                type WithoutGenerics = Self;
+                type OptionInnerType = Self;
+
+                fn name(_: &#ts::Config) -> #p::String {
+                    #p::String::from(#name)
+                }
+
+                fn inline(config: &#ts::Config) -> #p::String {
+                    <Self as #ts::TS>::name(config)
+                }
+
+                fn docs() -> #p::Option<#p::String> {
+                    #[allow(unused_imports)]
+                    use #ts::{Undescribed as _, ViaDescribe as _};
+                    (&&#ts::Probe::<Self>::NEW).jsdoc()
+                }
+
+                fn decl(_: &#ts::Config) -> #p::String {
+                    #[allow(unused_imports)]
+                    use #ts::{Undescribed as _, ViaDescribe as _};
+                    (&&#ts::Probe::<Self>::NEW).declaration()
+                }
+
+                fn decl_concrete(config: &#ts::Config) -> #p::String {
+                    <Self as #ts::TS>::decl(config)
+                }
+
+                fn output_path() -> #p::Option<#ts::PathBuf> {
+                    #p::Some(#ts::PathBuf::from(#file))
+                }
+
+                fn visit_dependencies(visitor: &mut impl #ts::TypeVisitor)
+                where
+                    Self: 'static,
+                {
+                    #[allow(unused_imports)]
+                    use #ts::{Undescribed as _, ViaDescribe as _};
+                    (&&#ts::Probe::<Self>::NEW).visit_types(visitor)
+                }
+            }
+
+            impl #ts::Describe for #stub
+            where
+                #(#bounds,)*
+            {
+                fn descriptor() -> #ts::TargetDescriptor {
+                    #[allow(unused_mut)]
+                    let mut members = #p::Vec::new();
+                    #(#members)*
+                    #ts::target(#name, &[#(#target_docs),*], members)
+                }
+
+                fn visit_types(visitor: &mut impl #ts::TypeVisitor)
+                where
+                    Self: 'static,
+                {
+                    #(#visits)*
+                    let _ = visitor;
+                }
+            }
+        }
+    }
+}
+
+/// The values of `#[doc = …]` attributes (a literal, or a macro such as `include_str!`).
+fn doc_values(attrs: &[Attribute]) -> Vec<&Expr> {
+    attrs
+        .iter()
+        .filter_map(|attr| match &attr.meta {
+            Meta::NameValue(nv) if nv.path.is_ident("doc") => Some(&nv.value),
+            _ => None,
+        })
+        .collect()
+}
