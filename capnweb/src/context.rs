@@ -2,6 +2,7 @@
 //! interceptors and methods that need to know who is calling.
 
 mod header_block;
+mod subprotocol;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,6 +12,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
 use header_block::HeaderBlock;
+#[cfg(feature = "websocket")]
+pub(crate) use subprotocol::is_token;
 
 /// How a session reached the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +79,8 @@ struct Parts {
     header_map: OnceLock<Box<HeaderMap>>,
     peer_addr: Option<SocketAddr>,
     transport: TransportKind,
+    /// The WebSocket subprotocol the factory accepted, which the 101 names.
+    subprotocol: OnceLock<Box<str>>,
 }
 
 impl fmt::Debug for RequestContext {
@@ -98,6 +103,10 @@ impl fmt::Debug for RequestContext {
 }
 
 impl RequestContext {
+    /// The subprotocol a client offers before its bearer token, `["capnweb.bearer", token]`:
+    /// see [`bearer_subprotocol`](RequestContext::bearer_subprotocol).
+    pub const BEARER_SUBPROTOCOL: &'static str = subprotocol::BEARER_SUBPROTOCOL;
+
     /// The context of `request`, arriving over `transport`. The peer address is the
     /// request's [`SocketAddr`] extension, if it has one: [`Server`](crate::Server) sets it;
     /// in your own server, insert it (axum's `ConnectInfo` is not read).
@@ -129,6 +138,7 @@ impl RequestContext {
                 header_map: OnceLock::new(),
                 peer_addr,
                 transport,
+                subprotocol: OnceLock::new(),
             }),
         }
     }
@@ -188,6 +198,116 @@ impl RequestContext {
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
     }
 
+    /// The WebSocket subprotocols the client offered (`Sec-WebSocket-Protocol`, in every such
+    /// header, comma-separated), in its order. None for HTTP batch.
+    ///
+    /// A browser offers them with `new WebSocket(url, ["chat.v2", "chat.v1"])`, and then
+    /// **fails the connection unless the server's 101 names one of them**: the factory accepts
+    /// one with [`accept_subprotocol`](RequestContext::accept_subprotocol). (A client that
+    /// offers none needs nothing accepted.)
+    ///
+    /// ```
+    /// use capnweb::{RequestContext, TransportKind};
+    ///
+    /// let request = http::Request::get("/rpc")
+    ///     .header("sec-websocket-protocol", "chat.v2, chat.v1")
+    ///     .body(())
+    ///     .unwrap();
+    /// let context = RequestContext::from_request(&request, TransportKind::WebSocket);
+    /// assert_eq!(context.subprotocols().collect::<Vec<_>>(), ["chat.v2", "chat.v1"]);
+    /// ```
+    pub fn subprotocols(&self) -> impl Iterator<Item = &str> {
+        subprotocol::offered(
+            self.inner
+                .headers
+                .get_all("sec-websocket-protocol")
+                .filter_map(visible_ascii),
+        )
+    }
+
+    /// Accepts the WebSocket subprotocol `name`, which the server's 101 answer then names
+    /// (`Sec-WebSocket-Protocol: name`), as a client that offered subprotocols requires. Call
+    /// it in the main-object factory of
+    /// [`RpcService::with_context`](crate::RpcService::with_context); later it changes
+    /// nothing.
+    ///
+    /// Returns whether `name` is the accepted one now: `false` if the client did not offer it
+    /// (a server must name only an offered one: a browser fails the connection otherwise) or
+    /// another one was accepted first. Names match exactly, case included.
+    ///
+    /// If the client offered subprotocols and none is accepted, the 101 names none, as RFC
+    /// 6455 says; Chromium, Firefox and Safari then fail the connection (the page sees only an
+    /// `error` event and close code 1006), so accept one or refuse the request.
+    ///
+    /// ```
+    /// use capnweb::{Refusal, RequestContext, RpcService, Stub, Value};
+    ///
+    /// let service = RpcService::with_context(|request: &RequestContext| {
+    ///     // This API speaks "notes.v1"; a client that asks for anything else is turned away.
+    ///     if request.subprotocols().next().is_some() && !request.accept_subprotocol("notes.v1") {
+    ///         let why = "this server speaks the subprotocol notes.v1";
+    ///         return Err(Refusal::new(http::StatusCode::BAD_REQUEST, why));
+    ///     }
+    ///     Ok(Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from("hello")) }))
+    /// });
+    /// # let _ = service;
+    /// ```
+    pub fn accept_subprotocol(&self, name: &str) -> bool {
+        if !self.subprotocols().any(|offered| offered == name) {
+            return false;
+        }
+        self.inner.subprotocol.get_or_init(|| name.into()).as_ref() == name
+    }
+
+    /// The subprotocol accepted with [`accept_subprotocol`](RequestContext::accept_subprotocol),
+    /// if one was.
+    pub fn accepted_subprotocol(&self) -> Option<&str> {
+        self.inner.subprotocol.get().map(AsRef::as_ref)
+    }
+
+    /// A bearer token offered as a WebSocket subprotocol, for browsers (which cannot set
+    /// `Authorization` on a WebSocket): the subprotocol right after
+    /// [`capnweb.bearer`](RequestContext::BEARER_SUBPROTOCOL) in the client's offer, as
+    /// `new WebSocket(url, ["capnweb.bearer", token])` sends it.
+    ///
+    /// Accept [`RequestContext::BEARER_SUBPROTOCOL`] (never the token: the 101 would echo the secret, and the
+    /// client offered `capnweb.bearer` to have it named) when the token is good, as below.
+    ///
+    /// Limits of the convention:
+    /// - A subprotocol is an HTTP token: letters, digits and ``!#$%&'*+-.^_`|~``. Base64url
+    ///   without padding (JWTs are) and hex fit; standard base64 (`/`, `=`) and other
+    ///   characters make the browser's `new WebSocket` throw a `SyntaxError`.
+    /// - The header is sent in clear on `ws://` and, like any header, may be logged by
+    ///   proxies: use `wss://` and short-lived tokens.
+    /// - A token that is not an HTTP token is not returned.
+    ///
+    /// ```
+    /// use capnweb::{Refusal, RequestContext, RpcService, Stub, Value};
+    ///
+    /// let service = RpcService::with_context(|request: &RequestContext| {
+    ///     let token = request.bearer_subprotocol().or(request.bearer_token());
+    ///     if token != Some("alice-token") {
+    ///         return Err(Refusal::unauthorized("send a valid token"));
+    ///     }
+    ///     request.accept_subprotocol(RequestContext::BEARER_SUBPROTOCOL);
+    ///     Ok(Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from("hello, alice")) }))
+    /// });
+    ///
+    /// let request = http::Request::get("/rpc")
+    ///     .header("sec-websocket-protocol", "capnweb.bearer, alice-token")
+    ///     .body(())
+    ///     .unwrap();
+    /// let context = RequestContext::from_request(&request, capnweb::TransportKind::WebSocket);
+    /// assert_eq!(context.bearer_subprotocol(), Some("alice-token"));
+    /// ```
+    pub fn bearer_subprotocol(&self) -> Option<&str> {
+        let mut offered = self.subprotocols();
+        offered.find(|name| *name == Self::BEARER_SUBPROTOCOL)?;
+        offered
+            .next()
+            .filter(|token| *token != Self::BEARER_SUBPROTOCOL && subprotocol::is_token(token))
+    }
+
     /// The client's address, when the server knows it (see [`RequestContext::from_request`]).
     /// Behind a proxy this is the proxy's address: read `X-Forwarded-For` (or `Forwarded`) from
     /// a proxy you trust instead.
@@ -225,6 +345,7 @@ impl RequestContext {
             header_map,
             peer_addr: _,
             transport: _,
+            subprotocol,
         } = &*self.inner;
         let map = header_map.get().map_or(0, |map| {
             let entry =
@@ -239,6 +360,7 @@ impl RequestContext {
             + method.as_str().len()
             + uri.to_string().len()
             + headers.heap_bytes()
+            + subprotocol.get().map_or(0, |name| name.len())
             + map
     }
 }

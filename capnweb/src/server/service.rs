@@ -324,14 +324,22 @@ impl RpcService {
                 return Either::Left(std::future::ready(response));
             }
         };
+        #[cfg(feature = "websocket")]
+        let subprotocol = accept_key
+            .is_some()
+            .then(|| upgrade::subprotocol(&context))
+            .flatten();
         let mut options = self.options.clone().unwrap_or_default();
         options.context = Some(context);
         let limits = self.limits.over(RequestLimits::default());
         #[cfg(feature = "websocket")]
         if let Some(accept_key) = accept_key {
             let lifecycle = connection.lifecycle.clone();
-            let response =
-                upgrade::accept(&mut parts, accept_key, main, options, limits, lifecycle);
+            let handshake = upgrade::Handshake {
+                accept_key,
+                subprotocol,
+            };
+            let response = upgrade::accept(&mut parts, handshake, main, options, limits, lifecycle);
             return Either::Left(std::future::ready(response));
         }
         #[cfg(feature = "http-batch")]

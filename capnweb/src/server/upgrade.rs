@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
@@ -17,6 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::service::{has_token, RequestLimits};
 use super::{shutdown_requested, Lifecycle};
+use crate::context::RequestContext;
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::read_ahead::ReadAhead;
@@ -27,11 +29,36 @@ use crate::transport::websocket;
 /// for the session to end after saying so.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// What the 101 answer names: the client's key, answered, and the subprotocol accepted.
+pub(super) struct Handshake {
+    pub(super) accept_key: HeaderValue,
+    pub(super) subprotocol: Option<HeaderValue>,
+}
+
+/// The subprotocol the factory accepted (see [`RequestContext::accept_subprotocol`]), for the
+/// 101 answer. A client that offered some and gets none fails the connection if it is a
+/// browser: the log says so.
+pub(super) fn subprotocol(context: &RequestContext) -> Option<HeaderValue> {
+    if let Some(name) = context.accepted_subprotocol() {
+        // An offered subprotocol is visible ASCII, so a header value.
+        return HeaderValue::from_str(name).ok();
+    }
+    if context.subprotocols().next().is_some() {
+        tracing::debug!(
+            path = context.path(),
+            "the client offered WebSocket subprotocols and the factory accepted none: the 101 \
+             names none, and a browser fails such a connection (accept one with \
+             RequestContext::accept_subprotocol)"
+        );
+    }
+    None
+}
+
 /// Accepts a checked handshake: 101, and the session starts on the upgraded connection with
 /// `main`; or a response saying why it cannot.
 pub(super) fn accept(
     request: &mut http::request::Parts,
-    accept_key: HeaderValue,
+    handshake: Handshake,
     main: Stub,
     options: SessionOptions,
     limits: RequestLimits,
@@ -57,7 +84,10 @@ pub(super) fn accept(
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(SEC_WEBSOCKET_ACCEPT, accept_key);
+    headers.insert(SEC_WEBSOCKET_ACCEPT, handshake.accept_key);
+    if let Some(subprotocol) = handshake.subprotocol {
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, subprotocol);
+    }
     response
 }
 

@@ -22,6 +22,8 @@ pub(crate) mod read_ahead;
 #[cfg(any(feature = "http-batch", feature = "server"))]
 pub(crate) mod responses;
 #[cfg(feature = "websocket")]
+mod subprotocols;
+#[cfg(feature = "websocket")]
 pub mod websocket;
 
 pub use crate::session::{CloseReason, Transport};

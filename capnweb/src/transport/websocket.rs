@@ -45,7 +45,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -56,6 +56,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::headers::ExtraHeaders;
 use super::lines::{join_lines, snippet, Lines};
 use super::read_ahead::ReadAhead;
+use super::subprotocols::Subprotocols;
 use super::{CloseReason, Transport};
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
@@ -164,6 +165,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ClientBuilder {
     url: String,
     headers: ExtraHeaders,
+    subprotocols: Subprotocols,
     connect_timeout: Duration,
     options: SessionOptions,
     local_main: Option<Stub>,
@@ -176,6 +178,7 @@ impl std::fmt::Debug for ClientBuilder {
         let mut f = f.debug_struct("ClientBuilder");
         f.field("url", &self.url)
             .field("headers", &self.headers)
+            .field("subprotocols", &self.subprotocols)
             .field("connect_timeout", &self.connect_timeout)
             .field("options", &self.options)
             .field("local_main", &self.local_main);
@@ -198,6 +201,7 @@ impl ClientBuilder {
         ClientBuilder {
             url: url.into(),
             headers: ExtraHeaders::default(),
+            subprotocols: Subprotocols::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             options: SessionOptions::default(),
             local_main: None,
@@ -240,6 +244,43 @@ impl ClientBuilder {
     /// ```
     pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
         self.headers.bearer(token);
+        self
+    }
+
+    /// Offers the WebSocket subprotocol `name` (`Sec-WebSocket-Protocol`), after any offered
+    /// before. The server must accept one of those offered (a `Server` accepts in its factory:
+    /// [`RequestContext::accept_subprotocol`](crate::RequestContext::accept_subprotocol)):
+    /// [`connect`](ClientBuilder::connect) fails if the 101 names none or one not offered.
+    /// A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``).
+    ///
+    /// ```
+    /// let builder = capnweb::websocket::ClientBuilder::new("wss://rpc.example.com/")
+    ///     .subprotocol("notes.v1");
+    /// # let _ = builder;
+    /// ```
+    pub fn subprotocol(mut self, name: impl Into<String>) -> ClientBuilder {
+        self.subprotocols.offer(name.into());
+        self
+    }
+
+    /// Offers `token` as a browser would, as two subprotocols, `capnweb.bearer` and then the
+    /// token (`new WebSocket(url, ["capnweb.bearer", token])`); the server reads it with
+    /// [`RequestContext::bearer_subprotocol`](crate::RequestContext::bearer_subprotocol) and
+    /// accepts `capnweb.bearer`. For a Rust client, [`bearer_token`](ClientBuilder::bearer_token)
+    /// (an `Authorization` header) is simpler; this one is for servers that browsers call
+    /// too, or to test one.
+    ///
+    /// The token must be an HTTP token: base64url without padding (as in a JWT) or hex,
+    /// not standard base64 (`/`, `=`); [`connect`](ClientBuilder::connect) says so (without
+    /// the token) otherwise. `Debug` does not show it.
+    ///
+    /// ```
+    /// let builder = capnweb::websocket::ClientBuilder::new("wss://rpc.example.com/")
+    ///     .bearer_subprotocol("s3cr3t");
+    /// assert!(!format!("{builder:?}").contains("s3cr3t"));
+    /// ```
+    pub fn bearer_subprotocol(mut self, token: impl Into<String>) -> ClientBuilder {
+        self.subprotocols.offer_bearer(token.into());
         self
     }
 
@@ -333,6 +374,9 @@ impl ClientBuilder {
             .into_client_request()
             .map_err(|e| fail(handshake_error(e, false)))?;
         self.headers.apply(request.headers_mut());
+        self.subprotocols
+            .apply(request.headers_mut())
+            .map_err(|e| fail(e.into()))?;
         let timeout = self.connect_timeout;
         match tokio::time::timeout(timeout, self.open(request)).await {
             Ok(result) => result.map_err(fail),
@@ -524,6 +568,21 @@ fn handshake_error(error: WsError, secure: bool) -> TransportError {
         WsError::HttpFormat(e) => format!("the URL is not usable: {e}"),
         WsError::Protocol(ProtocolError::HttparseError(e)) if !secure => {
             format!("the server's answer is not HTTP ({e}); if it speaks TLS, use a wss:// URL")
+        }
+        WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(e)) => {
+            let what = match e {
+                SubProtocolError::NoSubProtocol => "accepted none of the subprotocols offered",
+                SubProtocolError::InvalidSubProtocol => {
+                    "accepted a subprotocol that was not offered"
+                }
+                SubProtocolError::ServerSentSubProtocolNoneRequested => {
+                    "accepted a subprotocol, and none was offered"
+                }
+            };
+            format!(
+                "the server {what} (a capnweb server accepts one in its main-object factory, \
+                 with RequestContext::accept_subprotocol)"
+            )
         }
         WsError::Io(e) => format!("the WebSocket upgrade failed: {e}"),
         other => format!("the WebSocket upgrade failed: {other}"),
