@@ -454,7 +454,7 @@ mod tests {
             .expect("typescript_only! { … } in the expansion");
         for expected in [
             "impl :: capnweb :: __private :: typescript :: TS for ApiStub",
-            r#"String :: from ("Api")"#,
+            r#"From < & str >> :: from ("Api")"#,
             "impl :: capnweb :: __private :: typescript :: Describe for ApiStub where",
             // Higher-ranked, so checked where `declarations` is called, not here.
             "for < '__capnweb > Todo : :: capnweb :: __private :: typescript :: HasTypeScript",

@@ -7,7 +7,8 @@
 //! ```text
 //! typescript_only! {
 //!     impl TS for ApiStub {                                  // always: no bounds
-//!         fn name(_) -> String { "Api" }
+//!         fn name(_) -> String { "Api" }                    // paths written out in full:
+//!                                                             // no prelude is assumed
 //!         fn decl(_) -> String { (&&Probe::<Self>::NEW).declaration() }   // the interface
 //!         fn visit_dependencies(v) { (&&Probe::<Self>::NEW).visit_types(v) }
 //!         …
@@ -93,7 +94,7 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
                 type OptionInnerType = Self;
 
                 fn name(_: &#ts::Config) -> #p::String {
-                    #p::String::from(#name)
+                    <#p::String as #p::From<&str>>::from(#name)
                 }
 
                 fn inline(config: &#ts::Config) -> #p::String {
@@ -117,7 +118,7 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
                 }
 
                 fn output_path() -> #p::Option<#ts::PathBuf> {
-                    #p::Some(#ts::PathBuf::from(#file))
+                    #p::Some(<#ts::PathBuf as #p::From<&str>>::from(#file))
                 }
 
                 fn visit_dependencies(visitor: &mut impl #ts::TypeVisitor)

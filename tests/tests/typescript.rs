@@ -103,6 +103,78 @@ fn each_misuse_fails_to_compile() {
     }
 }
 
+#[test]
+fn the_descriptor_is_plain_serializable_data() {
+    use capnweb::describe::{Describe, MemberKind, TargetDescriptor};
+
+    let api = ApiStub::descriptor();
+    assert_eq!(api.name, "Api");
+    let wire_names: Vec<&str> = api.members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(&wire_names[..4], ["add", "find", "list", "complete"]);
+    let add = &api.members[0];
+    assert_eq!(
+        add.docs.as_deref(),
+        Some("Adds an item and returns it, with its id.")
+    );
+    assert_eq!(add.params[1].name, "priority");
+    assert!(add.params[1].ty.nullable);
+    assert_eq!(add.result.typescript, "Todo");
+    let version = api.members.last().unwrap();
+    assert_eq!(
+        (version.kind, version.name.as_str()),
+        (MemberKind::Property, "version")
+    );
+
+    // As JSON, for a descriptor endpoint or a command-line client.
+    let json = serde_json::to_value(&api).unwrap();
+    assert_eq!(
+        json["members"][0]["params"][0]["ty"]["typescript"],
+        "string"
+    );
+    assert_eq!(
+        json["members"].as_array().unwrap().last().unwrap()["kind"],
+        "property"
+    );
+    let back: TargetDescriptor = serde_json::from_value(json).unwrap();
+    assert_eq!(back, api);
+}
+
+/// A target reached only through another's signatures, with a type that has no TypeScript
+/// form: the first target's declarations compile, and say which target to look at.
+mod unreachable_form {
+    use capnweb::rpc_target;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Opaque;
+
+    pub struct Outer;
+
+    #[rpc_target]
+    impl Outer {
+        pub fn inner(&self) -> InnerStub {
+            InnerStub::new(Inner)
+        }
+    }
+
+    pub struct Inner;
+
+    #[rpc_target]
+    impl Inner {
+        pub fn opaque(&self) -> Opaque {
+            Opaque
+        }
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "a type in the signatures of `InnerStub` has no TypeScript form; \
+                `capnweb::typescript::declarations::<InnerStub>()` names it at compile time"
+)]
+fn a_reached_target_without_a_typescript_form_is_named() {
+    capnweb::typescript::declarations::<unreachable_form::OuterStub>();
+}
+
 /// A directory under the test target dir with the declarations generated now, `files` from
 /// `typescript/`, the interop `node_modules` (linked) and a strict `tsconfig.json`.
 fn project(name: &str, files: &[&str]) -> PathBuf {
