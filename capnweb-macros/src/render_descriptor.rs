@@ -9,7 +9,9 @@
 //!     impl TS for ApiStub {                                  // always: no bounds
 //!         fn name(_) -> String { "Api" }                    // paths written out in full:
 //!                                                             // no prelude is assumed
-//!         fn decl(_) -> String { (&&Probe::<Self>::NEW).declaration() }   // the interface
+//!         fn decl(_) -> String {                             // the interface, or a panic
+//!             (&&Probe::<Self>::NEW).declaration(&[("Todo", (&&Probe::<Todo>::NEW).has_form()), …])
+//!         }
 //!         fn visit_dependencies(v) { (&&Probe::<Self>::NEW).visit_types(v) }
 //!         …
 //!     }
@@ -86,6 +88,11 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
     let visits = types
         .iter()
         .map(|ty| quote!(#ts::visit::<#ty, _>(visitor);));
+    // For the message when this target is reached from another and a type has no form.
+    let signature = types.iter().map(|ty| {
+        let text = type_text(ty);
+        quote!((#text, (&&#ts::Probe::<#ty>::NEW).has_form()))
+    });
 
     quote! {
         #p::typescript_only! {
@@ -109,8 +116,8 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
 
                 fn decl(_: &#ts::Config) -> #p::String {
                     #[allow(unused_imports)]
-                    use #ts::{Undescribed as _, ViaDescribe as _};
-                    (&&#ts::Probe::<Self>::NEW).declaration()
+                    use #ts::{HasForm as _, NoForm as _, Undescribed as _, ViaDescribe as _};
+                    (&&#ts::Probe::<Self>::NEW).declaration(&[#(#signature),*])
                 }
 
                 fn decl_concrete(config: &#ts::Config) -> #p::String {
@@ -163,4 +170,42 @@ fn doc_values(attrs: &[Attribute]) -> Vec<&Expr> {
             _ => None,
         })
         .collect()
+}
+
+/// A type as written, for a message: `Vec<Todo>`, not `Vec < Todo >`.
+fn type_text(ty: &TokenStream) -> String {
+    let mut text = ty.to_string();
+    for (spaced, tight) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn types_read_as_written() {
+        assert_eq!(super::type_text(&quote!(Vec<Todo>)), "Vec<Todo>");
+        assert_eq!(
+            super::type_text(&quote!(std::collections::HashMap<String, Option<u64> >)),
+            "std::collections::HashMap<String, Option<u64>>"
+        );
+        assert_eq!(super::type_text(&quote!((u8, [u8; 4]))), "(u8, [u8; 4])");
+    }
 }

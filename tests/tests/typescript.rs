@@ -110,7 +110,7 @@ fn the_descriptor_is_plain_serializable_data() {
     let api = ApiStub::descriptor();
     assert_eq!(api.name, "Api");
     let wire_names: Vec<&str> = api.members.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(&wire_names[..4], ["add", "find", "list", "complete"]);
+    assert_eq!(&wire_names[..4], ["add", "find", "list", "page"]);
     let add = &api.members[0];
     assert_eq!(
         add.docs.as_deref(),
@@ -168,8 +168,9 @@ mod unreachable_form {
 
 #[test]
 #[should_panic(
-    expected = "a type in the signatures of `InnerStub` has no TypeScript form; \
-                `capnweb::typescript::declarations::<InnerStub>()` names it at compile time"
+    expected = "`Opaque` in the signatures of `InnerStub` has no TypeScript form: derive \
+                `ts_rs::TS` for it (`capnweb::typescript::declarations::<InnerStub>()` gives \
+                the compile error)"
 )]
 fn a_reached_target_without_a_typescript_form_is_named() {
     capnweb::typescript::declarations::<unreachable_form::OuterStub>();

@@ -81,8 +81,9 @@ fn join_docs(lines: &[&str]) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// The stub type `S`, for choosing between [`ViaDescribe`] and [`Undescribed`] by method
-/// resolution: `(&&Probe::<S>::NEW).declaration()` is [`ViaDescribe`]'s when `S: Describe`.
+/// The stub type `S` (or a signature's type), for choosing between [`ViaDescribe`] and
+/// [`Undescribed`] (or [`HasForm`] and [`NoForm`]) by method resolution:
+/// `(&&Probe::<S>::NEW).declaration(…)` is [`ViaDescribe`]'s when `S: Describe`.
 #[derive(Debug)]
 pub struct Probe<S: ?Sized>(PhantomData<S>);
 
@@ -93,8 +94,8 @@ impl<S: ?Sized> Probe<S> {
 
 /// A stub whose signatures all have a TypeScript form.
 pub trait ViaDescribe {
-    /// The interface.
-    fn declaration(&self) -> String;
+    /// The interface. (`signature`: each type in the signatures, and whether it has a form.)
+    fn declaration(&self, signature: &[(&str, bool)]) -> String;
     /// Its doc comment as JSDoc.
     fn jsdoc(&self) -> Option<String>;
     /// Visits its signatures' types.
@@ -102,7 +103,7 @@ pub trait ViaDescribe {
 }
 
 impl<S: Describe + 'static> ViaDescribe for &Probe<S> {
-    fn declaration(&self) -> String {
+    fn declaration(&self, _: &[(&str, bool)]) -> String {
         render::interface(&S::descriptor())
     }
 
@@ -117,8 +118,8 @@ impl<S: Describe + 'static> ViaDescribe for &Probe<S> {
 
 /// A stub with a type in its signatures that has no TypeScript form.
 pub trait Undescribed {
-    /// Panics, naming the stub.
-    fn declaration(&self) -> String;
+    /// Panics, naming the stub and the types.
+    fn declaration(&self, signature: &[(&str, bool)]) -> String;
     /// None.
     fn jsdoc(&self) -> Option<String>;
     /// Nothing to visit.
@@ -126,12 +127,26 @@ pub trait Undescribed {
 }
 
 impl<S: ?Sized> Undescribed for Probe<S> {
-    fn declaration(&self) -> String {
-        // Reached only from a target that does have its declarations: the compile error for
-        // this one is one call away.
+    fn declaration(&self, signature: &[(&str, bool)]) -> String {
+        // Reached only from a target that does have its declarations (the root's types are
+        // checked at compile time): this one is reached through another's signatures.
+        let mut missing: Vec<String> = signature
+            .iter()
+            .filter(|(_, has_form)| !has_form)
+            .map(|(ty, _)| format!("`{ty}`"))
+            .collect();
+        missing.dedup();
         panic!(
-            "capnweb::typescript: a type in the signatures of `{stub}` has no TypeScript form; \
-             `capnweb::typescript::declarations::<{stub}>()` names it at compile time",
+            "capnweb::typescript: {types} in the signatures of `{stub}` {has} no TypeScript \
+             form: derive `ts_rs::TS` for {it} (`capnweb::typescript::declarations::<{stub}>()` \
+             gives the compile error)",
+            types = if missing.is_empty() {
+                "a type".to_owned()
+            } else {
+                missing.join(", ")
+            },
+            has = if missing.len() > 1 { "have" } else { "has" },
+            it = if missing.len() > 1 { "them" } else { "it" },
             stub = short_name::<S>()
         )
     }
@@ -141,6 +156,30 @@ impl<S: ?Sized> Undescribed for Probe<S> {
     }
 
     fn visit_types<V: TypeVisitor>(&self, _: &mut V) {}
+}
+
+/// A type with a TypeScript form.
+pub trait HasForm {
+    /// True.
+    fn has_form(&self) -> bool;
+}
+
+impl<T: HasTypeScript + ?Sized> HasForm for &Probe<T> {
+    fn has_form(&self) -> bool {
+        true
+    }
+}
+
+/// A type without one.
+pub trait NoForm {
+    /// False.
+    fn has_form(&self) -> bool;
+}
+
+impl<T: ?Sized> NoForm for Probe<T> {
+    fn has_form(&self) -> bool {
+        false
+    }
 }
 
 fn short_name<S: ?Sized>() -> &'static str {

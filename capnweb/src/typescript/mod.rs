@@ -84,7 +84,9 @@
 //! ```
 //!
 //! (A target reached only through another's signatures is checked when `declarations` runs: it
-//! panics naming the target, and `declarations::<ThatStub>()` gives the compile error.)
+//! panics naming the target and the types, and `declarations::<ThatStub>()` gives the compile
+//! error. A bound for it at compile time would make targets that refer to each other an
+//! endless cycle for the trait solver.)
 //!
 //! # What it costs without the feature
 //!

@@ -1,7 +1,8 @@
 //! A to-do API with every kind of signature the TypeScript declarations cover: methods and a
 //! property, a returned stub (that leads back to the main one), a callback trait taken as a
 //! parameter, user types (a struct with `rename_all`, a `skip`ped field and a bigint field, an
-//! enum of unit variants, a tagged and an untagged enum), `Option`, 64-bit integers, a map,
+//! enum of unit variants, a tagged and an untagged enum, a generic struct), `Option`, 64-bit
+//! integers, a map,
 //! bytes, dates, blobs and streams. `api.ts` beside this file is its committed declarations.
 
 use std::collections::HashMap;
@@ -54,6 +55,14 @@ pub enum Change {
 pub enum Filter {
     Tag(String),
     Ids(Vec<u64>),
+}
+
+/// One page of a listing (a generic type: declared once, with its parameter).
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<u64>,
 }
 
 /// The main object: one shared to-do list.
@@ -116,6 +125,15 @@ impl Api {
             })
             .cloned()
             .collect()
+    }
+
+    /// Items in pages of 20, from `cursor` on.
+    pub fn page(&self, cursor: Option<u64>) -> Page<Todo> {
+        let start = cursor.unwrap_or(0) as usize;
+        let todos = self.todos();
+        let items: Vec<Todo> = todos.iter().skip(start).take(20).cloned().collect();
+        let next_cursor = (start + items.len() < todos.len()).then(|| (start + items.len()) as u64);
+        Page { items, next_cursor }
     }
 
     pub fn complete(&self, id: u64, at: Date) -> Result<(), RpcError> {

@@ -12,6 +12,8 @@ export interface Api extends RpcTarget {
   /** The item with this id, if there is one. */
   find(id: number): Todo | null | Promise<Todo | null>;
   list(filter?: Filter | null): Array<Todo> | Promise<Array<Todo>>;
+  /** Items in pages of 20, from `cursor` on. */
+  page(cursor?: number | null): Page<Todo> | Promise<Page<Todo>>;
   complete(id: number, at: Date): void;
   /** Items per tag. */
   counts(): { [key in string]: number } | Promise<{ [key in string]: number }>;
@@ -55,6 +57,11 @@ export type Priority = "LOW" | "NORMAL" | "RIGHT_NOW";
  * Which items to list: by tag, or by ids.
  */
 export type Filter = string | Array<number>;
+
+/**
+ * One page of a listing (a generic type: declared once, with its parameter).
+ */
+export type Page<T> = { items: Array<T>, nextCursor: number | null, };
 
 export interface Session extends RpcTarget {
   whoami(): string | Promise<string>;

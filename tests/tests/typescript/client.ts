@@ -1,7 +1,7 @@
 // A client of the reference implementation (npm capnweb), typed by the generated declarations
 // (api.ts). tests/typescript.rs checks that it compiles with `tsc --strict`.
 import { newHttpBatchRpcSession, newWebSocketRpcSession, RpcTarget } from "capnweb";
-import type { Api, Change, Listener, Todo } from "./api.js";
+import type { Api, Change, Listener, Page, Todo } from "./api.js";
 
 /** The callback the server calls on every change. */
 class Printer extends RpcTarget implements Listener {
@@ -46,6 +46,11 @@ export async function overWebSocket(url: string): Promise<void> {
   const byIds = await api.list([1, 2, 3]);
   const all = await api.list();
   console.log(byTag.length + byIds.length + all.length);
+
+  // The reference's stub types give object results as `any`: name the declared type.
+  const page: Page<Todo> = await api.page();
+  const next: number | null = page.nextCursor;
+  console.log(page.items.map((todo) => todo.title), next);
 
   await api.complete(id, new Date());
   const counts = await api.counts();
