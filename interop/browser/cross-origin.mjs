@@ -6,12 +6,14 @@
 //
 // SCENARIO is `attack` (a raw WebSocket, a no-cors text/plain POST and a CORS POST: what any
 // page can try) or `use` (a raw WebSocket, a CORS POST with a preflight, and the reference's
-// client over both transports). A failure to drive the browser exits non-zero, saying why.
+// client over both transports), or `bearer` (same-origin.html, served by the server it calls:
+// WebSockets offering a token as the subprotocols ["capnweb.bearer", token], API_URL's `#`
+// fragment). A failure to drive the browser exits non-zero, saying why.
 import { chromium } from "playwright-core";
 
 const [pageUrl, scenario, apiUrl, screenshot] = process.argv.slice(2);
-if (!pageUrl || !["attack", "use"].includes(scenario) || !apiUrl) {
-  console.error("usage: node cross-origin.mjs PAGE_URL attack|use API_URL [SCREENSHOT.png]");
+if (!pageUrl || !["attack", "use", "bearer"].includes(scenario) || !apiUrl) {
+  console.error("usage: node cross-origin.mjs PAGE_URL attack|use|bearer API_URL[#TOKEN] [SCREENSHOT.png]");
   process.exit(2);
 }
 
@@ -35,7 +37,8 @@ try {
   page.on("pageerror", (error) => console.error(`page error: ${error}`));
   await page.goto(pageUrl);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 20000 });
-  const api = { http: apiUrl, ws: apiUrl.replace(/^http/, "ws") };
+  const [base, token] = apiUrl.split("#");
+  const api = { http: base, ws: base.replace(/^http/, "ws"), token };
   const result = await page.evaluate(
     ([scenario, api]) => window[scenario](api),
     [scenario, api],

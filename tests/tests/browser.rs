@@ -5,6 +5,9 @@
 //! cookies) run nothing on the server; with the page's origin allowed, the same page calls
 //! over both transports and reads the answers (CORS, a preflight included).
 //!
+//! A page served by the server it calls (its fallback service) offers a bearer token as the
+//! WebSocket subprotocols `["capnweb.bearer", token]`: accepted, refused, and not accepted.
+//!
 //! Chromium is installed by `interop/browser-setup.sh` and playwright-core by
 //! `interop/setup.sh`, when missing. Set `CAPNWEB_BROWSER_SCREENSHOT=DIR` to keep a screenshot
 //! of each scenario's page.
@@ -98,14 +101,20 @@ impl Drop for PageServer {
 /// Runs `scenario` (`attack` or `use`) in Chromium on `page` against the API at `api`, and
 /// returns what the page saw.
 async fn run_in_chromium(page: &PageServer, scenario: &str, api: &CountedServer) -> Json {
+    drive_chromium(&page.url(), scenario, &api.http_url()).await
+}
+
+/// Runs `scenario` in Chromium on the page at `page_url`, with `api_url` (see
+/// `interop/browser/cross-origin.mjs`), and returns what the page saw.
+async fn drive_chromium(page_url: &str, scenario: &str, api_url: &str) -> Json {
     setup::install_browser_tools();
     setup::install_node_modules();
     let mut command = tokio::process::Command::new("node");
     command
         .arg(setup::repo().join("interop/browser/cross-origin.mjs"))
-        .arg(page.url())
+        .arg(page_url)
         .arg(scenario)
-        .arg(api.http_url())
+        .arg(api_url)
         .stdin(Stdio::null())
         .kill_on_drop(true);
     if let Some(dir) = std::env::var_os("CAPNWEB_BROWSER_SCREENSHOT") {
@@ -172,4 +181,75 @@ async fn a_page_of_an_allowed_origin_calls_over_both_transports() {
     assert_eq!(seen["capnweb"]["websocket"], 16, "{seen:#}");
     assert_eq!(seen["capnweb"]["batch"], 25, "{seen:#}");
     assert_eq!(api.counts.calls(), 4);
+}
+
+/// The API of the same-origin page: who the token says the caller is.
+struct Me {
+    user: &'static str,
+}
+
+#[capnweb::rpc_target]
+impl Me {
+    pub fn whoami(&self) -> String {
+        self.user.to_owned()
+    }
+}
+
+/// An HTTP token, as a browser must offer it (base64url without padding).
+const PAGE_TOKEN: &str = "YWxpY2U_page-token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_served_by_the_server_offers_its_token_as_a_subprotocol() {
+    use capnweb::{Refusal, RequestContext, Routes, RpcService, ServeDir};
+
+    setup::install_node_modules();
+    let repo = setup::repo();
+    // The page and the reference's browser build, from the server the page calls: one origin.
+    let files = axum::Router::new()
+        .nest_service(
+            "/capnweb",
+            ServeDir::new(repo.join("interop/node_modules/capnweb/dist")),
+        )
+        .fallback_service(ServeDir::new(repo.join("interop/browser")));
+    let api = RpcService::with_context(|request: &RequestContext| {
+        if request.bearer_subprotocol() != Some(PAGE_TOKEN) {
+            return Err(Refusal::unauthorized(
+                "Offer capnweb.bearer and your token.",
+            ));
+        }
+        request.accept_subprotocol(RequestContext::BEARER_SUBPROTOCOL);
+        Ok(MeStub::new(Me { user: "alice" }))
+    });
+    let open = || MeStub::new(Me { user: "anyone" });
+    let routes = Routes::new()
+        .route("/api", api)
+        .route("/open", open)
+        .fallback_service(files);
+    let server = capnweb::Server::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    let served = tokio::spawn(server.serve(routes));
+
+    let page = format!("http://{addr}/same-origin.html");
+    let seen = drive_chromium(&page, "bearer", &format!("http://{addr}#{PAGE_TOKEN}")).await;
+    served.abort();
+
+    // Accepted: the 101 named capnweb.bearer (the page reads it as `ws.protocol`).
+    assert_eq!(seen["good"]["outcome"], "answered", "{seen:#}");
+    assert_eq!(seen["good"]["protocol"], "capnweb.bearer", "{seen:#}");
+    assert_eq!(
+        seen["good"]["message"], "[\"resolve\",1,\"alice\"]",
+        "{seen:#}"
+    );
+    // Refused before the upgrade (401): the page sees only a failed connection.
+    assert_eq!(seen["wrong"]["outcome"], "closed", "{seen:#}");
+    assert_eq!(seen["wrong"]["code"], 1006, "{seen:#}");
+    // A 101 naming none of the offered subprotocols: Chromium fails the connection.
+    assert_eq!(seen["unaccepted"]["outcome"], "closed", "{seen:#}");
+    assert_eq!(seen["unaccepted"]["code"], 1006, "{seen:#}");
+    // Standard base64 is not an HTTP token: the browser refuses to send it.
+    assert_eq!(seen["notAToken"]["outcome"], "threw", "{seen:#}");
+    assert_eq!(seen["notAToken"]["error"], "SyntaxError", "{seen:#}");
+    // The reference's client on the page's own WebSocket.
+    assert_eq!(seen["capnweb"]["outcome"], "answered", "{seen:#}");
+    assert_eq!(seen["capnweb"]["whoami"], "alice", "{seen:#}");
 }
