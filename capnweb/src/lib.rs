@@ -67,7 +67,9 @@
 //! none, the sessions, the memory transport and your own [`transport::Transport`]s remain.
 //!
 //! Off by default: `typescript` ([`typescript::declarations`], TypeScript declarations of your
-//! targets, and the [`describe`] descriptors they are made from; brings ts-rs).
+//! targets, and the [`describe`] descriptors they are made from; brings ts-rs), and
+//! `static-files` ([`ServeDir`], a directory of static files to serve beside the API with
+//! [`Routes::fallback_service`]; brings tower-http with only its `fs` feature).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 // The docs link to the items of every feature, which a build without some of them lacks.
@@ -77,7 +79,8 @@
         feature = "http-batch",
         feature = "server",
         feature = "tls",
-        feature = "typescript"
+        feature = "typescript",
+        feature = "static-files"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]

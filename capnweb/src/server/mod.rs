@@ -4,8 +4,10 @@
 //! A POST is an HTTP batch session; a GET with `Upgrade: websocket` becomes a WebSocket
 //! session. Every session gets a fresh main object from the factory you give, which may see
 //! the request ([`RpcService::with_context`]) and refuse it ([`Refusal`]); [`Routes`] serve
-//! several services by path. A failing connection or session never stops the server: its
-//! error is logged (with `tracing`) and that connection ends.
+//! several services by path, and a fallback service (static files, any tower service) the
+//! requests that are not Cap'n Web's ([`Routes::fallback_service`]). A failing connection or
+//! session never stops the server: its error is logged (with `tracing`) and that connection
+//! ends.
 
 mod at_capacity;
 mod connection;
