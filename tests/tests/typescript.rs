@@ -176,6 +176,31 @@ fn a_reached_target_without_a_typescript_form_is_named() {
     capnweb::typescript::declarations::<unreachable_form::OuterStub>();
 }
 
+/// A target and a type of one name: TypeScript would see one name declared twice.
+mod one_name_twice {
+    pub mod data {
+        #[derive(serde::Serialize, serde::Deserialize, ts_rs::TS)]
+        pub struct User {
+            pub name: String,
+        }
+    }
+
+    pub struct User;
+
+    #[capnweb::rpc_target]
+    impl User {
+        pub fn data(&self) -> data::User {
+            data::User { name: "a".into() }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "are both declared as `User`; rename one")]
+fn two_declarations_of_one_name_are_refused() {
+    capnweb::typescript::declarations::<one_name_twice::UserStub>();
+}
+
 /// A directory under the test target dir with the declarations generated now, `files` from
 /// `typescript/`, the interop `node_modules` (linked) and a strict `tsconfig.json`.
 fn project(name: &str, files: &[&str]) -> PathBuf {
