@@ -243,3 +243,62 @@ async fn any_tower_service_can_be_the_fallback() {
         .unwrap();
     assert_eq!(api.call_self(vec![]).await.unwrap(), Value::from("pong"));
 }
+
+/// A fallback service that fails every request.
+#[derive(Clone)]
+struct Failing;
+
+impl tower_service::Service<http::Request<capnweb::Body>> for Failing {
+    type Response = http::Response<String>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<http::Response<String>, std::io::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::io::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: http::Request<capnweb::Body>) -> Self::Future {
+        std::future::ready(Err(std::io::Error::other("the disk is gone")))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_fallback_is_a_500_that_does_not_leak_the_error() {
+    let addr = serve(Routes::new().route("/rpc", api).fallback_service(Failing)).await;
+    let answer = raw_get(addr, "/page").await;
+    assert_eq!(answer.status, 500, "{}", answer.head);
+    assert!(!answer.body.contains("disk"), "{}", answer.body);
+    // The server goes on.
+    let api: Stub = capnweb::websocket::connect(&format!("ws://{addr}/rpc"))
+        .await
+        .unwrap();
+    assert_eq!(api.call_self(vec![]).await.unwrap(), Value::from("pong"));
+}
+
+#[tokio::test]
+async fn a_server_with_a_fallback_still_shuts_down_gracefully() {
+    let server = capnweb::Server::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let routes = Routes::new()
+        .route("/rpc", api)
+        .fallback_service(ServeDir::new(site()));
+    let serving = tokio::spawn(server.serve_with_shutdown(routes, async {
+        let _ = stopped.await;
+    }));
+    let session = within(
+        "a WebSocket session",
+        capnweb::websocket::builder(format!("ws://{addr}/rpc")).connect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(raw_get(addr, "/app.js").await.body, APP);
+    stop.send(()).unwrap();
+    // The session is told the server is going away, and the server's future ends.
+    within("the session's end", session.closed()).await;
+    within("the server's end", serving).await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
