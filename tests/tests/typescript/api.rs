@@ -1,7 +1,8 @@
 //! A to-do API with every kind of signature the TypeScript declarations cover: methods and a
 //! property, a returned stub (that leads back to the main one), a callback trait taken as a
 //! parameter, user types (a struct with `rename_all`, a `skip`ped field and a bigint field, an
-//! enum of unit variants, a tagged and an untagged enum, a generic struct), `Option`, 64-bit
+//! enum of unit variants, a tagged and an untagged enum, a generic struct, a struct holding a
+//! stub), `Option`, 64-bit
 //! integers, a map,
 //! bytes, dates, blobs and streams. `api.ts` beside this file is its committed declarations.
 
@@ -63,6 +64,13 @@ pub enum Filter {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<u64>,
+}
+
+/// What `login` returns: data, and a stub inside it (by reference, as in a result).
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+pub struct Welcome {
+    pub session: SessionStub,
+    pub motd: String,
 }
 
 /// The main object: one shared to-do list.
@@ -154,6 +162,14 @@ impl Api {
     /// The session of one user: returned by reference.
     pub fn session(&self, user: String) -> SessionStub {
         SessionStub::new(Session { user })
+    }
+
+    /// A session and the message of the day, in one result.
+    pub fn login(&self, user: String) -> Welcome {
+        Welcome {
+            session: SessionStub::new(Session { user }),
+            motd: "hello".into(),
+        }
     }
 
     /// Calls `listener` back on every change until it is released.

@@ -19,6 +19,8 @@ export interface Api extends RpcTarget {
   counts(): { [key in string]: number } | Promise<{ [key in string]: number }>;
   /** The session of one user: returned by reference. */
   session(user: string): Session | Promise<Session>;
+  /** A session and the message of the day, in one result. */
+  login(user: string): Welcome | Promise<Welcome>;
   /** Calls `listener` back on every change until it is released. */
   subscribe(listener: Listener): void;
   /** Every item, one at a time. */
@@ -68,6 +70,11 @@ export interface Session extends RpcTarget {
   /** Back to the list (a target that refers to the one that returned it). */
   api(): Api | Promise<Api>;
 }
+
+/**
+ * What `login` returns: data, and a stub inside it (by reference, as in a result).
+ */
+export type Welcome = { session: Session, motd: string, };
 
 /** What a client implements to hear about changes. */
 export interface Listener extends RpcTarget {

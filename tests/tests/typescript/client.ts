@@ -60,6 +60,9 @@ export async function overWebSocket(url: string): Promise<void> {
   const me: string = await api.session("alice").whoami();
   console.log(me);
 
+  const welcome = await api.login("carol");
+  console.log(welcome.motd, await welcome.session.whoami());
+
   await api.subscribe(new Printer());
 
   const items = await api.exportAll();
