@@ -224,6 +224,15 @@ async fn any_tower_service_can_be_the_fallback() {
         .route(
             "/echo",
             axum::routing::post(|body: String| async move { format!("echo: {body}") }),
+        )
+        // The server hands the client's address on.
+        .route(
+            "/peer",
+            axum::routing::get(
+                |axum::Extension(peer): axum::Extension<SocketAddr>| async move {
+                    peer.ip().to_string()
+                },
+            ),
         );
     let addr = serve(Routes::new().route("/rpc", api).fallback_service(app)).await;
     let hello = raw_get(addr, "/hello").await;
@@ -232,6 +241,7 @@ async fn any_tower_service_can_be_the_fallback() {
         (200, "hello from axum")
     );
     assert_eq!(raw_get(addr, "/nowhere").await.status, 404);
+    assert_eq!(raw_get(addr, "/peer").await.body, "127.0.0.1");
     // The request's body reaches the service.
     let echo = post(&format!("http://{addr}/echo"), "a body").await;
     assert_eq!(

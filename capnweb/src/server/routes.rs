@@ -170,7 +170,9 @@ impl Routes {
     /// [`fallback`](Routes::fallback).
     ///
     /// The origin policy applies to the Cap'n Web requests only; the service answers what it
-    /// is asked, as it would on its own. An error from it is logged and answered with 500.
+    /// is asked, as it would on its own. An error from it is logged and answered with 500. On
+    /// a [`Server`](crate::Server), the request carries the client's address as a
+    /// [`SocketAddr`](std::net::SocketAddr) extension (axum: `Extension<SocketAddr>`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -276,7 +278,11 @@ impl Routes {
                 Box::pin(async move { Ok(response.await.map(Body::from)) })
             }
             Target::Http(http) => {
-                let response = http.call(request.map(Body::new));
+                let mut request = request.map(Body::new);
+                if let Some(peer) = connection.peer {
+                    request.extensions_mut().insert(peer);
+                }
+                let response = http.call(request);
                 Box::pin(async move { Ok(response.await) })
             }
             Target::NotFound => {
