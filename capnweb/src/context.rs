@@ -333,6 +333,18 @@ fn detached_uri(uri: &Uri) -> Uri {
         .unwrap_or_else(|_| uri.clone())
 }
 
+/// A header map holding `pairs` in order, for the unit tests of the modules that read headers.
+#[cfg(test)]
+pub(crate) fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+        let value = http::HeaderValue::from_str(value).expect("a valid header value");
+        headers.append(name, value);
+    }
+    headers
+}
+
 #[cfg(test)]
 impl RequestContext {
     /// What the context keeps on the heap, counted from the capacity of what it holds.

@@ -158,15 +158,8 @@ fn leb128_len(n: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn map(headers: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        crate::context::header_map(pairs)
     }
 
     #[test]

@@ -547,14 +547,7 @@ mod tests {
     use super::*;
 
     fn request_headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.append(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
-        headers
+        crate::context::header_map(pairs)
     }
 
     fn check(policy: &OriginPolicy, pairs: &[(&str, &str)]) -> Result<Verdict, Refusal> {
