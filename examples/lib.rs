@@ -4,6 +4,8 @@ pub mod interop;
 pub mod notes;
 #[path = "streams_api.rs"]
 pub mod streams;
+#[path = "web/mod.rs"]
+pub mod web;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
