@@ -9,7 +9,7 @@ use capnweb::{rpc_target, ReadableStream, RpcError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::board::{Board, MAX_TITLE};
+use super::board::{Board, MAX_NAME};
 
 /// An item on the shared list.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
@@ -49,8 +49,10 @@ impl Login {
     /// (A real app would check a password or a token here.)
     pub fn authenticate(&self, name: String) -> Result<SessionStub, RpcError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_TITLE {
-            return Err(RpcError::error("Give a name to log in."));
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(RpcError::error(format!(
+                "Give a name to log in (at most {MAX_NAME} characters)."
+            )));
         }
         Ok(SessionStub::new(Session {
             user: name.to_owned(),

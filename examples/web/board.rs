@@ -13,6 +13,7 @@ use super::api::{ListenerStub, Todo};
 
 /// Longest title and name accepted, in characters: a page may send anything.
 pub const MAX_TITLE: usize = 200;
+pub const MAX_NAME: usize = 40;
 /// Most items the list holds, so one user cannot grow the server without bound.
 pub const MAX_ITEMS: usize = 500;
 /// Activity lines kept for a page that opens the log later.

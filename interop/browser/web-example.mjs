@@ -6,8 +6,8 @@
 //
 // alice and bob log in from two browser contexts (two browsers' worth of storage), add and
 // complete items, and each sees the other's change arrive (the server calls the page's
-// listener back); the activity log is a stream; an empty item is refused with a message the
-// page shows. The screenshot is alice's page at the end (or where a step failed). A failed
+// listener back); the activity log is a stream; a login without a name and an empty item are
+// refused with messages the page shows. The screenshot is alice's page at the end (or where a step failed). A failed
 // step exits non-zero, naming the step, with both pages' console output.
 import { chromium } from "playwright-core";
 
@@ -34,9 +34,14 @@ const consoleLog = [];
 let step = "start";
 let alice;
 try {
+  step = "a login without a name is refused, with the server's message";
+  alice = await open("alice");
+  await alice.locator("#name").press("Enter");
+  await alice.locator("#login-error", { hasText: "Give a name to log in" }).waitFor();
+
   step = "alice and bob log in";
-  alice = await logIn("alice");
-  const bob = await logIn("bob");
+  await logIn(alice, "alice");
+  const bob = await logIn(await open("bob"), "bob");
 
   step = "alice adds an item; bob's page shows it, called back by the server";
   await add(alice, "Buy milk");
@@ -69,14 +74,18 @@ try {
   await browser.close();
 }
 
-/** A page of its own browser context, logged in as `name`. */
-async function logIn(name) {
+/** The page in a browser context of its own (its own storage, as another browser's). */
+async function open(name) {
   const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
   context.setDefaultTimeout(10000);
   const page = await context.newPage();
   page.on("console", (message) => consoleLog.push(`[${name}] ${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => consoleLog.push(`[${name}] page error: ${error}`));
   await page.goto(url);
+  return page;
+}
+
+async function logIn(page, name) {
   await page.locator("#name").fill(name);
   await page.locator("#name").press("Enter");
   await page.locator("#whoami", { hasText: name }).waitFor();

@@ -3000,7 +3000,7 @@ var me = "";
 var LiveList = class extends RpcTarget {
   changed(todo, by) {
     show(todo, by !== me);
-    void showPeople();
+    if (me) void showPeople();
   }
 };
 async function logIn(name) {
@@ -3011,24 +3011,25 @@ async function logIn(name) {
   const todos = pending.list();
   const watching = pending.watch(new LiveList());
   const activity = pending.activity();
+  let who, list, log;
   try {
-    me = await whoami;
+    [who, list, , log] = await Promise.all([whoami, todos, watching, activity]);
   } catch (error) {
+    login[Symbol.dispose]();
     byId("login-error").textContent = messageOf(error);
     return;
   }
   session = await pending;
+  me = who;
   session.onRpcBroken((error) => {
     byId("error").textContent = `Disconnected: ${messageOf(error)}. Reload to log in again.`;
   });
-  await watching;
-  const list = await todos;
   byId("whoami").textContent = me;
   byId("login").hidden = true;
   byId("app").hidden = false;
   list.forEach((todo) => show(todo, false));
   void showPeople();
-  void readActivity(await activity);
+  readActivity(log).catch(showError);
   byId("title").focus();
 }
 async function add(title) {
@@ -3069,6 +3070,7 @@ function show(todo, live) {
   const by = todo.doneBy === null ? `added by ${todo.addedBy}` : `done by ${todo.doneBy}`;
   row.append(element("span", todo.title, "title"), element("span", by, "by"));
   const old = document.querySelector(`#todos li[data-id="${todo.id}"]`);
+  if (old?.classList.contains("done") && todo.doneBy === null) return;
   if (old) old.replaceWith(row);
   else byId("todos").append(row);
 }

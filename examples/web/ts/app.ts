@@ -10,13 +10,14 @@ import type { Listener, Login, Session, Todo } from "./api.js";
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 let session: RpcStub<Session>;
+/** Who this page logged in as: empty until the session is ready. */
 let me = "";
 
 /** Called by the server on every change, anyone's: how other people's changes arrive. */
 class LiveList extends RpcTarget implements Listener {
   changed(todo: Todo, by: string): void {
     show(todo, by !== me);
-    void showPeople();
+    if (me) void showPeople();
   }
 }
 
@@ -29,24 +30,26 @@ async function logIn(name: string): Promise<void> {
   const todos = pending.list();
   const watching = pending.watch(new LiveList());
   const activity = pending.activity();
+  let who: string, list: Todo[], log: ReadableStream<string>;
   try {
-    me = await whoami;
+    [who, list, , log] = await Promise.all([whoami, todos, watching, activity]);
   } catch (error) {
+    // An empty name: `authenticate` failed, and so did every call pipelined on it.
+    login[Symbol.dispose]();
     byId("login-error").textContent = messageOf(error);
     return;
   }
   session = await pending;
+  me = who;
   session.onRpcBroken((error) => {
     byId("error").textContent = `Disconnected: ${messageOf(error)}. Reload to log in again.`;
   });
-  await watching;
-  const list: Todo[] = await todos;
   byId("whoami").textContent = me;
   byId("login").hidden = true;
   byId("app").hidden = false;
   list.forEach((todo) => show(todo, false));
   void showPeople();
-  void readActivity(await activity);
+  readActivity(log).catch(showError);
   byId("title").focus();
 }
 
@@ -95,6 +98,9 @@ function show(todo: Todo, live: boolean): void {
   const by = todo.doneBy === null ? `added by ${todo.addedBy}` : `done by ${todo.doneBy}`;
   row.append(element("span", todo.title, "title"), element("span", by, "by"));
   const old = document.querySelector(`#todos li[data-id="${todo.id}"]`);
+  // Items are only ever completed, never reopened: a stale copy (the list read just before a
+  // change the listener already showed) must not undo a newer one.
+  if (old?.classList.contains("done") && todo.doneBy === null) return;
   if (old) old.replaceWith(row);
   else byId("todos").append(row);
 }
