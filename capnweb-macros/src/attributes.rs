@@ -363,3 +363,77 @@ mod tests {
         assert_eq!(list_keys(&["a", "b", "c"], "and"), "`a`, `b` and `c`");
     }
 }
+
+/// What `#[derive(PipelineFields)]` reads of serde's attributes: the parts that decide a
+/// field's wire name, or whether it is on the wire at all. Serde owns these attributes, so
+/// unlike `#[rpc(...)]` this reader is lenient: any other key is skipped, since serde checks
+/// them.
+#[derive(Default)]
+pub(crate) struct SerdeAttr {
+    /// `rename = "…"`, or `rename(serialize = "…")`: the name the serializing side writes.
+    pub(crate) rename: Option<LitStr>,
+    /// `rename_all = "…"`, or `rename_all(serialize = "…")` (on the struct).
+    pub(crate) rename_all: Option<LitStr>,
+    /// `skip` or `skip_serializing` (on a field): never on the wire. Holds the key's span.
+    pub(crate) skip: Option<Span>,
+    /// `flatten` (on a field): its fields are the struct's own on the wire.
+    pub(crate) flatten: Option<Span>,
+    /// `transparent` (on the struct): the struct is its one field on the wire.
+    pub(crate) transparent: Option<Span>,
+}
+
+impl SerdeAttr {
+    /// Reads every `#[serde(...)]` among `attrs`; a malformed one is an error.
+    pub(crate) fn parse(attrs: &[Attribute], errors: &mut Errors) -> SerdeAttr {
+        let mut out = SerdeAttr::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                let span = meta.path.span();
+                let key = meta.path.get_ident().map(Ident::to_string);
+                match key.as_deref() {
+                    Some("rename") => out.rename = serialize_name(&meta)?.or(out.rename.take()),
+                    Some("rename_all") => {
+                        out.rename_all = serialize_name(&meta)?.or(out.rename_all.take());
+                    }
+                    Some("skip" | "skip_serializing") => out.skip = Some(span),
+                    Some("flatten") => out.flatten = Some(span),
+                    Some("transparent") => out.transparent = Some(span),
+                    _ => skip_value(&meta)?,
+                }
+                Ok(())
+            });
+            if let Err(e) = parsed {
+                errors.push(e);
+            }
+        }
+        out
+    }
+}
+
+/// The serializing side's name from `key = "…"` or `key(serialize = "…", deserialize = "…")`
+/// (the wire carries what the peer serialized).
+fn serialize_name(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Option<LitStr>> {
+    if meta.input.peek(Token![=]) {
+        return Ok(Some(meta.value()?.parse()?));
+    }
+    let mut name = None;
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("serialize") {
+            name = Some(inner.value()?.parse()?);
+        } else {
+            skip_value(&inner)?;
+        }
+        Ok(())
+    })?;
+    Ok(name)
+}
+
+/// Skips a serde key this reader has no use for: a flag, `key = value` or `key(...)`.
+fn skip_value(meta: &syn::meta::ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.input.parse::<Group>()?;
+    }
+    Ok(())
+}

@@ -8,7 +8,8 @@
 //! `render_stub` the typed stub, `render_trait` the trait form's rewrite and adapter,
 //! `render_descriptor` the descriptor and TypeScript form (for capnweb's `typescript` feature), and
 //! `render_gate` the gate all of it passes through, which refuses a second `#[rpc_target]`
-//! generating the same stub in one module). When any check fails, only the errors and the item
+//! generating the same stub in one module). `#[derive(PipelineFields)]` reads serde's
+//! attributes (`attributes::SerdeAttr`) and renders in `render_fields`. When any check fails, only the errors and the item
 //! as written are emitted, so no follow-up error hides the real one.
 
 use proc_macro::TokenStream;
@@ -23,6 +24,7 @@ mod parse;
 mod rename;
 mod render_descriptor;
 mod render_dispatch;
+mod render_fields;
 mod render_gate;
 mod render_stub;
 mod render_trait;
@@ -231,6 +233,76 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
             quote!(#item #gated)
         }
     }
+}
+
+/// Lets a promise of a struct pipeline its fields: `RpcPromise<Todo>::fields()` returns a
+/// generated `TodoFields` view with one method per field, returning a promise of the field's
+/// type. Use it through `capnweb::PipelineFields`, on a struct the peer sends as a result.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+/// use capnweb::{rpc_target, PipelineFields};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, PipelineFields)]
+/// #[serde(rename_all = "camelCase")]
+/// pub struct Todo {
+///     pub id: u64,
+///     pub title: String,
+///     pub due_date: Option<String>,  // wire name "dueDate", as serde writes it
+///     #[serde(skip)]
+///     pub cached: bool,              // not on the wire: no method
+/// }
+///
+/// pub struct Api;
+/// #[rpc_target]
+/// impl Api {
+///     pub fn add(&self, title: String) -> Todo {
+///         Todo { id: 1, title, due_date: None, cached: false }
+///     }
+///     pub fn list(&self) -> Vec<Todo> { vec![self.add("a".into()), self.add("b".into())] }
+///     pub fn complete(&self, id: u64) -> bool { id == 1 }
+/// }
+///
+/// let api = ApiStub::new(Api);
+/// let added = api.add("milk");
+/// assert!(api.complete(added.fields().id()).await?);       // pipelined: one round trip
+/// assert_eq!(added.fields().due_date().await?, None);
+/// // Inside `.map()` too: the placeholder is an `RpcPromise<Todo>`.
+/// assert_eq!(api.list().map(|todo| todo.fields().title()).await?, ["a", "b"]);
+/// # Ok(()) }
+/// ```
+///
+/// Generated, beside the struct (with its visibility and generics):
+///
+/// * `struct TodoFields`, with a method per field, named like it, with the field's own
+///   visibility and doc comments: `fn id(&self) -> RpcPromise<u64>`. Each is a lazy property
+///   read of the field's wire name (nothing is sent until it is awaited or used), so it
+///   pipelines as an argument, inside `.map()`, and into a stub (`RpcPromise<UserStub>`
+///   dereferences to the stub).
+/// * `impl PipelineFields for Todo`, which `RpcPromise::<Todo>::fields` uses.
+///
+/// Wire names follow serde as the serializing side writes them: the field name,
+/// `#[serde(rename = "…")]` (or `rename(serialize = "…")`), or the struct's
+/// `#[serde(rename_all = "…")]`. Fields with `#[serde(skip)]`, `skip_serializing` or `flatten`
+/// get no method (none is a property on the wire). A misspelt field is the compiler's "no
+/// method named `idd` found for struct `TodoFields`", with the closest name suggested.
+///
+/// Refused, with an error saying why: enums (the fields depend on the variant), tuple and unit
+/// structs, unions, `#[serde(transparent)]`, and a `rename_all` rule serde does not know.
+///
+/// Why a view behind `fields()` rather than `added.id()` on the promise: `RpcPromise<XStub>`
+/// dereferences to the stub, so the promise's own method namespace is the stub's; a field
+/// named `clone` or `into_future` could not be reached beside the promise's traits; and
+/// `fields()` says at the call site that this is a read of the result, not an RPC call.
+#[proc_macro_derive(PipelineFields, attributes(serde))]
+pub fn derive_pipeline_fields(item: TokenStream) -> TokenStream {
+    let input: syn::DeriveInput = match syn::parse(item) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let private = parse::private_path(&runtime_crate());
+    render_fields::derive(input, &private).into()
 }
 
 /// `tokens` with every span set to `span`: for generated paths whose errors should point at

@@ -5,9 +5,10 @@
 
 pub use core::clone::Clone;
 pub use core::convert::From;
-pub use core::fmt::Debug;
+pub use core::fmt::Result as FmtResult;
+pub use core::fmt::{Debug, Formatter};
 pub use core::future::Future;
-pub use core::marker::{Send, Sync};
+pub use core::marker::{PhantomData, Send, Sync};
 pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use std::boxed::Box;
@@ -19,8 +20,8 @@ pub use serde::de::DeserializeOwned;
 pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::{
-    CallFuture, Error, FromStub, IntoArg, MapResult, RpcError, RpcPromise, RpcTarget, Stub,
-    TypedStub, Value,
+    CallFuture, Error, FromStub, IntoArg, MapResult, PipelineFields, RpcError, RpcPromise,
+    RpcTarget, Stub, TypedStub, Value,
 };
 
 use crate::value::from_value;
@@ -138,6 +139,12 @@ pub fn call<T>(
 /// A typed property read on `stub`.
 pub fn get<T>(stub: &Stub, property: &'static str) -> RpcPromise<T> {
     RpcPromise::cast(stub.get(property))
+}
+
+/// A promise of the field `wire_name` of what `promise` resolves to (a lazy property read, as
+/// `RpcPromise::get`; recorded inside a `.map()` closure).
+pub fn field<F>(promise: &RpcPromise<Value>, wire_name: &'static str) -> RpcPromise<F> {
+    RpcPromise::cast(promise.get(wire_name))
 }
 
 /// Serializes a typed stub as the capability it wraps.

@@ -117,7 +117,7 @@ mod typed;
 #[doc(hidden)]
 pub mod __private;
 
-pub use capnweb_macros::rpc_target;
+pub use capnweb_macros::{rpc_target, PipelineFields};
 
 /// The `http` crate, whose types ([`StatusCode`](http::StatusCode), headers, requests)
 /// [`RequestContext`], [`Refusal`] and [`RpcService`] use: no need to depend on a matching
@@ -155,6 +155,6 @@ pub use target::{CallFuture, CallResult, RpcTarget};
 pub use transport::http_batch;
 #[cfg(feature = "websocket")]
 pub use transport::websocket;
-pub use typed::{IntoArg, MapResult, TypedStub};
+pub use typed::{IntoArg, MapResult, PipelineFields, TypedStub};
 pub use value::{from_value, to_value, BigInt, Bytes, Date, Value};
 pub use wire::Limits;

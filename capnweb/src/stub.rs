@@ -203,18 +203,38 @@ impl<T> RpcPromise<T> {
         }
     }
 
-    /// The same promise, decoded as `U` when awaited.
+    /// `promise` (of any type), decoded as `T` when awaited: the target type is the one this
+    /// `RpcPromise<T>` names, written as `RpcPromise::<T>::cast(promise)` or left to inference
+    /// (`let p: RpcPromise<T> = RpcPromise::cast(promise)`).
     ///
-    /// An associated function, called as `RpcPromise::cast(promise)`, so that it never hides a
-    /// method of the typed stub a promise dereferences to.
-    pub fn cast<U>(promise: Self) -> RpcPromise<U> {
+    /// The source type cannot be named: `RpcPromise::cast::<U>(…)` does not compile (the
+    /// parameter is `impl Sized`), so no call reads as one type while meaning another.
+    ///
+    /// An associated function, so that it never hides a method of the typed stub a promise
+    /// dereferences to. For a field of a struct result, [`RpcPromise::fields`] is typed and
+    /// needs no cast.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+    /// use capnweb::{RpcPromise, Stub, Value};
+    ///
+    /// let api = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from(42)) });
+    /// let untyped: RpcPromise<Value> = api.call_self(vec![]);
+    /// let answer = RpcPromise::<u64>::cast(untyped);     // names the target: RpcPromise<u64>
+    /// assert_eq!(answer.await?, 42);
+    ///
+    /// let inferred: RpcPromise<String> = RpcPromise::cast(api.call_self(vec![]));
+    /// assert!(inferred.await.is_err());                  // 42 is not a string
+    /// # Ok(()) }
+    /// ```
+    pub fn cast(promise: RpcPromise<impl Sized>) -> RpcPromise<T> {
         RpcPromise::with_path(promise.hook, promise.path)
     }
 
     /// The same promise, resolving to a [`Value`] (for the untyped operations: `get`, `call`,
     /// `map`). Called as `RpcPromise::untyped(promise)`; see [`RpcPromise::cast`].
     pub fn untyped(promise: Self) -> RpcPromise<Value> {
-        RpcPromise::cast(promise)
+        RpcPromise::<Value>::cast(promise)
     }
 
     /// A stub for the result, for pipelining calls on it before it resolves. Called as

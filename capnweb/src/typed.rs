@@ -244,3 +244,53 @@ impl<T: TypedStub> std::ops::Deref for RpcPromise<T> {
 pub(crate) fn rejected<T>(error: Error) -> RpcPromise<T> {
     RpcPromise::from_hook(Hook::Error(error))
 }
+
+/// A struct whose fields can be pipelined out of a promise of it: what
+/// `#[derive(PipelineFields)]` implements. [`RpcPromise::fields`] gives the view.
+///
+/// The derive generates `XFields`, a view with one method per field the wire carries, named
+/// like the field and returning a promise of its type; see [the derive](derive@PipelineFields).
+pub trait PipelineFields: Sized {
+    /// The generated view: `TodoFields` for `Todo`.
+    type Fields;
+
+    /// The view of `promise`'s fields. Call [`RpcPromise::fields`] instead.
+    #[doc(hidden)]
+    fn pipeline_fields(promise: RpcPromise<Value>) -> Self::Fields;
+}
+
+impl<T: PipelineFields> RpcPromise<T> {
+    /// The fields of the struct this promise resolves to, each as a promise of its type, for
+    /// pipelining: pass one as an argument, or read it, without waiting for the struct.
+    /// Nothing is sent until a field's promise is awaited or used.
+    ///
+    /// The struct derives [`PipelineFields`](derive@PipelineFields) (beside `Deserialize`),
+    /// and the view follows serde's wire names. A promise of a stub has no `fields` (its
+    /// methods are the stub's), so this never hides an RPC method named `fields`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+    /// use capnweb::{rpc_target, PipelineFields};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, PipelineFields)]
+    /// pub struct Todo { pub id: u64, pub title: String }
+    ///
+    /// pub struct Api;
+    /// #[rpc_target]
+    /// impl Api {
+    ///     pub fn add(&self, title: String) -> Todo { Todo { id: 7, title } }
+    ///     pub fn complete(&self, id: u64) -> String { format!("done: {id}") }
+    /// }
+    ///
+    /// let api = ApiStub::new(Api);
+    /// let added = api.add("milk".to_owned());
+    /// // `added.fields().id()` is an `RpcPromise<u64>`: passed on without waiting for `added`.
+    /// assert_eq!(api.complete(added.fields().id()).await?, "done: 7");
+    /// assert_eq!(added.fields().title().await?, "milk");
+    /// # Ok(()) }
+    /// ```
+    pub fn fields(&self) -> T::Fields {
+        T::pipeline_fields(RpcPromise::untyped(self.clone()))
+    }
+}

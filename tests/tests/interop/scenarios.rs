@@ -190,7 +190,7 @@ pub async fn run_all(transport: Transport, addr: &str, log: &mut Vec<String>) ->
         )
     });
     scenario!("callSquare", |s, api| {
-        let result = capnweb::RpcPromise::cast::<Wrapped<f64>>(api.call_square(&api, 5.0)).await;
+        let result = capnweb::RpcPromise::<Wrapped<f64>>::cast(api.call_square(&api, 5.0)).await;
         check(
             "callSquare(api, 5).result",
             called("callSquare", result)?.result,

@@ -19,6 +19,9 @@ mod decoys {
     pub trait Serialize {}
     pub trait From {}
     pub trait Send {}
+    pub struct PhantomData;
+    pub struct RpcPromise;
+    pub trait PipelineFields {}
 }
 
 #[allow(unused_imports)]
@@ -81,12 +84,51 @@ impl Callback for Sum {
     }
 }
 
+/// `#[derive(PipelineFields)]` under the same conditions, with fields named like the view's own
+/// parts and the prelude's methods.
+#[derive(::capnweb::PipelineFields)]
+#[serde(rename_all = "camelCase")]
+pub struct Record<T> {
+    pub user_id: u32,
+    pub promise: T,
+    pub clone: u32,
+    pub fields: u32,
+}
+
+#[allow(dead_code)]
+fn record_fields(
+    record: &::capnweb::RpcPromise<Record<u8>>,
+) -> (
+    ::capnweb::RpcPromise<u32>,
+    ::capnweb::RpcPromise<u8>,
+    ::capnweb::RpcPromise<u32>,
+    ::capnweb::RpcPromise<u32>,
+) {
+    let fields = record.fields();
+    (
+        fields.user_id(),
+        fields.promise(),
+        fields.clone(),
+        fields.fields(),
+    )
+}
+
 fn main() {
-    let runtime = ::tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = ::tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let api = ApiStub::new(Api);
         ::std::assert_eq!(api.add(1.0, 2.0).await.unwrap(), 3.0);
-        let s = api.echo(<::std::string::String as ::std::convert::From<&str>>::from("x"), 1, true, 0).await.unwrap();
+        let s = api
+            .echo(
+                <::std::string::String as ::std::convert::From<&str>>::from("x"),
+                1,
+                true,
+                0,
+            )
+            .await
+            .unwrap();
         ::std::assert_eq!(s, "x");
         ::std::assert_eq!(api.version().await.unwrap(), 1);
         api.nothing().await.unwrap();
@@ -94,7 +136,8 @@ fn main() {
         ::std::assert_eq!(api.get(11).await.unwrap(), 11);
         ::std::assert_eq!(api.type_name().await.unwrap(), 12);
         let callback = CallbackStub::new(Sum);
-        let sum = callback.call(<::std::vec::Vec<u32> as ::std::convert::From<[u32; 3]>>::from([1, 2, 3]));
+        let sum = callback
+            .call(<::std::vec::Vec<u32> as ::std::convert::From<[u32; 3]>>::from([1, 2, 3]));
         ::std::assert_eq!(sum.await.unwrap(), 6);
         ::std::assert_eq!(callback.get().await.unwrap(), 0);
     });
