@@ -2,7 +2,9 @@
 //!
 //! [`rpc_target`] turns an `impl` block or a trait into an RPC target and a typed client stub.
 //! Calls return [`RpcPromise`]s at once: await them, call methods on them (pipelining: no
-//! round trip is spent), pass them as arguments, or `.map()` over them on the peer's side.
+//! round trip is spent), pass them as arguments, `.map()` over them on the peer's side, or
+//! take a field of a struct result as a typed promise ([`RpcPromise::fields`], for a struct
+//! that derives [`PipelineFields`](derive@PipelineFields)).
 //! Sessions run over WebSocket ([`websocket`]), HTTP batch ([`http_batch`]), one [`Server`] for
 //! both, or any [`transport::Transport`]; they interoperate with the JavaScript reference
 //! implementation (npm `capnweb`).

@@ -249,7 +249,7 @@ pub(crate) fn rejected<T>(error: Error) -> RpcPromise<T> {
 /// `#[derive(PipelineFields)]` implements. [`RpcPromise::fields`] gives the view.
 ///
 /// The derive generates `XFields`, a view with one method per field the wire carries, named
-/// like the field and returning a promise of its type; see [the derive](derive@PipelineFields).
+/// like the field and returning a promise of its type; see [the derive](derive@crate::PipelineFields).
 pub trait PipelineFields: Sized {
     /// The generated view: `TodoFields` for `Todo`.
     type Fields;
@@ -264,7 +264,7 @@ impl<T: PipelineFields> RpcPromise<T> {
     /// pipelining: pass one as an argument, or read it, without waiting for the struct.
     /// Nothing is sent until a field's promise is awaited or used.
     ///
-    /// The struct derives [`PipelineFields`](derive@PipelineFields) (beside `Deserialize`),
+    /// The struct derives [`PipelineFields`](derive@crate::PipelineFields) (beside `Deserialize`),
     /// and the view follows serde's wire names. A promise of a stub has no `fields` (its
     /// methods are the stub's), so this never hides an RPC method named `fields`.
     ///
