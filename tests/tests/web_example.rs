@@ -80,8 +80,15 @@ fn the_page_type_checks() {
 
 #[test]
 fn committed_bundle_is_current() {
-    // Run in examples/web, so the paths esbuild writes in its comments are the same anywhere.
-    let args = ["ts/app.ts", "--bundle", "--format=esm", "--target=es2022"];
+    // Run in examples/web, so the paths esbuild writes in its comments are the same anywhere
+    // (relative, and through a symlinked node_modules too).
+    let args = [
+        "ts/app.ts",
+        "--bundle",
+        "--format=esm",
+        "--target=es2022",
+        "--preserve-symlinks",
+    ];
     let (ok, bundle, stderr) = run_in_web_dir(".bin/esbuild", &args);
     assert!(ok, "esbuild failed:\n{stderr}");
     check_current(&web_dir().join("static/app.js"), &bundle);
