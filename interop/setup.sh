@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the interop harness's pinned environments:
 #   interop/node_modules  (npm ci from package-lock.json: capnweb 0.12.0, ws, playwright-core,
-#                          typescript)
+#                          typescript, esbuild)
 #   interop/.venv         (python3.11 venv with requirements.txt: py-capnweb 0.5.0 + deps)
 # Idempotent and safe to run from several processes at once (flock on interop/.setup.lock).
 # Quiet on success; on failure prints what failed and exits non-zero.
@@ -35,8 +35,8 @@ if [ ! -f "$node_stamp" ] || [ package-lock.json -nt "$node_stamp" ] || [ packag
   if ! npm ci --no-audit --no-fund --loglevel=error >"$log" 2>&1; then
     fail "npm ci failed in $here" "$log"
   fi
-  node -e 'import("capnweb").then(() => import("ws")).then(() => import("playwright-core")).then(() => import("typescript"))' >"$log" 2>&1 \
-    || fail "node_modules installed but capnweb/ws/playwright-core/typescript do not import" "$log"
+  node -e 'import("capnweb").then(() => import("ws")).then(() => import("playwright-core")).then(() => import("typescript")).then(() => import("esbuild"))' >"$log" 2>&1 \
+    || fail "node_modules installed but capnweb/ws/playwright-core/typescript/esbuild do not import" "$log"
   touch "$node_stamp"
 fi
 
