@@ -343,6 +343,8 @@ impl Error {
             Error::Decode { message, .. } => {
                 RpcError::type_error(format!("the value does not fit: {message}"))
             }
+            // As JavaScript's JSON.stringify throws for a value it cannot write.
+            Error::Encode(_) => RpcError::type_error(self.to_string()),
             other => RpcError::error(other.to_string()),
         }
     }

@@ -71,6 +71,11 @@ impl Api {
         Err(RpcError::range_error(reason))
     }
 
+    /// A list whose second id no JavaScript number can hold.
+    pub fn unsafe_ids(&self) -> Vec<u64> {
+        vec![1, u64::MAX]
+    }
+
     #[rpc(property)]
     pub fn version(&self) -> String {
         "1.0".into()
@@ -187,6 +192,21 @@ async fn typed_calls() {
     assert_eq!(api.square(7).await.unwrap(), 49);
     assert_eq!(api.maybe_id(0).await.unwrap(), None);
     assert_eq!(api.version().await.unwrap(), "1.0");
+    drop(api);
+    pair.assert_settled().await;
+}
+
+#[tokio::test]
+async fn a_result_that_cannot_be_sent_rejects_with_a_type_error_saying_where() {
+    let (pair, api, _) = setup();
+    // Written straight into the message when sent, the list fails there; the caller learns
+    // why, as it did when results were converted when the method returned.
+    let e = remote(api.unsafe_ids().await.unwrap_err());
+    assert_eq!(e.name, "TypeError", "{e:?}");
+    assert!(e.message.contains("BigInt"), "{}", e.message);
+    assert!(e.message.contains("[1]"), "{}", e.message);
+    // The session goes on.
+    assert_eq!(api.square(3).await.unwrap(), 9);
     drop(api);
     pair.assert_settled().await;
 }

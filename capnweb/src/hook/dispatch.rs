@@ -143,8 +143,16 @@ fn finish(
     let elapsed = started.map_or(Duration::ZERO, |started| started.elapsed());
     if let (Some(interceptor), Some(info)) = (&served.interceptor, info) {
         // A deferred result is converted for the interceptor to look at (once; it is still
-        // written straight into the message).
-        let outcome: Result<&Value, &RpcError> = outcome.as_ref().map(Value::view);
+        // written straight into the message). One that cannot be converted is the error the
+        // caller will get.
+        let unsendable = match outcome {
+            Ok(Value::Deferred(deferred)) => deferred.to_value().err().map(|e| e.to_rpc_error()),
+            _ => None,
+        };
+        let outcome: Result<&Value, &RpcError> = match &unsendable {
+            Some(e) => Err(e),
+            None => outcome.as_ref().map(Value::view),
+        };
         let heard = std::panic::catch_unwind(AssertUnwindSafe(|| {
             interceptor.after(info, outcome, elapsed)
         }));

@@ -53,8 +53,12 @@ impl<T: Serialize + Send + 'static> Held for Typed<T> {
         self.converted.get_or_init(|| {
             let value = self.value.lock().unwrap_or_else(|e| e.into_inner());
             match catch_unwind(AssertUnwindSafe(|| to_value(&*value))) {
-                Ok(converted) => converted.map_err(|e| e.to_string()),
-                Err(_) => Err(serialize_panicked().to_string()),
+                // The message alone: `to_value` (below) says it is an encoding error.
+                Ok(converted) => converted.map_err(|e| match e {
+                    Error::Encode(message) => message,
+                    other => other.to_string(),
+                }),
+                Err(_) => Err("the result's Serialize implementation panicked".into()),
             }
         })
     }
