@@ -109,20 +109,6 @@ fn setup() -> (Pair, ApiStub) {
     (pair, api)
 }
 
-/// How many client pushes went out before the server said anything: the calls of one round
-/// trip.
-fn pushes_before_any_answer(pair: &Pair) -> usize {
-    let messages = pair.messages();
-    let first_answer = messages
-        .iter()
-        .position(|(d, _)| *d == Dir::S2C)
-        .unwrap_or(messages.len());
-    messages[..first_answer]
-        .iter()
-        .filter(|(_, m)| m.starts_with(r#"["push""#))
-        .count()
-}
-
 /// Of the messages from `start` on: the client's pushes sent before the server's first
 /// answer, the pushes sent after it, and the pulls. `(n, 0, 1)` is one round trip.
 fn one_exchange(pair: &Pair, start: usize) -> (usize, usize, usize) {
@@ -169,7 +155,7 @@ async fn a_field_as_an_argument_is_one_round_trip() {
         }
     );
     // `add`, then `complete` referring to the field of its result: both sent before any answer.
-    assert_eq!(pushes_before_any_answer(&pair), 2, "{}", pair.transcript());
+    assert_eq!(pair.pushes_before_any_answer(), 2, "{}", pair.transcript());
     assert!(
         pair.transcript()
             .contains(r#"["push",["pipeline",0,["complete"],[["pipeline",1,["id"]]]]]"#),
@@ -283,7 +269,7 @@ async fn a_stub_field_pipelines_calls() {
     assert_eq!(greeting.await.unwrap(), "hello, welcome");
     // `login`, the `session` field (made a stub to call on), `whoami` on it, `greet` with the
     // other field: all sent before any answer, one round trip.
-    assert_eq!(pushes_before_any_answer(&pair), 4, "{}", pair.transcript());
+    assert_eq!(pair.pushes_before_any_answer(), 4, "{}", pair.transcript());
     drop((welcome, api));
     pair.assert_settled().await;
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capnweb::{rpc_target, Error, RpcError, RpcPromise, Stub, Value};
-use common::{connect, Dir, Pair};
+use common::{connect, Pair};
 
 /// Set when dropped.
 #[derive(Clone, Default)]
@@ -164,20 +164,6 @@ fn setup() -> (Pair, ApiStub, Flag) {
     (pair, api, counter_dropped)
 }
 
-/// Whether every client message in `pair`'s transcript up to the first `pull` was sent before
-/// the server said anything: the calls went out in one round trip.
-fn pushes_before_any_answer(pair: &Pair) -> usize {
-    let messages = pair.messages();
-    let first_answer = messages
-        .iter()
-        .position(|(d, _)| *d == Dir::S2C)
-        .unwrap_or(messages.len());
-    messages[..first_answer]
-        .iter()
-        .filter(|(_, m)| m.starts_with(r#"["push""#))
-        .count()
-}
-
 fn remote(error: Error) -> RpcError {
     match error.as_remote() {
         Some(e) => e.clone(),
@@ -216,7 +202,7 @@ async fn pipelined_call_through_a_promised_stub_is_one_round_trip() {
     let (pair, api, _) = setup();
     let name = api.get_user(42).name().await.unwrap();
     assert_eq!(name, "user42");
-    assert_eq!(pushes_before_any_answer(&pair), 2, "{}", pair.transcript());
+    assert_eq!(pair.pushes_before_any_answer(), 2, "{}", pair.transcript());
     drop(api);
     pair.assert_settled().await;
 }
@@ -225,7 +211,7 @@ async fn pipelined_call_through_a_promised_stub_is_one_round_trip() {
 async fn a_promise_as_an_argument() {
     let (pair, api, _) = setup();
     assert_eq!(api.square(api.add(1, 2)).await.unwrap(), 9);
-    assert_eq!(pushes_before_any_answer(&pair), 2, "{}", pair.transcript());
+    assert_eq!(pair.pushes_before_any_answer(), 2, "{}", pair.transcript());
     let sum = api.add(10, 1);
     assert_eq!(api.add(&sum, &sum).await.unwrap(), 22);
     drop((sum, api));
@@ -238,7 +224,7 @@ async fn map_over_a_list_returning_a_promise() {
     let names = api.list_user_ids().map(|id| api.get_user(id).name());
     assert_eq!(names.await.unwrap(), ["user1", "user2", "user3"]);
     // The list call and the mapped calls: one push, answered once.
-    assert_eq!(pushes_before_any_answer(&pair), 2, "{}", pair.transcript());
+    assert_eq!(pair.pushes_before_any_answer(), 2, "{}", pair.transcript());
     drop(api);
     pair.assert_settled().await;
 }
@@ -524,7 +510,7 @@ async fn map_over_a_list_returning_a_struct_of_promises() {
         ]
     );
     assert_eq!(
-        pushes_before_any_answer(&pair),
+        pair.pushes_before_any_answer(),
         2,
         "the list and the map: one round trip"
     );

@@ -9,7 +9,7 @@
 // client over both transports), or `bearer` (same-origin.html, served by the server it calls:
 // WebSockets offering a token as the subprotocols ["capnweb.bearer", token], API_URL's `#`
 // fragment). A failure to drive the browser exits non-zero, saying why.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [pageUrl, scenario, apiUrl, screenshot] = process.argv.slice(2);
 if (!pageUrl || !["attack", "use", "bearer"].includes(scenario) || !apiUrl) {
@@ -17,19 +17,7 @@ if (!pageUrl || !["attack", "use", "bearer"].includes(scenario) || !apiUrl) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   // The page's console and errors go to stderr, for a failing test's output.

@@ -9,7 +9,7 @@
 // listener back); the activity log is a stream; a login without a name and an empty item are
 // refused with messages the page shows. The screenshot is alice's page at the end (or where a step failed). A failed
 // step exits non-zero, naming the step, with both pages' console output.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -17,19 +17,7 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 const consoleLog = [];
 let step = "start";
 let alice;

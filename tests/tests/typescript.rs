@@ -12,10 +12,11 @@
 
 #[path = "typescript/api.rs"]
 mod api;
+#[path = "origin/setup.rs"]
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use api::ApiStub;
 
@@ -24,10 +25,6 @@ const BLESS: &str = "CAPNWEB_BLESS=1 cargo test -p capnweb-tests --test typescri
 
 fn here() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/typescript")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 #[test]
@@ -204,7 +201,7 @@ fn two_declarations_of_one_name_are_refused() {
 /// A directory under the test target dir with the declarations generated now, `files` from
 /// `typescript/`, the interop `node_modules` (linked) and a strict `tsconfig.json`.
 fn project(name: &str, files: &[&str]) -> PathBuf {
-    install_node_modules();
+    setup::install_node_modules();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("typescript-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("misuse")).unwrap();
@@ -217,7 +214,7 @@ fn project(name: &str, files: &[&str]) -> PathBuf {
         std::fs::copy(here().join(file), dir.join(file)).unwrap();
     }
     std::os::unix::fs::symlink(
-        repo().join("interop/node_modules"),
+        setup::repo().join("interop/node_modules"),
         dir.join("node_modules"),
     )
     .unwrap();
@@ -249,7 +246,7 @@ fn project(name: &str, files: &[&str]) -> PathBuf {
 
 /// Runs the pinned `tsc` on the project in `dir`: whether it passed, and what it said.
 fn tsc(dir: &Path) -> (bool, String) {
-    let tsc = repo().join("interop/node_modules/typescript/bin/tsc");
+    let tsc = setup::repo().join("interop/node_modules/typescript/bin/tsc");
     let out = Command::new("node")
         .arg(&tsc)
         .args(["-p", ".", "--pretty", "false"])
@@ -262,28 +259,4 @@ fn tsc(dir: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// The pinned Node packages (`interop/setup.sh`, idempotent and locked).
-fn install_node_modules() {
-    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = DONE.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo().join("interop/setup.sh"))
-            .output()
-            .map_err(|e| format!("cannot run interop/setup.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "interop/setup.sh failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }

@@ -299,6 +299,20 @@ impl Pair {
     }
 
     /// The messages so far, as (direction, text).
+    /// How many client pushes went out before the server said anything: the calls of one
+    /// round trip.
+    pub fn pushes_before_any_answer(&self) -> usize {
+        let messages = self.messages();
+        let first_answer = messages
+            .iter()
+            .position(|(d, _)| *d == Dir::S2C)
+            .unwrap_or(messages.len());
+        messages[..first_answer]
+            .iter()
+            .filter(|(_, m)| m.starts_with(r#"["push""#))
+            .count()
+    }
+
     pub fn messages(&self) -> Vec<(Dir, String)> {
         self.log.lock().unwrap().clone()
     }
