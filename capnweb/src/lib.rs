@@ -148,7 +148,7 @@ pub use server::Body;
 pub use server::ServeDir;
 #[cfg(feature = "server")]
 pub use server::{AtCapacity, IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
-pub use session::{Session, SessionOptions, SessionStats};
+pub use session::{MessageDirection, Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};
 pub use stream::{pipe, Blob, ReadableStream, WritableStream};
 pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::time::Sleep;
 
+use super::options::MessageDirection;
 use super::outbox::Batch;
 use super::transport::{CloseReason, Transport};
 use super::SessionCore;
@@ -103,6 +104,7 @@ impl<T: Transport> Driver<T> {
                     ready!(ready)?;
                     if let Some(message) = batch.next_message() {
                         self.core.count_sent(message.len());
+                        self.core.observe(MessageDirection::Sent, &message);
                         self.transport.start_send(message)?;
                         self.unflushed = true;
                     }
@@ -139,6 +141,7 @@ impl<T: Transport> Driver<T> {
                     Poll::Ready(Some(Ok(message))) => {
                         handled += 1;
                         self.core.count_received(message.len());
+                        self.core.observe(MessageDirection::Received, &message);
                         if let Err(e) = self.core.handle_incoming(&message) {
                             self.core.end(e, true);
                             break;

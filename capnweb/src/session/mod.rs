@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use futures::task::AtomicWaker;
 use tokio::sync::Notify;
 
-pub use options::SessionOptions;
+pub use options::{MessageDirection, SessionOptions};
 pub use transport::{CloseReason, Transport};
 
 use crate::context::RequestContext;
@@ -558,6 +558,13 @@ impl SessionCore {
     /// Counts bytes the driver handed to the transport.
     pub(super) fn count_sent(&self, bytes: usize) {
         self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Shows `message` to the `on_message` hook, if there is one.
+    pub(super) fn observe(&self, direction: options::MessageDirection, message: &[u8]) {
+        if let Some(hook) = &self.options.on_message {
+            hook(direction, &String::from_utf8_lossy(message));
+        }
     }
 
     /// The scope the peer's calls in one message run under (see [`crate::hook::scope`]).

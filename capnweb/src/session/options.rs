@@ -11,6 +11,16 @@ use crate::wire::Limits;
 
 type SendErrorHook = Arc<dyn Fn(&RpcError) -> Option<RpcError> + Send + Sync>;
 type StartHook = Arc<dyn Fn(&Session) + Send + Sync>;
+type MessageHook = Arc<dyn Fn(MessageDirection, &str) + Send + Sync>;
+
+/// Which way a message went, for [`SessionOptions::on_message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageDirection {
+    /// Handed to the transport, toward the peer.
+    Sent,
+    /// Received from the peer, before the session handles it.
+    Received,
+}
 
 /// Per-session settings.
 ///
@@ -29,6 +39,7 @@ pub struct SessionOptions {
     pub(crate) limits: Limits,
     pub(crate) on_send_error: Option<SendErrorHook>,
     pub(crate) on_start: Option<StartHook>,
+    pub(crate) on_message: Option<MessageHook>,
     pub(crate) max_queued_bytes: usize,
     pub(crate) send_timeout: Duration,
     pub(crate) max_exports: usize,
@@ -51,6 +62,7 @@ impl Default for SessionOptions {
             limits: Limits::default(),
             on_send_error: None,
             on_start: None,
+            on_message: None,
             max_queued_bytes: 4 * 1024 * 1024,
             send_timeout: Duration::from_secs(30),
             max_exports: 100_000,
@@ -72,6 +84,7 @@ impl std::fmt::Debug for SessionOptions {
             .field("limits", &self.limits)
             .field("on_send_error", &self.on_send_error.is_some())
             .field("on_start", &self.on_start.is_some())
+            .field("on_message", &self.on_message.is_some())
             .field("max_queued_bytes", &self.max_queued_bytes)
             .field("send_timeout", &self.send_timeout)
             .field("max_exports", &self.max_exports)
@@ -119,6 +132,44 @@ impl SessionOptions {
     /// ```
     pub fn on_start(mut self, hook: impl Fn(&Session) + Send + Sync + 'static) -> Self {
         self.on_start = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called with the text of every whole message this session sends or receives, in the
+    /// order they go: to trace the wire (a command-line client's `--raw`, a debugging log).
+    /// A sent message is seen as it is handed to the transport, a received one before the
+    /// session handles it. Without a hook this costs one check per message.
+    ///
+    /// The hook runs on the session's task: keep it short, and do not call into the session.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+    /// use std::sync::{Arc, Mutex};
+    /// use capnweb::{transport::memory, MessageDirection, Session, SessionOptions, Stub, Value};
+    ///
+    /// let wire: Arc<Mutex<Vec<String>>> = Arc::default();
+    /// let log = wire.clone();
+    /// let options = SessionOptions::default().on_message(move |direction, text| {
+    ///     let arrow = if direction == MessageDirection::Sent { ">" } else { "<" };
+    ///     log.lock().unwrap().push(format!("{arrow} {text}"));
+    /// });
+    ///
+    /// let (a, b) = memory::pair();
+    /// let echo = Stub::from_fn(|args: Vec<Value>| async move { Ok(args.into_iter().next().unwrap_or_default()) });
+    /// let _server = Session::new(a, Some(echo), SessionOptions::default());
+    /// let client = Session::new(b, None, options);
+    /// assert_eq!(client.main().call_self(vec![Value::from(7)]).await?, Value::from(7));
+    ///
+    /// let wire = wire.lock().unwrap();
+    /// assert_eq!(wire[0], r#"> ["push",["pipeline",0,[],[7]]]"#);
+    /// assert!(wire.contains(&r#"< ["resolve",1,7]"#.to_string()));
+    /// # Ok(()) }
+    /// ```
+    pub fn on_message(
+        mut self,
+        hook: impl Fn(MessageDirection, &str) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_message = Some(Arc::new(hook));
         self
     }
 
