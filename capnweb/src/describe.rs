@@ -2,8 +2,10 @@
 //! and property's wire name, parameters and result type.
 //!
 //! One descriptor per target, emitted by the macro, feeds every view of an API: the TypeScript
-//! declarations ([`typescript`](crate::typescript)) today, and the command-line client's
-//! `describe` and a descriptor endpoint later. One source, so they cannot disagree. It is
+//! declarations ([`typescript`](crate::typescript)), the description of a whole API
+//! ([`describe_all`]) that a server can serve
+//! ([`RpcService::describe`](crate::RpcService::describe)) and a client can [`fetch`], for
+//! the command-line client's `describe`. One source, so they cannot disagree. It is
 //! serializable, so it can travel as JSON.
 //!
 //! Types are written in TypeScript's notation (`number`, `Array<Todo>`, `Todo | null`), the
@@ -34,6 +36,14 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[cfg(feature = "http-batch")]
+mod fetch;
+pub(crate) mod walk;
+
+#[cfg(feature = "http-batch")]
+pub use fetch::{fetch, fetch_with};
 
 /// Implemented by `#[rpc_target]` for each stub type (`ApiStub`), when capnweb's `typescript`
 /// feature is on and every type in the target's signatures has a TypeScript form.
@@ -47,6 +57,126 @@ pub trait Describe {
     fn visit_types(visitor: &mut impl ts_rs::TypeVisitor)
     where
         Self: 'static;
+}
+
+/// A whole API as a peer sees it: every target reachable from the main one, and the
+/// TypeScript declarations of the types of yours that their signatures mention. Made by
+/// [`describe_all`], served by [`RpcService::describe`](crate::RpcService::describe), read
+/// by [`fetch`].
+///
+/// As JSON (field names as here; `docs` is `null` when there are none):
+///
+/// ```json
+/// {
+///   "targets": [
+///     { "name": "Api", "docs": "A to-do list.", "members": [
+///       { "name": "add", "kind": "method", "docs": null,
+///         "params": [ { "name": "title", "ty": { "typescript": "string", "nullable": false } } ],
+///         "result": { "typescript": "Todo", "nullable": false } },
+///       { "name": "version", "kind": "property", "docs": null, "params": [],
+///         "result": { "typescript": "string", "nullable": false } } ] },
+///     { "name": "Listener", "docs": null, "members": [] }
+///   ],
+///   "types": [
+///     { "name": "Todo", "typescript": "type Todo = { id: number, title: string, };" }
+///   ]
+/// }
+/// ```
+///
+/// `targets[0]` is the main object's; the others (stubs it returns, callback traits it takes,
+/// and so on from those) follow in the order first reached, as do `types`: the same order as
+/// [`declarations`](crate::typescript::declarations), so it is stable from run to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApiDescription {
+    /// Every target reachable from the main one, the main one first.
+    pub targets: Vec<TargetDescriptor>,
+    /// The declarations of your types that the targets' signatures mention (not the targets
+    /// themselves, nor built-ins such as `Date`).
+    #[serde(default)]
+    pub types: Vec<TypeDeclaration>,
+}
+
+/// One of your types, declared in TypeScript as the peer sees it on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TypeDeclaration {
+    /// The declared name (`Todo`; `Page` for a generic `Page<T>`).
+    pub name: String,
+    /// The declaration, after its doc comment (as JSDoc) if it has one, without `export`:
+    /// `type Todo = { id: number, title: string, };`.
+    pub typescript: String,
+}
+
+impl ApiDescription {
+    /// The main object's descriptor (`None` only for a description that names no target,
+    /// which [`describe_all`] never makes).
+    pub fn root(&self) -> Option<&TargetDescriptor> {
+        self.targets.first()
+    }
+
+    /// The reachable target named `name` (`"Listener"`), if there is one.
+    pub fn target(&self, name: &str) -> Option<&TargetDescriptor> {
+        self.targets.iter().find(|target| target.name == name)
+    }
+}
+
+/// The description of the API whose main object is `S` (a stub type, `ApiStub`): its
+/// descriptor first, then every target reachable from it, and your types they mention.
+///
+/// ```
+/// use capnweb::rpc_target;
+/// use capnweb::typescript::TS;
+///
+/// /// A to-do item.
+/// #[derive(serde::Serialize, serde::Deserialize, TS)]
+/// #[ts(crate = "capnweb::typescript::ts_rs")]
+/// pub struct Todo { pub id: u64, pub title: String }
+///
+/// pub struct Api;
+///
+/// #[rpc_target]
+/// impl Api {
+///     pub fn find(&self, id: u64) -> Option<Todo> { None }
+///     pub fn subscribe(&self, listener: ListenerStub) {}
+/// }
+///
+/// #[rpc_target]
+/// pub trait Listener {
+///     async fn changed(&self, todo: Todo);
+/// }
+///
+/// let api = capnweb::describe::describe_all::<ApiStub>();
+/// let names: Vec<&str> = api.targets.iter().map(|t| t.name.as_str()).collect();
+/// assert_eq!(names, ["Api", "Listener"]);
+/// assert_eq!(api.types[0].name, "Todo");
+/// assert_eq!(
+///     api.types[0].typescript,
+///     "/**\n * A to-do item.\n */\ntype Todo = { id: number, title: string, };"
+/// );
+///
+/// // As JSON, and back (what a client reads).
+/// let json = serde_json::to_string(&api).unwrap();
+/// assert_eq!(serde_json::from_str::<capnweb::describe::ApiDescription>(&json).unwrap(), api);
+/// ```
+///
+/// # Panics
+///
+/// As [`declarations`](crate::typescript::declarations): two types declared under one name,
+/// or a reached target with a type that has no TypeScript form.
+pub fn describe_all<S: Describe + TS + 'static>() -> ApiDescription {
+    let mut targets = Vec::new();
+    let mut types = Vec::new();
+    for declared in walk::walk::<S>() {
+        match declared.target {
+            Some(target) => targets.push(target),
+            None => types.push(TypeDeclaration {
+                name: declared.name,
+                typescript: declared.docs + &declared.decl,
+            }),
+        }
+    }
+    ApiDescription { targets, types }
 }
 
 /// A target (`impl Api` or `trait Listener`): what a peer can call on it.

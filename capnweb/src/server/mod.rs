@@ -13,6 +13,8 @@ mod at_capacity;
 mod connection;
 #[cfg(feature = "http-batch")]
 mod cors;
+#[cfg(feature = "typescript")]
+mod describe;
 mod fallback;
 mod forwarded;
 mod origin;

@@ -34,6 +34,18 @@ fn is_rpc_request<B>(request: &Request<B>) -> bool {
     method == Method::POST || method == Method::OPTIONS || is_websocket_request(request)
 }
 
+/// Whether `service` answers `request` with its API's description (a GET asking for JSON,
+/// with [`describe`](RpcService::describe) on): then it is not the fallback service's.
+fn describes<B>(service: &RpcService, request: &Request<B>) -> bool {
+    #[cfg(feature = "typescript")]
+    return service.describes(request);
+    #[cfg(not(feature = "typescript"))]
+    {
+        let _ = (service, request);
+        false
+    }
+}
+
 /// Several Cap'n Web services on one [`Server`](crate::Server), each at its own path, e.g. a
 /// public API at `/notes` and an administrators' one at `/admin`. A request for a path with no
 /// service gets 404, over HTTP batch and WebSocket alike (before any upgrade), unless a
@@ -258,7 +270,11 @@ impl Routes {
     fn find<B>(&self, request: &Request<B>) -> Target<'_> {
         let route = self.exact.get(request.uri().path());
         match (route, &self.fallback) {
-            (Some(_), Some(Fallback::Http(http))) if !is_rpc_request(request) => Target::Http(http),
+            (Some(service), Some(Fallback::Http(http)))
+                if !is_rpc_request(request) && !describes(service, request) =>
+            {
+                Target::Http(http)
+            }
             (Some(service), _) => Target::Rpc(service),
             (None, Some(Fallback::Rpc(service))) => Target::Rpc(service),
             (None, Some(Fallback::Http(http))) => Target::Http(http),

@@ -73,6 +73,10 @@ pub struct RpcService {
     limits: ServiceLimits,
     /// Which web pages may call (see [`allow_origin`](RpcService::allow_origin)).
     pub(super) origins: OriginPolicy,
+    /// The API's description as JSON, when it is served (see
+    /// [`describe`](RpcService::describe)).
+    #[cfg(feature = "typescript")]
+    pub(super) description: Option<Bytes>,
 }
 
 /// The time limits of one request or session.
@@ -139,6 +143,7 @@ impl fmt::Debug for RpcService {
             .field("options", &self.options)
             .field("limits", &self.limits)
             .field("origins", &self.origins)
+            .field("describes", &self.describes_at_all())
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +199,8 @@ impl RpcService {
             options: None,
             limits: ServiceLimits::default(),
             origins: OriginPolicy::default(),
+            #[cfg(feature = "typescript")]
+            description: None,
         }
     }
 
@@ -260,6 +267,16 @@ impl RpcService {
         if cors::is_preflight(request.method(), request.headers()) {
             return Either::Left(std::future::ready(
                 self.answer_preflight(&request, connection),
+            ));
+        }
+        #[cfg(feature = "typescript")]
+        if let Some(json) = self
+            .description
+            .as_ref()
+            .filter(|_| self.describes(&request))
+        {
+            return Either::Left(std::future::ready(
+                self.answer_description(json, &request, connection),
             ));
         }
         let websocket = is_websocket_request(&request);
@@ -381,6 +398,44 @@ impl RpcService {
             },
             Ok(Verdict::Absent) => method_not_allowed(),
             Err(refusal) => refusal.into_response(),
+        }
+    }
+
+    /// Whether the service serves its description (for `Debug`).
+    fn describes_at_all(&self) -> bool {
+        #[cfg(feature = "typescript")]
+        return self.description.is_some();
+        #[cfg(not(feature = "typescript"))]
+        false
+    }
+
+    /// The description, to a client the origin policy allows (readable by an allowed page of
+    /// another origin, as a batch's answer is).
+    #[cfg(feature = "typescript")]
+    fn answer_description<B>(
+        &self,
+        json: &Bytes,
+        request: &Request<B>,
+        connection: &ConnectionContext,
+    ) -> Response<Full<Bytes>> {
+        match self
+            .origins
+            .check(request.headers(), request.uri(), connection.scheme)
+        {
+            Ok(Verdict::Allowed(origin)) => with_cors(
+                super::describe::description_response(json),
+                Some(origin),
+                self.origins.allows_credentials(),
+            ),
+            Ok(_) => super::describe::description_response(json),
+            Err(refusal) => {
+                tracing::debug!(
+                    path = request.uri().path(),
+                    origin = ?request.headers().get(http::header::ORIGIN),
+                    "a description request from another origin was refused"
+                );
+                refusal.into_response()
+            }
         }
     }
 

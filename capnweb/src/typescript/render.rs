@@ -24,6 +24,8 @@ use crate::describe::{MemberKind, TargetDescriptor, TypeDescriptor};
 /// );
 /// ```
 pub fn interface(target: &TargetDescriptor) -> String {
+    // A walk from a root target learns each target it reaches here.
+    crate::describe::walk::rendered(target);
     let mut out = format!("interface {} extends RpcTarget {{\n", target.name);
     for member in &target.members {
         if let Some(docs) = &member.docs {

@@ -396,6 +396,57 @@ impl Client {
     }
 }
 
+/// A plain GET over the same connections, for [`describe::fetch`](crate::describe::fetch).
+#[cfg(feature = "typescript")]
+impl Client {
+    /// The URL the client POSTs to.
+    pub(crate) fn url(&self) -> &str {
+        &self.shared.url
+    }
+
+    /// GETs the client's URL with `Accept: accept` and the client's headers: the status, and
+    /// the body (at most `limit` bytes when successful, the start of it otherwise).
+    pub(crate) async fn get(
+        &self,
+        accept: &'static str,
+        limit: usize,
+    ) -> Result<(http::StatusCode, Bytes), Error> {
+        let client = &self.shared;
+        let failed = |what: TransportError| {
+            Error::Transport(what.within(format_args!("the GET of {} failed", client.url)))
+        };
+        let mut request = http::Request::get(client.uri.clone())
+            .header(http::header::ACCEPT, accept)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| {
+                let what = format!("the request could not be built: {e}");
+                failed(TransportError::with_source(what, e))
+            })?;
+        client.headers.apply(request.headers_mut());
+        let response = client.http.request(request).await.map_err(|e| {
+            let what = request_error(&e, client.uri.scheme_str() == Some("https"));
+            failed(TransportError::with_source(what, e))
+        })?;
+        let status = response.status();
+        let limit = if status.is_success() {
+            limit
+        } else {
+            ERROR_BODY_BYTES
+        };
+        match Limited::new(response.into_body(), limit).collect().await {
+            Ok(body) => Ok((status, body.to_bytes())),
+            // An error's body is only for the message: its start is enough.
+            Err(_) if !status.is_success() => Ok((status, Bytes::new())),
+            Err(e) if e.is::<LengthLimitError>() => Err(failed(
+                format!("the answer is larger than {limit} bytes").into(),
+            )),
+            Err(e) => Err(failed(TransportError::new(format!(
+                "reading the answer failed: {e}"
+            )))),
+        }
+    }
+}
+
 #[cfg(feature = "tls")]
 type InnerConnector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[cfg(not(feature = "tls"))]
