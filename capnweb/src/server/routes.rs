@@ -178,8 +178,9 @@ impl Routes {
     /// [`ServeDir`](crate::ServeDir) for a directory of static files, an axum `Router`, your
     /// own): every path no route names, and at a route's path every request other than an
     /// HTTP batch POST, a WebSocket upgrade or a CORS preflight (so a plain `GET` of the
-    /// API's own path is the service's, where without a fallback it gets 405). It replaces a
-    /// [`fallback`](Routes::fallback).
+    /// API's own path is the service's, where without a fallback it gets 405; one asking for
+    /// JSON stays the route's when it [`describe`](RpcService::describe)s its API). It replaces
+    /// a [`fallback`](Routes::fallback).
     ///
     /// The origin policy applies to the Cap'n Web requests only; the service answers what it
     /// is asked, as it would on its own. An error from it is logged and answered with 500. On
