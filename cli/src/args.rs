@@ -1,0 +1,103 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A command-line client for Cap'n Web servers.
+#[derive(Debug, Parser)]
+#[command(name = "capnweb", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run calls against a server's main object, pipelined, and print each result as JSON.
+    #[command(long_about = CALL_ABOUT, after_long_help = CALL_AFTER)]
+    Call(CallArgs),
+}
+
+const CALL_ABOUT: &str = "\
+Run calls against a server's main object, pipelined, and print each result as JSON.
+
+Every statement is sent before any result is awaited: over HTTP batch the whole script is one \
+POST; over WebSocket, one round trip.";
+
+const CALL_AFTER: &str = r#"SCRIPT
+  Statements separated by `;` or new lines; `#` starts a comment.
+    square(3)                          a call on the main object
+    version                            a property of the main object
+    getUser(42).profile.name           a chain, pipelined
+    square(square(2))                  a result as an argument, pipelined
+    let c = makeCounter(5)             a binding (prints nothing)
+    c.increment(2)                     a call on a bound result
+    generateFibonacci(6).map(x => square(x))
+                                       .map() runs on the server, per element
+    echo({"a": [1, "two", null]}, 12n, undefined)
+                                       JSON arguments; 12n is a bigint
+  Strings take double quotes, as in JSON.
+
+OUTPUT
+  One line of JSON per statement that is not a `let`, in statement order. JSON values
+  print as themselves; the rest print as an object with one tagged key:
+    {"$undefined":true}  {"$bigint":"123"}  {"$date":1700000000000} (ms since the epoch)
+    {"$bytes":"<base64>"}  {"$number":"NaN"} (also "Infinity", "-Infinity")
+    {"$error":{"name":"…","message":"…"}} (an error returned as a value; stack and extra
+      properties as further keys)
+    {"$stub":"makeCounter(5)"} (a capability, named by the statement and path it came from;
+      bind the statement with `let` to use it)
+    {"$url":"…"}  {"$headers":[["name","value"],…]}  {"$unsupported":"<kind>"}
+  An object's own key that starts with `$` prints with the `$` doubled: {"$x":1} prints as
+  {"$$x":1}.
+
+EXIT STATUS
+  0  every statement succeeded
+  1  a statement was rejected; each rejection is printed on stderr as `Name: message`
+     (and the stack, when the server sends one), and that statement prints nothing
+  2  usage or syntax error
+  3  the server could not be reached, refused the connection, or the session broke
+
+EXAMPLES
+  capnweb call ws://localhost:8080/ 'square(3); makeCounter(5).increment(2)'
+  capnweb call http://localhost:8080/ -f script.capnweb --bearer "$TOKEN"
+  echo 'square(2)' | capnweb call ws://localhost:8080/ -"#;
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The server: ws:// or wss:// for WebSocket, http:// or https:// for HTTP batch.
+    pub url: String,
+
+    /// The statements to run, or `-` to read them from stdin.
+    #[arg(conflicts_with = "file", required_unless_present = "file")]
+    pub script: Option<String>,
+
+    /// Read the statements from FILE (`-` for stdin).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Add a request header, as `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Send `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer: Option<String>,
+
+    /// Trust the CA certificate(s) in FILE (PEM), in addition to the built-in roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check the server's TLS certificate (for testing only).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Give up after SECS seconds: on connecting, and on each result.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Print every protocol message on stderr as it goes: `> ` sent, `< ` received.
+    #[arg(long)]
+    pub raw: bool,
+}

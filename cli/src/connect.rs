@@ -1,0 +1,133 @@
+//! Opening the session the URL names: WebSocket for ws(s)://, HTTP batch for http(s)://.
+
+use std::io::Write;
+use std::time::Duration;
+
+use capnweb::tls::ClientTls;
+use capnweb::{MessageDirection, Session, SessionOptions};
+
+use crate::args::CallArgs;
+
+/// Why there is no session; the exit status depends on which.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The command line asks for something impossible (exit 2).
+    Usage(String),
+    /// The server could not be reached or refused us (exit 3).
+    Failed(String),
+}
+
+pub enum Transport {
+    WebSocket,
+    HttpBatch,
+}
+
+/// Which transport `url` asks for.
+pub fn transport_of(url: &str) -> Result<Transport, ConnectError> {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("ws" | "wss") => Ok(Transport::WebSocket),
+        Some("http" | "https") => Ok(Transport::HttpBatch),
+        _ => Err(ConnectError::Usage(format!(
+            "the URL {url} must start with ws:// or wss:// (WebSocket) or http:// or https:// \
+             (HTTP batch)"
+        ))),
+    }
+}
+
+/// Opens the session. Over HTTP batch nothing is sent yet: the batch goes out on the first
+/// await.
+pub async fn connect(args: &CallArgs) -> Result<Session, ConnectError> {
+    let transport = transport_of(&args.url)?;
+    let headers = headers(&args.headers)?;
+    let tls = tls(args)?;
+    let mut options = SessionOptions::default();
+    if args.raw {
+        options = options.on_message(print_raw);
+    }
+    let timeout = args.timeout.map(Duration::from_secs_f64);
+    if let Some(timeout) = timeout {
+        options = options.call_timeout(timeout);
+    }
+    match transport {
+        Transport::WebSocket => {
+            let mut builder = capnweb::websocket::builder(&args.url).options(options);
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(token) = &args.bearer {
+                builder = builder.bearer_token(token);
+            }
+            if let Some(tls) = tls {
+                builder = builder.tls(tls);
+            }
+            if let Some(timeout) = timeout {
+                builder = builder.connect_timeout(timeout);
+            }
+            builder
+                .connect()
+                .await
+                .map_err(|e| ConnectError::Failed(e.to_string()))
+        }
+        Transport::HttpBatch => {
+            let mut builder = capnweb::http_batch::builder(&args.url).options(options);
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(token) = &args.bearer {
+                builder = builder.bearer_token(token);
+            }
+            if let Some(tls) = tls {
+                builder = builder.tls(tls);
+            }
+            if let Some(timeout) = timeout {
+                builder = builder.connect_timeout(timeout);
+            }
+            let client = builder
+                .build()
+                .map_err(|e| ConnectError::Usage(e.to_string()))?;
+            Ok(client.session())
+        }
+    }
+}
+
+/// `--raw`: each message on stderr, as it goes.
+fn print_raw(direction: MessageDirection, text: &str) {
+    let arrow = match direction {
+        MessageDirection::Sent => '>',
+        MessageDirection::Received => '<',
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{arrow} {text}");
+}
+
+/// `-H 'Name: value'` as a pair.
+fn headers(raw: &[String]) -> Result<Vec<(String, String)>, ConnectError> {
+    raw.iter()
+        .map(|header| match header.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_owned(), value.trim().to_owned()))
+            }
+            _ => Err(ConnectError::Usage(format!(
+                "the header {header:?} is not of the form `Name: value`"
+            ))),
+        })
+        .collect()
+}
+
+fn tls(args: &CallArgs) -> Result<Option<ClientTls>, ConnectError> {
+    if args.insecure {
+        return Ok(Some(crate::insecure::client_tls()));
+    }
+    let Some(path) = &args.cacert else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        ConnectError::Usage(format!("cannot read the CA file {}: {e}", path.display()))
+    })?;
+    ClientTls::new()
+        .add_root_pem(pem)
+        .map(Some)
+        .map_err(|e| ConnectError::Usage(format!("{}: {e}", path.display())))
+}
