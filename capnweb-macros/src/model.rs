@@ -83,12 +83,17 @@ impl Output {
     /// The type a client's promise resolves to. A method that returns a promise
     /// (`RpcPromise<T>`, possibly inside `Result`) resolves, for its caller, to `T`.
     pub(crate) fn client_type(&self) -> TokenStream {
+        match self.client_ty() {
+            None => quote::quote!(()),
+            Some(ty) => quote::quote!(#ty),
+        }
+    }
+
+    /// [`client_type`](Self::client_type) as written, or `None` for no return type.
+    pub(crate) fn client_ty(&self) -> Option<&Type> {
         match self {
-            Output::Unit => quote::quote!(()),
-            Output::Value(ty) | Output::Result(ty) => {
-                let ty = promised(ty);
-                quote::quote!(#ty)
-            }
+            Output::Unit => None,
+            Output::Value(ty) | Output::Result(ty) => Some(promised(ty)),
         }
     }
 }

@@ -15,8 +15,12 @@
 //!         fn visit_dependencies(v) { (&&Probe::<Self>::NEW).visit_types(v) }
 //!         …
 //!     }
+//!     impl TargetTypes<NoHops> for ApiStub {}                // the check of reached targets,
+//!     impl<H> TargetTypes<Hop<H>> for ApiStub                 // one hop shorter each step
+//!     where for<'a> Todo: HasTypeScript, …, UserStub: TargetTypes<H> {}
 //!     impl Describe for ApiStub
 //!     where for<'a> i64: HasTypeScript, for<'a> Todo: HasTypeScript, …   // checked where used
+//!         for<'a> ApiStub: TargetTypes<Hops>,
 //!     {
 //!         fn descriptor() -> TargetDescriptor { target("Api", &[docs], vec![method("add", …)]) }
 //!         fn visit_types(v) { visit::<i64>(v); visit::<Todo>(v); … }
@@ -47,6 +51,8 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
 
     // Every type in a signature, once per use, for the bounds and the visit.
     let mut types = Vec::new();
+    // The stubs named in a signature: the targets a peer reaches from this one.
+    let mut reached: Vec<syn::Path> = Vec::new();
     let members = target.methods.iter().map(|m| {
         let wire = &m.wire;
         let docs = doc_values(&m.docs);
@@ -57,6 +63,9 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
         let result = if unit {
             quote!(#ts::void())
         } else {
+            if let Some(ty) = m.output.client_ty() {
+                stubs_in(ty, &mut reached);
+            }
             types.push(client_type.clone());
             quote!(#ts::type_of::<#client_type>())
         };
@@ -65,6 +74,7 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
             Kind::Method => {
                 let params = m.params.iter().map(|param| {
                     let ty = &param.ty;
+                    stubs_in(ty, &mut reached);
                     types.push(quote!(#ty));
                     let rust = param.name.to_string();
                     let rust = rust.strip_prefix("r#").unwrap_or(&rust).to_owned();
@@ -85,6 +95,15 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
         let ts = respan(&ts, ty.span());
         quote_spanned!(ty.span()=> for<'__capnweb> #ty: #ts::HasTypeScript)
     });
+    // Checked as deep as `Hops` allows, each hop one target further: a bound on the stub
+    // itself would be an endless cycle for the trait solver when targets refer to each other.
+    let mut seen = std::collections::HashSet::new();
+    reached.retain(|path| seen.insert(quote!(#path).to_string()));
+    let reached_bounds = reached.iter().map(|path| {
+        let ts = respan(&ts, path.span());
+        quote_spanned!(path.span()=> #path: #ts::TargetTypes<__CapnwebHops>)
+    });
+    let bounds: Vec<TokenStream> = bounds.collect();
     let visits = types
         .iter()
         .map(|ty| quote!(#ts::visit::<#ty, _>(visitor);));
@@ -138,9 +157,18 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
                 }
             }
 
+            impl #ts::TargetTypes<#ts::NoHops> for #stub {}
+
+            impl<__CapnwebHops> #ts::TargetTypes<#ts::Hop<__CapnwebHops>> for #stub
+            where
+                #(#bounds,)*
+                #(#reached_bounds,)*
+            {}
+
             impl #ts::Describe for #stub
             where
                 #(#bounds,)*
+                for<'__capnweb> #stub: #ts::TargetTypes<#ts::Hops>,
             {
                 fn descriptor() -> #ts::TargetDescriptor {
                     #[allow(unused_mut)]
@@ -158,6 +186,44 @@ pub(crate) fn descriptor(target: &Target) -> TokenStream {
                 }
             }
         }
+    }
+}
+
+/// The paths in `ty` that name a stub (`UserStub`, `crate::api::UserStub`: a last segment
+/// that ends in `Stub`, other than the untyped `Stub`), in `Vec<UserStub>` and the like too.
+/// By name, because a bound cannot ask whether a type is a stub: a stub renamed with
+/// `stub = "…"` is found when the declarations are made instead.
+fn stubs_in(ty: &syn::Type, out: &mut Vec<syn::Path>) {
+    use syn::{GenericArgument, PathArguments, Type};
+    match ty {
+        Type::Path(type_path) if type_path.qself.is_none() => {
+            let path = &type_path.path;
+            for segment in &path.segments {
+                if let PathArguments::AngleBracketed(args) = &segment.arguments {
+                    for arg in &args.args {
+                        if let GenericArgument::Type(inner) = arg {
+                            stubs_in(inner, out);
+                        }
+                    }
+                }
+            }
+            if let Some(last) = path.segments.last() {
+                let name = last.ident.to_string();
+                if name.len() > "Stub".len()
+                    && name.ends_with("Stub")
+                    && matches!(last.arguments, PathArguments::None)
+                {
+                    out.push(path.clone());
+                }
+            }
+        }
+        Type::Array(array) => stubs_in(&array.elem, out),
+        Type::Slice(slice) => stubs_in(&slice.elem, out),
+        Type::Reference(reference) => stubs_in(&reference.elem, out),
+        Type::Paren(paren) => stubs_in(&paren.elem, out),
+        Type::Group(group) => stubs_in(&group.elem, out),
+        Type::Tuple(tuple) => tuple.elems.iter().for_each(|elem| stubs_in(elem, out)),
+        _ => {}
     }
 }
 
@@ -198,6 +264,26 @@ fn type_text(ty: &TokenStream) -> String {
 #[cfg(test)]
 mod tests {
     use quote::quote;
+
+    #[test]
+    fn stubs_are_found_inside_types() {
+        let found = |ty: syn::Type| {
+            let mut out = Vec::new();
+            super::stubs_in(&ty, &mut out);
+            out.iter()
+                .map(|path| quote!(#path).to_string().replace(' ', ""))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(syn::parse_quote!(UserStub)), ["UserStub"]);
+        assert_eq!(
+            found(syn::parse_quote!(
+                Vec<(crate::api::UserStub, Option<ListenerStub>)>
+            )),
+            ["crate::api::UserStub", "ListenerStub"]
+        );
+        assert!(found(syn::parse_quote!(capnweb::Stub)).is_empty());
+        assert!(found(syn::parse_quote!(Vec<Stubborn>)).is_empty());
+    }
 
     #[test]
     fn types_read_as_written() {

@@ -136,8 +136,10 @@ fn the_descriptor_is_plain_serializable_data() {
     assert_eq!(back, api);
 }
 
-/// A target reached only through another's signatures, with a type that has no TypeScript
-/// form: the first target's declarations compile, and say which target to look at.
+/// A target reached through another's signatures under a stub name the compiler cannot
+/// follow (`stub = "…"`; a `…Stub` name is followed, and a type without a TypeScript form
+/// there is a compile error: ui-tests), with a type that has no TypeScript form: the first
+/// target's declarations compile, and say which target to look at when they run.
 mod unreachable_form {
     use capnweb::rpc_target;
 
@@ -148,14 +150,14 @@ mod unreachable_form {
 
     #[rpc_target]
     impl Outer {
-        pub fn inner(&self) -> InnerStub {
-            InnerStub::new(Inner)
+        pub fn inner(&self) -> InnerClient {
+            InnerClient::new(Inner)
         }
     }
 
     pub struct Inner;
 
-    #[rpc_target]
+    #[rpc_target(stub = "InnerClient")]
     impl Inner {
         pub fn opaque(&self) -> Opaque {
             Opaque
@@ -165,8 +167,8 @@ mod unreachable_form {
 
 #[test]
 #[should_panic(
-    expected = "`Opaque` in the signatures of `InnerStub` has no TypeScript form: derive \
-                `ts_rs::TS` for it (`capnweb::typescript::declarations::<InnerStub>()` gives \
+    expected = "`Opaque` in the signatures of `InnerClient` has no TypeScript form: derive \
+                `ts_rs::TS` for it (`capnweb::typescript::declarations::<InnerClient>()` gives \
                 the compile error)"
 )]
 fn a_reached_target_without_a_typescript_form_is_named() {

@@ -15,6 +15,7 @@ pub use ts_rs::{TypeVisitor, TS};
 use super::{config, render};
 use crate::describe::{MemberDescriptor, MemberKind, ParamDescriptor, TypeDescriptor};
 
+pub use super::reach::{Hop, Hops, NoHops, TargetTypes};
 pub use super::HasTypeScript;
 pub use crate::describe::{Describe, TargetDescriptor};
 
@@ -128,8 +129,8 @@ pub trait Undescribed {
 
 impl<S: ?Sized> Undescribed for Probe<S> {
     fn declaration(&self, signature: &[(&str, bool)]) -> String {
-        // Reached only from a target that does have its declarations (the root's types are
-        // checked at compile time): this one is reached through another's signatures.
+        // Reached from a target that does have its declarations, in a way the compile-time
+        // check cannot follow (a stub renamed with `stub = "…"`, an alias, a struct's field).
         let mut missing: Vec<String> = signature
             .iter()
             .filter(|(_, has_form)| !has_form)

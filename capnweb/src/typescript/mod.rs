@@ -83,10 +83,13 @@
 //!    = note: derive it: `#[derive(ts_rs::TS)]` ...
 //! ```
 //!
-//! (A target reached only through another's signatures is checked when `declarations` runs: it
-//! panics naming the target and the types, and `declarations::<ThatStub>()` gives the compile
-//! error. A bound for it at compile time would make targets that refer to each other an
-//! endless cycle for the trait solver.)
+//! So does a type in the signatures of a target reached from it (`Api::user` returns a
+//! `UserStub`, whose `profile()` returns a `Profile` with no form): the compiler follows each
+//! type named `…Stub` in a signature, up to [`Hops`] targets away. A target it cannot see
+//! that way (a stub renamed with `#[rpc_target(stub = "…")]`, behind a type alias, or inside
+//! a struct's field) is checked when `declarations` runs instead: it panics, naming the target
+//! and its types, and `declarations::<ThatStub>()` gives the compile error. A type of yours
+//! named `…Stub` that is not a stub says so with [`not_a_target!`].
 //!
 //! # What it costs without the feature
 //!
@@ -100,6 +103,7 @@
 //! [`declarations`].
 
 mod collect;
+mod reach;
 mod render;
 mod types;
 
@@ -107,7 +111,11 @@ mod types;
 pub mod generated;
 
 pub use collect::declarations;
+pub use reach::{Hop, Hops, NoHops, TargetTypes};
 pub use render::interface;
+
+#[doc(inline)]
+pub use crate::__capnweb_not_a_target as not_a_target;
 
 /// The ts-rs crate (version 12), whose derive [`TS`] describes your own types.
 pub use ts_rs;

@@ -26,7 +26,38 @@ impl Api {
     pub fn watch(&self, listener: ListenerStub) {
         drop(listener);
     }
+
+    pub fn node(&self) -> NodeStub {
+        NodeStub::new(Node)
+    }
+
+    pub fn ticket(&self) -> TicketStub {
+        TicketStub { number: 1 }
+    }
 }
+
+/// Targets that refer to each other, and to themselves: the compile-time check ends.
+pub struct Node;
+
+#[rpc_target]
+impl Node {
+    pub fn next(&self) -> NodeStub {
+        NodeStub::new(Node)
+    }
+
+    pub fn back(&self) -> Vec<Option<ApiStub>> {
+        Vec::new()
+    }
+}
+
+/// A type of one's own named like a stub.
+#[derive(serde::Serialize, serde::Deserialize, TS)]
+#[ts(crate = "capnweb::typescript::ts_rs")]
+pub struct TicketStub {
+    pub number: u32,
+}
+
+capnweb::typescript::not_a_target!(TicketStub);
 
 #[rpc_target]
 pub trait Listener {
