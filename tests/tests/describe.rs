@@ -291,3 +291,14 @@ fn the_description_is_the_same_json_back() {
     let back: ApiDescription = serde_json::from_str(&json).unwrap();
     assert_eq!(back, api);
 }
+
+#[test]
+fn the_client_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let fetching = capnweb::describe::fetch("http://127.0.0.1:9/");
+    send(&fetching);
+    let client = capnweb::http_batch::ClientBuilder::new("http://127.0.0.1:9/")
+        .build()
+        .unwrap();
+    send(&capnweb::describe::fetch_with(&client));
+}
