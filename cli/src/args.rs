@@ -57,7 +57,8 @@ EXIT STATUS
   1  a statement was rejected; each rejection is printed on stderr as `Name: message`
      (and the stack, when the server sends one), and that statement prints nothing
   2  usage or syntax error
-  3  the server could not be reached, refused the connection, or the session broke
+  3  the server could not be reached, refused the connection, the session broke,
+     or --timeout ran out
 
 EXAMPLES
   capnweb call ws://localhost:8080/ 'square(3); makeCounter(5).increment(2)'
