@@ -1,6 +1,7 @@
 //! The command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -95,10 +96,21 @@ pub struct CallArgs {
     pub insecure: bool,
 
     /// Give up after SECS seconds: on connecting, and on each result.
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    pub timeout: Option<Duration>,
 
     /// Print every protocol message on stderr as it goes: `> ` sent, `< ` received.
     #[arg(long)]
     pub raw: bool,
+}
+
+/// `--timeout`: a positive number of seconds (fractions allowed).
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
 }

@@ -1,7 +1,6 @@
 //! Opening the session the URL names: WebSocket for ws(s)://, HTTP batch for http(s)://.
 
 use std::io::Write;
-use std::time::Duration;
 
 use capnweb::tls::ClientTls;
 use capnweb::{MessageDirection, Session, SessionOptions};
@@ -47,7 +46,7 @@ pub async fn connect(args: &CallArgs) -> Result<Session, ConnectError> {
     if args.raw {
         options = options.on_message(print_raw);
     }
-    let timeout = args.timeout.map(Duration::from_secs_f64);
+    let timeout = args.timeout;
     if let Some(timeout) = timeout {
         options = options.call_timeout(timeout);
     }

@@ -53,7 +53,7 @@ pub async fn call(args: CallArgs, source: String) -> u8 {
             return UNREACHABLE;
         }
     };
-    let timeout = args.timeout.map(Duration::from_secs_f64);
+    let timeout = args.timeout;
     let slots = match issue_all(
         &mut Script::new(session.main()),
         &statements,

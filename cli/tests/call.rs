@@ -74,7 +74,8 @@ async fn capnweb(args: &[&str]) -> Run {
 }
 
 /// One script covering the language: a call, a pipelined chain, a promise argument,
-/// bindings, `.map()`, JSON arguments (a `$` key escaped on output), and null.
+/// bindings, `.map()` (with a main-object call, a bound name and an array built inside),
+/// JSON arguments (a `$` key escaped on output), null and undefined.
 const SCRIPT: &str = r#"
 square(3)
 makeCounter(5).increment(2)
@@ -82,18 +83,22 @@ square(square(2))
 let c = makeCounter(10)
 c.increment(1); c.increment(1)
 generateFibonacci(6).map(x => square(x))
+generateFibonacci(5).map(x => c.increment(x))
+generateFibonacci(4).map(x => [x, {"sq": square(x)}])
 echo({"a": [1, "two", null, true, -2.5], "$k": {"n": 1e3}})
 returnNull(); echo(null)
 returnUndefined()
 "#;
 
-const EXPECTED: [&str; 10] = [
+const EXPECTED: [&str; 12] = [
     "9",
     "7",
     "16",
     "11",
     "12",
     "[0,1,1,4,9,25]",
+    "[12,13,14,16,19]",
+    r#"[[0,{"sq":0}],[1,{"sq":1}],[1,{"sq":1}],[2,{"sq":4}]]"#,
     r#"{"a":[1,"two",null,true,-2.5],"$$k":{"n":1000}}"#,
     "null",
     "null",
@@ -262,4 +267,19 @@ async fn a_refused_upgrade_shows_the_status() {
         assert_eq!(run.code, Some(3), "{url}: {run:#?}");
         assert!(run.stderr.contains("403"), "{url}: {run:#?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_gives_up_on_a_server_that_never_answers() {
+    // Accepts connections (the kernel's backlog does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("address").to_string();
+    for url in urls(&addr) {
+        let run = capnweb(&["call", "--timeout", "0.3", &url, "square(2)"]).await;
+        run.assert_no_panic();
+        assert_eq!(run.code, Some(3), "{url}: {run:#?}");
+        assert!(run.stderr.contains("300ms"), "{url}: {run:#?}");
+    }
+    let run = capnweb(&["call", "--timeout", "-1", "ws://127.0.0.1:9/", "square(2)"]).await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
 }
