@@ -250,6 +250,7 @@ pub fn parse_script(src: &str) -> Result<Vec<Statement>, SyntaxError> {
         src,
         tokens,
         pos: 0,
+        depth: 0,
     };
     let mut statements = Vec::new();
     loop {
@@ -271,10 +272,15 @@ pub fn parse_script(src: &str) -> Result<Vec<Statement>, SyntaxError> {
     }
 }
 
+/// How deeply expressions may nest (the protocol's own depth limit), so that a script of
+/// ten thousand `[` is an error, not a stack overflow.
+const MAX_DEPTH: usize = 256;
+
 struct Parser<'a> {
     src: &'a str,
     tokens: Vec<(Tok, usize)>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -351,6 +357,16 @@ impl Parser<'_> {
     }
 
     fn expr(&mut self) -> Result<Expr, SyntaxError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("expressions nest more than {MAX_DEPTH} deep here")));
+        }
+        self.depth += 1;
+        let expr = self.expr_inner();
+        self.depth -= 1;
+        expr
+    }
+
+    fn expr_inner(&mut self) -> Result<Expr, SyntaxError> {
         let at = self.offset();
         match self.next() {
             Tok::Number(n) => Ok(Expr::Literal(capnweb::Value::Number(n))),
@@ -560,6 +576,9 @@ mod tests {
         assert!(error.message.contains("`=>`"), "{error}");
         let error = parse_script("f(\"open").unwrap_err();
         assert!(error.message.contains("not closed"), "{error}");
+        let deep = "[".repeat(100_000);
+        let error = parse_script(&deep).unwrap_err();
+        assert!(error.message.contains("nest"), "{error}");
         let error = parse_script("let = 3").unwrap_err();
         assert_eq!(error.at, 4, "{error}");
     }
