@@ -4,7 +4,7 @@
 //! One descriptor per target, emitted by the macro, feeds every view of an API: the TypeScript
 //! declarations ([`typescript`](crate::typescript)), the description of a whole API
 //! ([`describe_all`]) that a server can serve
-//! ([`RpcService::describe`](crate::RpcService::describe)) and a client can [`fetch`], for
+//! ([`RpcService::describe`](crate::RpcService::describe)) and a client can read ([`http_batch::describe`](crate::http_batch::describe)), for
 //! the command-line client's `describe`. One source, so they cannot disagree. It is
 //! serializable, so it can travel as JSON.
 //!
@@ -39,11 +39,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 #[cfg(feature = "http-batch")]
-mod fetch;
 pub(crate) mod walk;
 
 #[cfg(feature = "http-batch")]
-pub use fetch::{fetch, fetch_with};
 
 /// Implemented by `#[rpc_target]` for each stub type (`ApiStub`), when capnweb's `typescript`
 /// feature is on and every type in the target's signatures has a TypeScript form.
@@ -62,7 +60,7 @@ pub trait Describe {
 /// A whole API as a peer sees it: every target reachable from the main one, and the
 /// TypeScript declarations of the types of yours that their signatures mention. Made by
 /// [`describe_all`], served by [`RpcService::describe`](crate::RpcService::describe), read
-/// by [`fetch`].
+/// by [`http_batch::describe`](crate::http_batch::describe).
 ///
 /// As JSON (field names as here; `docs` is `null` when there are none):
 ///

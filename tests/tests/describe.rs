@@ -1,5 +1,5 @@
 //! The opt-in descriptor endpoint (`RpcService::describe`) and its client
-//! (`capnweb::describe::fetch`): a GET of the API's path asking for JSON answers with every
+//! (`capnweb::http_batch::describe`): a GET of the API's path asking for JSON answers with every
 //! target reachable from the main one and the user types they mention; without `describe`
 //! that GET is refused as before; the origin policy applies.
 
@@ -243,7 +243,7 @@ impl tower_service::Service<http::Request<capnweb::Body>> for Page {
 async fn fetch_reads_the_description() {
     let addr = serve(true).await;
     for url in [format!("http://{addr}/rpc"), format!("ws://{addr}/rpc")] {
-        let api = within("the description", capnweb::describe::fetch(&url))
+        let api = within("the description", capnweb::http_batch::describe(&url))
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert_eq!(api, capnweb::describe::describe_all::<ApiStub>());
@@ -257,7 +257,7 @@ async fn fetch_from_a_server_without_describe_says_so() {
     for path in ["/rpc", "/nowhere"] {
         let error = within(
             "the description",
-            capnweb::describe::fetch(&format!("http://{addr}{path}")),
+            capnweb::http_batch::describe(&format!("http://{addr}{path}")),
         )
         .await
         .unwrap_err()
@@ -276,7 +276,7 @@ async fn fetch_reports_another_status_with_its_body() {
         .header("origin", "https://evil.example")
         .build()
         .unwrap();
-    let error = within("the description", capnweb::describe::fetch_with(&client))
+    let error = within("the description", client.describe())
         .await
         .unwrap_err()
         .to_string();
@@ -295,10 +295,10 @@ fn the_description_is_the_same_json_back() {
 #[test]
 fn the_client_futures_are_send() {
     fn send<T: Send>(_: &T) {}
-    let fetching = capnweb::describe::fetch("http://127.0.0.1:9/");
+    let fetching = capnweb::http_batch::describe("http://127.0.0.1:9/");
     send(&fetching);
     let client = capnweb::http_batch::ClientBuilder::new("http://127.0.0.1:9/")
         .build()
         .unwrap();
-    send(&capnweb::describe::fetch_with(&client));
+    send(&client.describe());
 }

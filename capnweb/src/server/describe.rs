@@ -1,6 +1,6 @@
 //! The opt-in descriptor endpoint: a `GET` of a service's path asking for JSON
 //! (`Accept: application/json`) answers with the API's description
-//! ([`ApiDescription`]), for `capnweb describe` and [`describe::fetch`](crate::describe::fetch).
+//! ([`ApiDescription`]), for `capnweb describe` and [`http_batch::describe`](crate::http_batch::describe).
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, VARY};

@@ -396,7 +396,7 @@ impl Client {
     }
 }
 
-/// A plain GET over the same connections, for [`describe::fetch`](crate::describe::fetch).
+/// A plain GET over the same connections, for [`http_batch::describe`](crate::http_batch::describe).
 #[cfg(feature = "typescript")]
 impl Client {
     /// The URL the client POSTs to.

@@ -38,9 +38,13 @@
 //! inside is still checked against the limits on its own.
 
 mod client;
+#[cfg(feature = "typescript")]
+mod describe;
 mod server;
 
 pub use client::{builder, connect, connect_with, Client, ClientBuilder};
+#[cfg(feature = "typescript")]
+pub use describe::describe;
 pub use server::handle;
 #[cfg(feature = "server")]
 pub(crate) use server::handle_within;

@@ -3,9 +3,9 @@
 
 use http::StatusCode;
 
-use super::ApiDescription;
+use super::{Client, ClientBuilder};
+use crate::describe::ApiDescription;
 use crate::error::{Error, TransportError};
-use crate::http_batch::{Client, ClientBuilder};
 
 /// Largest description read: far above any real API's, and a bound on what a server can make
 /// the client hold.
@@ -35,7 +35,7 @@ const NOT_DESCRIBED: &str = "this server does not describe itself (it is not a c
 /// let addr = server.local_addr();
 /// tokio::spawn(server.serve(RpcService::new(|| ApiStub::new(Api)).describe::<ApiStub>()));
 ///
-/// let api = capnweb::describe::fetch(&format!("ws://{addr}/")).await?;
+/// let api = capnweb::http_batch::describe(&format!("ws://{addr}/")).await?;
 /// assert_eq!(api.targets[0].name, "Api");
 /// assert_eq!(api.targets[0].members[0].docs.as_deref(), Some("Adds two numbers."));
 /// # Ok(()) }
@@ -46,58 +46,61 @@ const NOT_DESCRIBED: &str = "this server does not describe itself (it is not a c
 /// A URL that is not one; a failed connection; a server that does not describe itself (404 or
 /// 405: the message says so); another status (the message has the start of its body); an
 /// answer that is not a description.
-pub async fn fetch(url: &str) -> Result<ApiDescription, Error> {
+pub async fn describe(url: &str) -> Result<ApiDescription, Error> {
     let http_url = match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => format!("http://{rest}"),
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("wss") => format!("https://{rest}"),
         _ => url.to_owned(),
     };
     let client = ClientBuilder::new(http_url).build()?;
-    fetch_with(&client).await
+    client.describe().await
 }
 
-/// The description of the API at `client`'s URL, sent with its headers (a bearer token, say)
-/// and over its TLS settings: as [`fetch`], for a server that needs them.
-///
-/// ```no_run
-/// # async fn example() -> Result<(), capnweb::Error> {
-/// let client = capnweb::http_batch::ClientBuilder::new("https://api.example.com/rpc")
-///     .bearer_token("s3cr3t")
-///     .build()?;
-/// let api = capnweb::describe::fetch_with(&client).await?;
-/// println!("{}", api.targets[0].name);
-/// # Ok(()) }
-/// ```
-///
-/// # Errors
-///
-/// As [`fetch`].
-pub async fn fetch_with(client: &Client) -> Result<ApiDescription, Error> {
-    let failed = |what: String| {
-        Error::Transport(TransportError::new(format!(
-            "describing {} failed: {what}",
-            client.url()
-        )))
-    };
-    let (status, body) = client
-        .get("application/json", MAX_DESCRIPTION_BYTES)
-        .await?;
-    match status {
-        StatusCode::OK => {}
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
-            return Err(failed(format!("{NOT_DESCRIBED}; it answered {status}")));
+impl Client {
+    /// The description of the API at this client's URL, sent with its headers (a bearer token,
+    /// say) and over its TLS settings: as [`describe`], for a server that needs them.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), capnweb::Error> {
+    /// let client = capnweb::http_batch::ClientBuilder::new("https://api.example.com/rpc")
+    ///     .bearer_token("s3cr3t")
+    ///     .build()?;
+    /// let api = client.describe().await?;
+    /// println!("{}", api.targets[0].name);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`describe`].
+    pub async fn describe(&self) -> Result<ApiDescription, Error> {
+        let client = self;
+        let failed = |what: String| {
+            Error::Transport(TransportError::new(format!(
+                "describing {} failed: {what}",
+                client.url()
+            )))
+        };
+        let (status, body) = client
+            .get("application/json", MAX_DESCRIPTION_BYTES)
+            .await?;
+        match status {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                return Err(failed(format!("{NOT_DESCRIBED}; it answered {status}")));
+            }
+            _ => {
+                let text = String::from_utf8_lossy(&body);
+                return Err(failed(format!(
+                    "the server answered {status}: {}",
+                    text.trim()
+                )));
+            }
         }
-        _ => {
-            let text = String::from_utf8_lossy(&body);
-            return Err(failed(format!(
-                "the server answered {status}: {}",
-                text.trim()
-            )));
-        }
+        serde_json::from_slice(&body).map_err(|e| {
+            failed(format!(
+                "the answer is not a capnweb API description ({e}); is this a capnweb server?"
+            ))
+        })
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        failed(format!(
-            "the answer is not a capnweb API description ({e}); is this a capnweb server?"
-        ))
-    })
 }
