@@ -97,6 +97,24 @@ async fn the_batch_session_is_over_after_its_answer() {
     assert!(late.unwrap_err().is_disconnected());
 }
 
+/// The reference gives a stub that its batch's answer returned, though the batch is over by
+/// the time it is read; calls on it then fail as the session's calls do.
+#[tokio::test]
+async fn a_stub_in_the_answer_is_a_stub_after_the_batch() {
+    let server = TestServer::start().await;
+    let api: Stub = http_batch::connect(&server.http_url());
+    let counter = within("makeCounter(5)", api.call("makeCounter", vec![num(5.0)])).await;
+    let Ok(Value::Stub(counter)) = counter else {
+        panic!("makeCounter(5) should give a stub, gave {counter:?}");
+    };
+    let late = within(
+        "a call after the batch",
+        counter.call("increment", vec![num(1.0)]),
+    )
+    .await;
+    assert!(late.unwrap_err().is_disconnected());
+}
+
 #[tokio::test]
 async fn a_get_is_refused_with_405() {
     let server = TestServer::start().await;

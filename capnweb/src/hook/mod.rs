@@ -226,10 +226,12 @@ impl Hook {
                 asked: false,
             }),
             // A stub is what it is (pulling it gives the stub), unless it stands for a
-            // promise that has resolved.
+            // promise that has resolved. A stub whose session has ended is still that stub
+            // (a broken one: calls on it fail), as a call's result that arrived in an HTTP
+            // batch's answer is read after the batch ended.
             Hook::Remote(remote) => match remote.entry.settled() {
-                Some(resolution) => resolution.pull(),
-                None => Pull::ready(Ok(Value::Stub(crate::Stub::from_hook(self.clone())))),
+                Some(resolution) if !matches!(resolution, Hook::Error(_)) => resolution.pull(),
+                _ => Pull::ready(Ok(Value::Stub(crate::Stub::from_hook(self.clone())))),
             },
             Hook::Target(cell) => {
                 let stub = Value::Stub(crate::Stub::from_hook(Hook::Target(cell.clone())));
