@@ -2,11 +2,12 @@
 //! and WebSocket on one address, until Ctrl-C.
 //!
 //! `cargo run --example interop-server -- 127.0.0.1:0` — the first line on stdout is
-//! `listening on HOST:PORT` (the bound port), so any client can find it.
+//! `listening on HOST:PORT` (the bound port), so any client can find it. It describes its API
+//! (`capnweb describe ws://HOST:PORT/`).
 
 use std::io::Write;
 
-use capnweb::Server;
+use capnweb::{RpcService, Server};
 use capnweb_examples::interop::{InteropApi, InteropApiStub};
 
 #[tokio::main]
@@ -18,8 +19,11 @@ async fn main() -> Result<(), capnweb::Error> {
     println!("listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();
     server
-        .serve_with_shutdown(|| InteropApiStub::new(InteropApi), async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .serve_with_shutdown(
+            RpcService::new(|| InteropApiStub::new(InteropApi)).describe::<InteropApiStub>(),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
         .await
 }

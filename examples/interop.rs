@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use capnweb::typescript::TS;
 use capnweb::{rpc_target, RpcError, RpcPromise, Stub, Value};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct InteropApi;
 
 /// `{ result: … }`, what `callFunction` and `callSquare` return.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, TS)]
+#[ts(crate = "capnweb::typescript::ts_rs")]
 pub struct Wrapped<T> {
     /// The wrapped result.
     pub result: T,

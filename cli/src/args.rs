@@ -18,6 +18,11 @@ pub enum Command {
     /// Run calls against a server's main object, pipelined, and print each result as JSON.
     #[command(long_about = CALL_ABOUT, after_long_help = CALL_AFTER)]
     Call(CallArgs),
+    /// Type statements line by line on one session; bindings last until you leave.
+    #[command(after_long_help = crate::repl::HELP_AFTER)]
+    Repl(ReplArgs),
+    /// Print the API a server describes: its targets' methods and properties, and its types.
+    Describe(DescribeArgs),
 }
 
 const CALL_ABOUT: &str = "\
@@ -79,6 +84,56 @@ pub struct CallArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+
+    /// Bind NAME to a local function that prints its arguments when the server calls it
+    /// (repeatable): pass it as an argument, as in `callFunction(onEvent, 5)`.
+    #[arg(long = "callback", value_name = "NAME")]
+    pub callbacks: Vec<String>,
+
+    /// Print every protocol message on stderr as it goes: `> ` sent, `< ` received.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// `capnweb repl`.
+#[derive(Debug, Args)]
+pub struct ReplArgs {
+    /// The server: ws:// or wss:// (a REPL needs one session across lines, which HTTP batch
+    /// does not keep).
+    pub url: String,
+
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+
+    /// Bind NAME to a local function that prints its arguments when the server calls it
+    /// (repeatable).
+    #[arg(long = "callback", value_name = "NAME")]
+    pub callbacks: Vec<String>,
+
+    /// Start with the wire trace on (`.raw off` turns it off).
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// `capnweb describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The server (ws:// and wss:// are asked over http:// and https://).
+    pub url: String,
+
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+
+    /// Print the description as the server sent it (JSON).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to reach the server: headers, TLS, time limits.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectOpts {
     /// Add a request header, as `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
@@ -98,10 +153,6 @@ pub struct CallArgs {
     /// Give up after SECS seconds: on connecting, and on each result.
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub timeout: Option<Duration>,
-
-    /// Print every protocol message on stderr as it goes: `> ` sent, `< ` received.
-    #[arg(long)]
-    pub raw: bool,
 }
 
 /// `--timeout`: a positive number of seconds (fractions allowed).

@@ -1,11 +1,14 @@
 //! Opening the session the URL names: WebSocket for ws(s)://, HTTP batch for http(s)://.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use capnweb::http_batch::Client;
 use capnweb::tls::ClientTls;
 use capnweb::{MessageDirection, Session, SessionOptions};
 
-use crate::args::CallArgs;
+use crate::args::ConnectOpts;
 
 /// Why there is no session; the exit status depends on which.
 #[derive(Debug)]
@@ -37,22 +40,27 @@ pub fn transport_of(url: &str) -> Result<Transport, ConnectError> {
 }
 
 /// Opens the session. Over HTTP batch nothing is sent yet: the batch goes out on the first
-/// await.
-pub async fn connect(args: &CallArgs) -> Result<Session, ConnectError> {
-    let transport = transport_of(&args.url)?;
+/// await. While `raw` is set, every message is printed on stderr (it can change at any time).
+pub async fn connect(
+    url: &str,
+    args: &ConnectOpts,
+    raw: Arc<AtomicBool>,
+) -> Result<Session, ConnectError> {
+    let transport = transport_of(url)?;
     let headers = headers(&args.headers)?;
     let tls = tls(args)?;
-    let mut options = SessionOptions::default();
-    if args.raw {
-        options = options.on_message(print_raw);
-    }
+    let mut options = SessionOptions::default().on_message(move |direction, text| {
+        if raw.load(Ordering::Relaxed) {
+            print_raw(direction, text);
+        }
+    });
     let timeout = args.timeout;
     if let Some(timeout) = timeout {
         options = options.call_timeout(timeout);
     }
     match transport {
         Transport::WebSocket => {
-            let mut builder = capnweb::websocket::builder(&args.url).options(options);
+            let mut builder = capnweb::websocket::builder(url).options(options);
             for (name, value) in headers {
                 builder = builder.header(name, value);
             }
@@ -70,26 +78,38 @@ pub async fn connect(args: &CallArgs) -> Result<Session, ConnectError> {
                 .await
                 .map_err(|e| ConnectError::Failed(e.to_string()))
         }
-        Transport::HttpBatch => {
-            let mut builder = capnweb::http_batch::builder(&args.url).options(options);
-            for (name, value) in headers {
-                builder = builder.header(name, value);
-            }
-            if let Some(token) = &args.bearer {
-                builder = builder.bearer_token(token);
-            }
-            if let Some(tls) = tls {
-                builder = builder.tls(tls);
-            }
-            if let Some(timeout) = timeout {
-                builder = builder.connect_timeout(timeout);
-            }
-            let client = builder
-                .build()
-                .map_err(|e| ConnectError::Usage(e.to_string()))?;
-            Ok(client.session())
-        }
+        Transport::HttpBatch => Ok(batch_client(url, args, options)?.session()),
     }
+}
+
+/// An HTTP batch client for `url` with the connection options (also what `describe` GETs
+/// through); ws:// and wss:// are read as http:// and https://.
+pub fn batch_client(
+    url: &str,
+    args: &ConnectOpts,
+    options: SessionOptions,
+) -> Result<Client, ConnectError> {
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => format!("http://{rest}"),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("wss") => format!("https://{rest}"),
+        _ => url.to_owned(),
+    };
+    let mut builder = capnweb::http_batch::builder(&url).options(options);
+    for (name, value) in headers(&args.headers)? {
+        builder = builder.header(name, value);
+    }
+    if let Some(token) = &args.bearer {
+        builder = builder.bearer_token(token);
+    }
+    if let Some(tls) = tls(args)? {
+        builder = builder.tls(tls);
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|e| ConnectError::Usage(e.to_string()))
 }
 
 /// `--raw`: each message on stderr, as it goes.
@@ -115,7 +135,7 @@ fn headers(raw: &[String]) -> Result<Vec<(String, String)>, ConnectError> {
         .collect()
 }
 
-fn tls(args: &CallArgs) -> Result<Option<ClientTls>, ConnectError> {
+fn tls(args: &ConnectOpts) -> Result<Option<ClientTls>, ConnectError> {
     if args.insecure {
         return Ok(Some(crate::insecure::client_tls()));
     }

@@ -79,6 +79,24 @@ impl Script {
         }
     }
 
+    /// Binds `name` to a local value (a callback stub), as a `let` would.
+    pub fn bind_local(&mut self, name: &str, value: Value) {
+        self.bindings.insert(name.to_owned(), Bound::Local(value));
+    }
+
+    /// The bound names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.bindings.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Forgets `name`; what it held is released once nothing else uses it. Whether it was
+    /// bound.
+    pub fn release(&mut self, name: &str) -> bool {
+        self.bindings.remove(name).is_some()
+    }
+
     /// Issues `statement`: its calls are sent (or queued for the batch) now; nothing waits.
     pub fn issue(&mut self, statement: &Statement) -> Result<Outcome, EvalError> {
         match &statement.kind {

@@ -3,11 +3,15 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod args;
+mod callback;
+mod complete;
 mod connect;
+mod describe;
 mod eval;
 mod insecure;
 mod output;
 mod parse;
+mod repl;
 mod run;
 
 use std::io::Read;
@@ -28,19 +32,26 @@ fn main() -> ExitCode {
                     return ExitCode::from(run::USAGE);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("capnweb: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            ExitCode::from(runtime.block_on(run::call(args, source)))
+            match current_thread() {
+                Some(runtime) => ExitCode::from(runtime.block_on(run::call(args, source))),
+                None => ExitCode::FAILURE,
+            }
         }
+        Command::Repl(args) => ExitCode::from(repl::repl(args)),
+        Command::Describe(args) => match current_thread() {
+            Some(runtime) => ExitCode::from(runtime.block_on(describe::describe(args))),
+            None => ExitCode::FAILURE,
+        },
     }
+}
+
+/// The runtime `call` and `describe` run on (the error is printed).
+fn current_thread() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("capnweb: cannot start the async runtime: {e}"))
+        .ok()
 }
 
 /// The script: the argument, or a file, or stdin for `-`.

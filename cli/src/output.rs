@@ -97,6 +97,15 @@ fn error_json(error: &RpcError, path: &mut String) -> Json {
     Json::Object(out)
 }
 
+/// Prints `line` and a newline on stdout; a closed stdout (`| head`) is not an error worth a
+/// panic.
+pub fn print_line(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
 /// A rejection as the user reads it on stderr: `Name: message`, then the stack if the server
 /// sent one.
 pub fn rejection(error: &RpcError) -> String {

@@ -4,12 +4,15 @@
 use std::future::{Future, IntoFuture};
 use std::io::Write;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use capnweb::{Error, RpcPromise, Value};
 
 use crate::args::CallArgs;
+use crate::callback;
 use crate::connect::{self, ConnectError, Transport};
 use crate::eval::{Outcome, Script};
 use crate::output;
@@ -42,7 +45,8 @@ pub async fn call(args: CallArgs, source: String) -> u8 {
         eprintln!("capnweb: {e}");
         return USAGE;
     }
-    let session = match connect::connect(&args).await {
+    let raw = Arc::new(AtomicBool::new(args.raw));
+    let session = match connect::connect(&args.url, &args.connect, raw).await {
         Ok(session) => session,
         Err(ConnectError::Usage(e)) => {
             eprintln!("capnweb: {e}");
@@ -53,13 +57,14 @@ pub async fn call(args: CallArgs, source: String) -> u8 {
             return UNREACHABLE;
         }
     };
-    let timeout = args.timeout;
-    let slots = match issue_all(
-        &mut Script::new(session.main()),
-        &statements,
-        &source,
-        timeout,
-    ) {
+    let timeout = args.connect.timeout;
+    let mut script = Script::new(session.main());
+    let sink: callback::Sink = Arc::new(|line| output::print_line(&line));
+    if let Err(e) = callback::bind_all(&mut script, &args.callbacks, &sink) {
+        eprintln!("capnweb: {e}");
+        return USAGE;
+    }
+    let slots = match issue_all(&mut script, &statements, &source, timeout) {
         Ok(slots) => slots,
         Err(status) => return status,
     };
