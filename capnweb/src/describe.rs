@@ -4,8 +4,9 @@
 //! One descriptor per target, emitted by the macro, feeds every view of an API: the TypeScript
 //! declarations ([`typescript`](crate::typescript)), the description of a whole API
 //! ([`describe_all`]) that a server can serve
-//! ([`RpcService::describe`](crate::RpcService::describe)) and a client can read ([`http_batch::describe`](crate::http_batch::describe)), for
-//! the command-line client's `describe`. One source, so they cannot disagree. It is
+//! ([`RpcService::describe`](crate::RpcService::describe)) and a client can read
+//! ([`http_batch::describe`](crate::http_batch::describe)), for the command-line client's
+//! `describe`. One source, so they cannot disagree. It is
 //! serializable, so it can travel as JSON.
 //!
 //! Types are written in TypeScript's notation (`number`, `Array<Todo>`, `Todo | null`), the
@@ -38,10 +39,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-#[cfg(feature = "http-batch")]
 pub(crate) mod walk;
-
-#[cfg(feature = "http-batch")]
 
 /// Implemented by `#[rpc_target]` for each stub type (`ApiStub`), when capnweb's `typescript`
 /// feature is on and every type in the target's signatures has a TypeScript form.
