@@ -68,6 +68,9 @@ pub async fn call(args: CallArgs, source: String) -> u8 {
         Ok(slots) => slots,
         Err(status) => return status,
     };
+    // Everything is issued: the bindings go now, so the session can close clean (nothing of
+    // the server's left held) once the results are in.
+    drop(script);
     let status = print_in_order(slots).await;
     if matches!(connect::transport_of(&args.url), Ok(Transport::WebSocket)) {
         // A clean close, so the server sees the session end normally.

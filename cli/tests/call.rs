@@ -283,3 +283,27 @@ async fn timeout_gives_up_on_a_server_that_never_answers() {
     let run = capnweb(&["call", "--timeout", "-1", "ws://127.0.0.1:9/", "square(2)"]).await;
     assert_eq!(run.code, Some(2), "{run:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_prints_its_arguments_when_the_server_calls_it() {
+    let server = ours().await;
+    let url = format!("ws://{}/", server.addr);
+    let run = capnweb(&[
+        "call",
+        &url,
+        "--callback",
+        "cb",
+        r#"callFunction(cb, [1, "two"])"#,
+    ])
+    .await;
+    run.assert_success();
+    assert_eq!(
+        run.lines(),
+        [
+            r#"callback cb([1,"two"])"#,
+            r#"{"result":{"$undefined":true}}"#
+        ]
+    );
+    let run = capnweb(&["call", &url, "--callback", "1x", "square(2)"]).await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+}
