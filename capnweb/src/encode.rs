@@ -14,6 +14,7 @@ pub(crate) use serde_writer::write_serialize;
 use crate::error::{Error, RpcError};
 use crate::hook::Hook;
 use crate::value::{Bytes, Fetch, Value};
+use crate::wire::tag::Tag;
 use crate::wire::text::{write_number, write_string};
 use crate::wire::write_expr;
 use crate::wire::{Expr, FetchInit, Limits, PathKey, RequestForm, ResponseForm};
@@ -124,7 +125,7 @@ impl<'a> Encoder<'a> {
         path: &[PathKey],
         args: Option<&[Value]>,
     ) -> Result<(), Error> {
-        self.raw("[\"pipeline\",");
+        self.raw(Tag::Pipeline.open());
         self.integer(id);
         self.raw(",");
         self.path(path);
@@ -167,7 +168,7 @@ impl<'a> Encoder<'a> {
             Some(replaced) => (replaced, replaced.stack.as_deref()),
             None => (error, None),
         };
-        self.raw("[\"error\",");
+        self.raw(Tag::Error.open());
         self.string(&outgoing.name);
         self.out.push(',');
         self.string(&outgoing.message);
@@ -208,7 +209,7 @@ impl<'a> Encoder<'a> {
     fn value_level(&mut self, value: &Value, depth: usize) -> Result<(), Error> {
         check_depth(depth, self.limits)?;
         match value {
-            Value::Undefined => self.raw("[\"undefined\"]"),
+            Value::Undefined => self.raw(Tag::Undefined.alone()),
             Value::Null => self.raw("null"),
             Value::Bool(b) => self.raw(if *b { "true" } else { "false" }),
             Value::Number(n) => self.number(*n),
@@ -244,12 +245,13 @@ impl<'a> Encoder<'a> {
                         self.limits.max_bigint_digits
                     )));
                 }
-                self.raw("[\"bigint\",\"");
+                self.raw(Tag::BigInt.open());
+                self.raw("\"");
                 self.raw(b.as_str());
                 self.raw("\"]");
             }
             Value::Date(d) => {
-                self.raw("[\"date\",");
+                self.raw(Tag::Date.open());
                 if d.is_valid() {
                     write_number(self.out, d.millis());
                 } else {
@@ -259,7 +261,8 @@ impl<'a> Encoder<'a> {
             }
             Value::Bytes(b) => {
                 check_whole_elements(b)?;
-                self.raw("[\"bytes\",\"");
+                self.raw(Tag::Bytes.open());
+                self.raw("\"");
                 crate::wire::b64::encode_into(b.as_slice(), self.out);
                 self.out.push('"');
                 if let Some(kind) = b.kind() {
@@ -270,12 +273,12 @@ impl<'a> Encoder<'a> {
             }
             Value::Error(e) => self.error(e, depth)?,
             Value::Url(href) => {
-                self.raw("[\"url\",");
+                self.raw(Tag::Url.open());
                 self.string(href);
                 self.out.push(']');
             }
             Value::Headers(pairs) => {
-                self.raw("[\"headers\",");
+                self.raw(Tag::Headers.open());
                 self.header_pairs(pairs);
                 self.out.push(']');
             }
@@ -338,11 +341,11 @@ impl<'a> Encoder<'a> {
 
     fn number(&mut self, n: f64) {
         if n.is_nan() {
-            self.raw("[\"nan\"]");
+            self.raw(Tag::NaN.alone());
         } else if n == f64::INFINITY {
-            self.raw("[\"inf\"]");
+            self.raw(Tag::Inf.alone());
         } else if n == f64::NEG_INFINITY {
-            self.raw("[\"-inf\"]");
+            self.raw(Tag::NegInf.alone());
         } else {
             write_number(self.out, n);
         }
@@ -350,21 +353,22 @@ impl<'a> Encoder<'a> {
 
     fn reference(&mut self, reference: &Reference) {
         if let Reference::Blob(mime, id) = reference {
-            self.raw("[\"blob\",");
+            self.raw(Tag::Blob.open());
             self.string(mime);
-            self.raw(",[\"readable\",");
+            self.raw(",");
+            self.raw(Tag::Readable.open());
             self.integer(*id);
             self.raw("]]");
             return;
         }
         let (tag, id) = match reference {
-            Reference::Writable(id) => ("[\"writable\",", *id),
-            Reference::Readable(id) => ("[\"readable\",", *id),
-            Reference::Blob(_, id) => ("[\"readable\",", *id),
-            Reference::Import(id) => ("[\"import\",", *id),
-            Reference::Export(id) => ("[\"export\",", *id),
-            Reference::Pipeline(id, _) => ("[\"pipeline\",", *id),
-            Reference::Promise(id) => ("[\"promise\",", *id),
+            Reference::Writable(id) => (Tag::Writable.open(), *id),
+            Reference::Readable(id) => (Tag::Readable.open(), *id),
+            Reference::Blob(_, id) => (Tag::Readable.open(), *id),
+            Reference::Import(id) => (Tag::Import.open(), *id),
+            Reference::Export(id) => (Tag::Export.open(), *id),
+            Reference::Pipeline(id, _) => (Tag::Pipeline.open(), *id),
+            Reference::Promise(id) => (Tag::Promise.open(), *id),
         };
         self.raw(tag);
         self.integer(id);

@@ -14,6 +14,7 @@ use crate::value::{
     capture_special, unsafe_integer, BigInt, Bytes, MapKeySerializer, PathError, PathSeg, Value,
     MAGIC_NAME,
 };
+use crate::wire::tag::Tag;
 
 /// Writes `value`, as found at value depth `depth`, into the message `encoder` is writing.
 pub(crate) fn write_serialize<T: Serialize + ?Sized>(
@@ -268,7 +269,7 @@ impl<'e, 'a> ser::Serializer for Writer<'e, 'a> {
 
     fn serialize_unit(self) -> Result<(), WriteError> {
         self.enter()?;
-        self.encoder.raw("[\"undefined\"]");
+        self.encoder.raw(Tag::Undefined.alone());
         self.done()
     }
 

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::encode::{Encoder, Exporter};
 use crate::error::{Error, RpcError};
 use crate::value::Value;
+use crate::wire::tag::Tag;
 use crate::wire::{Capture, Expr, Limits, PathKey};
 
 /// Room left after a large message encoded elsewhere joins a buffer that holds others.
@@ -40,7 +41,7 @@ pub(super) fn write_stream_call(
     args: &[Value],
 ) -> Result<(), Error> {
     let mut e = Encoder::new(text, exporter, limits);
-    e.raw("[\"stream\",");
+    e.raw(Tag::Stream.open());
     e.pipeline(id, path, Some(args))?;
     e.raw("]");
     Ok(())
@@ -125,7 +126,7 @@ impl Outbox {
     ) -> Result<(), Error> {
         self.message(|text| {
             let mut e = Encoder::new(text, exporter, limits);
-            e.raw("[\"push\",");
+            e.raw(Tag::Push.open());
             e.pipeline(id, path, args)?;
             e.raw("]");
             Ok(())
@@ -144,15 +145,16 @@ impl Outbox {
     ) -> Result<(), Error> {
         self.message(|text| {
             let mut e = Encoder::new(text, exporter, limits);
-            e.raw("[\"push\",[\"remap\",");
+            e.raw(Tag::Push.open());
+            e.raw(Tag::Remap.open());
             e.integer(id);
             e.raw(",");
             e.path(path);
             e.raw(",[");
             for (i, capture) in captures.iter().enumerate() {
                 let (tag, id) = match capture {
-                    Capture::Import(id) => ("[\"import\",", *id),
-                    Capture::Export(id) => ("[\"export\",", *id),
+                    Capture::Import(id) => (Tag::Import.open(), *id),
+                    Capture::Export(id) => (Tag::Export.open(), *id),
                 };
                 e.raw(if i > 0 { "," } else { "" });
                 e.raw(tag);
@@ -181,7 +183,7 @@ impl Outbox {
     ) -> Result<(), Error> {
         self.message(|text| {
             let mut e = Encoder::new(text, exporter, limits);
-            e.raw("[\"resolve\",");
+            e.raw(Tag::Resolve.open());
             e.integer(id);
             e.raw(",");
             e.value(value, 0)?;
@@ -202,11 +204,11 @@ impl Outbox {
             let mut e = Encoder::new(text, exporter, limits);
             match id {
                 Some(id) => {
-                    e.raw("[\"reject\",");
+                    e.raw(Tag::Reject.open());
                     e.integer(id);
                     e.raw(",");
                 }
-                None => e.raw("[\"abort\","),
+                None => e.raw(Tag::Abort.open()),
             }
             e.error(error, 0)?;
             e.raw("]");
@@ -255,7 +257,7 @@ impl Outbox {
 
     /// Puts `count` `["pipe"]` messages before the last message written.
     pub(super) fn pipes_before_last(&mut self, count: usize) {
-        const PIPE: &str = "[\"pipe\"]";
+        const PIPE: &str = Tag::Pipe.alone();
         let Some(last) = self.ends.pop() else {
             return;
         };
@@ -269,7 +271,7 @@ impl Outbox {
 
     /// `["pull",id]`.
     pub(super) fn pull(&mut self, id: i64) {
-        self.plain(&["[\"pull\",", itoa::Buffer::new().format(id), "]"]);
+        self.plain(&[Tag::Pull.open(), itoa::Buffer::new().format(id), "]"]);
     }
 
     /// `["release",id,count]`.
@@ -277,7 +279,7 @@ impl Outbox {
         let mut id_text = itoa::Buffer::new();
         let mut count_text = itoa::Buffer::new();
         self.plain(&[
-            "[\"release\",",
+            Tag::Release.open(),
             id_text.format(id),
             ",",
             count_text.format(count),

@@ -14,7 +14,8 @@ use std::cell::Cell;
 
 use super::b64;
 use super::lex::{self, byte, skip_whitespace, unescape, Rejected};
-use super::parse::{nesting_bound, MAX_SAFE_ID, PAIRWISE_KEYS};
+use super::limits::{nesting_bound, MAX_SAFE_ID, PAIRWISE_KEYS};
+use super::tag::Tag;
 use super::{
     BytesKind, Capture, ErrorForm, Expr, Limits, Message, Path, PathKey, ReferenceForm, RemapForm,
 };
@@ -197,9 +198,9 @@ impl Reader<'_> {
     fn tag(&mut self) -> Fast<Tag> {
         let (raw, escaped) = self.raw_string()?;
         if escaped {
-            Ok(Tag::of(&unescape(raw)))
+            Tag::of(&unescape(raw)).ok_or(Rejected)
         } else {
-            Ok(Tag::of(raw))
+            Tag::of(raw).ok_or(Rejected)
         }
     }
 
@@ -686,76 +687,6 @@ fn key_hash(key: &str) -> u64 {
         hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
     }
     hash
-}
-
-/// The tags of the protocol's messages and forms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tag {
-    Push,
-    Pull,
-    Resolve,
-    Reject,
-    Release,
-    Stream,
-    Pipe,
-    Abort,
-    Undefined,
-    Inf,
-    NegInf,
-    NaN,
-    BigInt,
-    Date,
-    Bytes,
-    Error,
-    Url,
-    Headers,
-    Request,
-    Response,
-    Import,
-    Pipeline,
-    Remap,
-    Export,
-    Promise,
-    Writable,
-    Readable,
-    Blob,
-    Unknown,
-}
-
-impl Tag {
-    fn of(text: &str) -> Tag {
-        match text {
-            "push" => Tag::Push,
-            "pull" => Tag::Pull,
-            "resolve" => Tag::Resolve,
-            "reject" => Tag::Reject,
-            "release" => Tag::Release,
-            "stream" => Tag::Stream,
-            "pipe" => Tag::Pipe,
-            "abort" => Tag::Abort,
-            "undefined" => Tag::Undefined,
-            "inf" => Tag::Inf,
-            "-inf" => Tag::NegInf,
-            "nan" => Tag::NaN,
-            "bigint" => Tag::BigInt,
-            "date" => Tag::Date,
-            "bytes" => Tag::Bytes,
-            "error" => Tag::Error,
-            "url" => Tag::Url,
-            "headers" => Tag::Headers,
-            "request" => Tag::Request,
-            "response" => Tag::Response,
-            "import" => Tag::Import,
-            "pipeline" => Tag::Pipeline,
-            "remap" => Tag::Remap,
-            "export" => Tag::Export,
-            "promise" => Tag::Promise,
-            "writable" => Tag::Writable,
-            "readable" => Tag::Readable,
-            "blob" => Tag::Blob,
-            _ => Tag::Unknown,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -68,3 +68,34 @@ impl Limits {
         self.max_message_size
     }
 }
+
+// The bounds both parsers (`fast` and `parse`) apply, so that they agree.
+
+/// The largest id or refcount accepted: JavaScript numbers are exact up to 2^53.
+pub(super) const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
+
+/// Room the nesting bound leaves above `2 * max_depth`: a value at the deepest allowed depth
+/// may itself open a few brackets that do not count as value depth (e.g. a request's header
+/// pairs).
+const NESTING_SLACK: usize = 8;
+
+/// The deepest bracket nesting parsed whatever `Limits::max_depth` says, to keep the stack
+/// safe. It admits value depths up to about 500 (512 nested escaped arrays, 1000 nested
+/// objects).
+pub(super) const MAX_JSON_NESTING: usize = 1024;
+
+/// How deep brackets may nest: each level of value depth costs at most two JSON brackets
+/// (`[[…]]`, or an element of a list inside a form), so anything deeper than
+/// `2 * max_depth + NESTING_SLACK` must exceed the value depth limit (or be malformed), and is
+/// refused before any conversion. Whatever the limit, nesting beyond [`MAX_JSON_NESTING`] is
+/// refused too. Returns the bound, and whether it is the hard cap rather than the limit's.
+pub(super) fn nesting_bound(limits: &Limits) -> (usize, bool) {
+    let by_limit = limits
+        .max_depth
+        .saturating_mul(2)
+        .saturating_add(NESTING_SLACK);
+    (by_limit.min(MAX_JSON_NESTING), by_limit > MAX_JSON_NESTING)
+}
+
+/// Objects with up to this many keys look for repeats pairwise; larger ones use a hash set.
+pub(super) const PAIRWISE_KEYS: usize = 8;

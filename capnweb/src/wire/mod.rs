@@ -19,6 +19,7 @@ mod lex;
 mod limits;
 mod parse;
 mod serialize;
+pub(crate) mod tag;
 mod tape;
 pub(crate) mod text;
 

@@ -21,24 +21,13 @@ use serde_json::{Map, Number, Value};
 
 use super::error::{arity_error, quote, AtIndex as _, Fail, WireError, WireErrorKind};
 use super::fast;
+use super::limits::{nesting_bound, MAX_JSON_NESTING, MAX_SAFE_ID, PAIRWISE_KEYS};
+use super::tag::Tag;
 use super::tape::{Node, Tape, MAX_TEXT};
 use super::{
     BytesKind, Capture, ErrorForm, Expr, FetchInit, Limits, Message, Path, PathKey, ReferenceForm,
     RemapForm, RequestForm, ResponseForm,
 };
-
-/// The largest id or refcount accepted: JavaScript numbers are exact up to 2^53.
-pub(super) const MAX_SAFE_ID: f64 = 9_007_199_254_740_992.0; // 2^53
-
-/// Room the nesting bound leaves above `2 * max_depth`: a value at the deepest allowed depth
-/// may itself open a few brackets that do not count as value depth (e.g. a request's header
-/// pairs).
-const NESTING_SLACK: usize = 8;
-
-/// The deepest bracket nesting parsed whatever `Limits::max_depth` says, to keep the stack
-/// safe. It admits value depths up to about 500 (512 nested escaped arrays, 1000 nested
-/// objects).
-const MAX_JSON_NESTING: usize = 1024;
 
 pub(crate) fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
     check_size(text.as_bytes(), limits, "message")?;
@@ -116,19 +105,6 @@ fn utf16_len(text: &[u8]) -> usize {
     text.iter()
         .map(|&byte| usize::from(byte & 0xC0 != 0x80) + usize::from(byte >= 0xF0))
         .sum()
-}
-
-/// How deep brackets may nest: each level of value depth costs at most two JSON brackets
-/// (`[[…]]`, or an element of a list inside a form), so anything deeper than
-/// `2 * max_depth + NESTING_SLACK` must exceed the value depth limit (or be malformed), and is
-/// refused before any conversion. Whatever the limit, nesting beyond [`MAX_JSON_NESTING`] is
-/// refused too. Returns the bound, and whether it is the hard cap rather than the limit's.
-pub(super) fn nesting_bound(limits: &Limits) -> (usize, bool) {
-    let by_limit = limits
-        .max_depth
-        .saturating_mul(2)
-        .saturating_add(NESTING_SLACK);
-    (by_limit.min(MAX_JSON_NESTING), by_limit > MAX_JSON_NESTING)
 }
 
 /// The tape indexes texts up to [`MAX_TEXT`] bytes (4 GiB), whatever the size limit says.
@@ -302,9 +278,6 @@ impl Iterator for UniqueEntries<'_, '_> {
     }
 }
 
-/// Objects with up to this many keys look for repeats pairwise; larger ones use a hash set.
-pub(super) const PAIRWISE_KEYS: usize = 8;
-
 /// Converts a tape into protocol types, enforcing the value limits.
 struct Converter<'a, 't> {
     tape: &'a Tape<'t>,
@@ -345,41 +318,41 @@ impl<'a, 't> Converter<'a, 't> {
                 Err(arity_error(&tag, expects, len))
             }
         };
-        let message = match &*tag {
-            "push" => {
+        let message = match Tag::of(&tag) {
+            Some(Tag::Push) => {
                 arity(1, "1 argument (an expression)")?;
                 Message::Push(self.expr(items.at(1), 0).at(1)?)
             }
-            "pull" => {
+            Some(Tag::Pull) => {
                 arity(1, "1 argument (an import id)")?;
                 Message::Pull(self.id(items.at(1)).at(1)?)
             }
-            "resolve" | "reject" => {
+            Some(settle @ (Tag::Resolve | Tag::Reject)) => {
                 arity(2, "2 arguments (an export id and an expression)")?;
                 let id = self.id(items.at(1)).at(1)?;
                 let expr = self.expr(items.at(2), 0).at(2)?;
-                if tag == "resolve" {
+                if settle == Tag::Resolve {
                     Message::Resolve(id, expr)
                 } else {
                     Message::Reject(id, expr)
                 }
             }
-            "release" => {
+            Some(Tag::Release) => {
                 arity(2, "2 arguments (an import id and a refcount)")?;
                 Message::Release(
                     self.id(items.at(1)).at(1)?,
                     self.refcount(items.at(2)).at(2)?,
                 )
             }
-            "stream" => {
+            Some(Tag::Stream) => {
                 arity(1, "1 argument (an expression)")?;
                 Message::Stream(self.expr(items.at(1), 0).at(1)?)
             }
-            "pipe" => {
+            Some(Tag::Pipe) => {
                 arity(0, "no arguments")?;
                 Message::Pipe
             }
-            "abort" => {
+            Some(Tag::Abort) => {
                 arity(1, "1 argument (an expression)")?;
                 Message::Abort(self.expr(items.at(1), 0).at(1)?)
             }
@@ -481,7 +454,8 @@ impl<'a, 't> Converter<'a, 't> {
     // frame is paid once per level (the per-form work lives in the functions of the table).
     #[inline(never)]
     fn tagged(&self, tag: &str, items: &Items, depth: usize) -> Result<Expr> {
-        let Some(form) = FORMS.iter().find(|form| form.tag == tag) else {
+        let Some(form) = Tag::of(tag).and_then(|tag| FORMS.iter().find(|form| form.tag == tag))
+        else {
             return Err(Fail::malformed(format!(
                 "unknown expression tag {} (a literal array must be escaped as [[…]])",
                 quote(tag)
@@ -492,7 +466,7 @@ impl<'a, 't> Converter<'a, 't> {
             return Err(arity_error(tag, form.expects, items.len));
         }
         match form.parse {
-            Parser::Constant => self.constant(tag),
+            Parser::Constant => self.constant(form.tag),
             Parser::BigInt => self.bigint_form(items),
             Parser::Date => self.date_form(items),
             Parser::Bytes => self.bytes(items),
@@ -501,19 +475,19 @@ impl<'a, 't> Converter<'a, 't> {
             Parser::Headers => self.headers_form(items),
             Parser::Request => self.request_form(items, depth),
             Parser::Response => self.response_form(items, depth),
-            Parser::Reference => self.reference_form(tag, items, depth),
+            Parser::Reference => self.reference_form(form.tag, items, depth),
             Parser::Remap => self.remap_form(items, depth),
-            Parser::Id => self.id_form(tag, items),
+            Parser::Id => self.id_form(form.tag, items),
             Parser::Blob => self.blob_form(items, depth),
         }
     }
 
     /// `["undefined"]`, `["inf"]`, `["-inf"]`, `["nan"]`
-    fn constant(&self, tag: &str) -> Result<Expr> {
+    fn constant(&self, tag: Tag) -> Result<Expr> {
         Ok(match tag {
-            "undefined" => Expr::Undefined,
-            "inf" => Expr::Inf,
-            "-inf" => Expr::NegInf,
+            Tag::Undefined => Expr::Undefined,
+            Tag::Inf => Expr::Inf,
+            Tag::NegInf => Expr::NegInf,
             _ => Expr::NaN,
         })
     }
@@ -549,12 +523,12 @@ impl<'a, 't> Converter<'a, 't> {
     }
 
     /// `["export" | "promise" | "writable" | "readable", id]`
-    fn id_form(&self, tag: &str, items: &Items) -> Result<Expr> {
+    fn id_form(&self, tag: Tag, items: &Items) -> Result<Expr> {
         let id = self.id(items.at(1)).at(1)?;
         Ok(match tag {
-            "export" => Expr::Export(id),
-            "promise" => Expr::Promise(id),
-            "writable" => Expr::Writable(id),
+            Tag::Export => Expr::Export(id),
+            Tag::Promise => Expr::Promise(id),
+            Tag::Writable => Expr::Writable(id),
             _ => Expr::Readable(id),
         })
     }
@@ -646,7 +620,7 @@ impl<'a, 't> Converter<'a, 't> {
     }
 
     /// `["import" | "pipeline", id, path?, args?]`
-    fn reference_form(&self, tag: &str, items: &Items, depth: usize) -> Result<Expr> {
+    fn reference_form(&self, tag: Tag, items: &Items, depth: usize) -> Result<Expr> {
         let id = self.id(items.at(1)).at(1)?;
         let path = match items.get(2) {
             Some(at) => Some(self.path(at).at(2)?),
@@ -660,7 +634,7 @@ impl<'a, 't> Converter<'a, 't> {
             None => None,
         };
         let reference = Box::new(ReferenceForm { id, path, args });
-        Ok(if tag == "import" {
+        Ok(if tag == Tag::Import {
             Expr::Import(reference)
         } else {
             Expr::Pipeline(reference)
@@ -965,9 +939,9 @@ impl<'a, 't> Converter<'a, 't> {
             let id = self.tape.skip(tag);
             if let Node::String { .. } = self.tape.node(tag) {
                 let tag = self.tape.str(tag);
-                return match &*tag {
-                    "import" => Ok(Capture::Import(self.id(id).at(1)?)),
-                    "export" => Ok(Capture::Export(self.id(id).at(1)?)),
+                return match Tag::of(&tag) {
+                    Some(Tag::Import) => Ok(Capture::Import(self.id(id).at(1)?)),
+                    Some(Tag::Export) => Ok(Capture::Export(self.id(id).at(1)?)),
                     _ => Err(Fail::malformed(format!(
                         "unknown capture tag {}; expected \"import\" or \"export\"",
                         quote(&tag)
@@ -982,7 +956,7 @@ impl<'a, 't> Converter<'a, 't> {
 
 /// One special form: its tag, how many elements may follow the tag, and its parser.
 struct Form {
-    tag: &'static str,
+    tag: Tag,
     min_args: usize,
     max_args: usize,
     /// The arity in words, for "takes …, found N" errors.
@@ -1009,7 +983,7 @@ enum Parser {
 }
 
 const fn form(
-    tag: &'static str,
+    tag: Tag,
     (min_args, max_args): (usize, usize),
     expects: &'static str,
     parse: Parser,
@@ -1025,67 +999,67 @@ const fn form(
 
 /// Every expression tag of the protocol.
 const FORMS: &[Form] = &[
-    form("undefined", (0, 0), "no arguments", Parser::Constant),
-    form("inf", (0, 0), "no arguments", Parser::Constant),
-    form("-inf", (0, 0), "no arguments", Parser::Constant),
-    form("nan", (0, 0), "no arguments", Parser::Constant),
+    form(Tag::Undefined, (0, 0), "no arguments", Parser::Constant),
+    form(Tag::Inf, (0, 0), "no arguments", Parser::Constant),
+    form(Tag::NegInf, (0, 0), "no arguments", Parser::Constant),
+    form(Tag::NaN, (0, 0), "no arguments", Parser::Constant),
     form(
-        "bigint",
+        Tag::BigInt,
         (1, 1),
         "1 argument (a decimal string)",
         Parser::BigInt,
     ),
     form(
-        "date",
+        Tag::Date,
         (1, 1),
         "1 argument (milliseconds since the epoch, or null)",
         Parser::Date,
     ),
     form(
-        "bytes",
+        Tag::Bytes,
         (1, 2),
         "1 or 2 arguments (base64 text and an optional kind name)",
         Parser::Bytes,
     ),
     form(
-        "error",
+        Tag::Error,
         (2, 4),
         "2 to 4 arguments (name, message, optional stack, optional props)",
         Parser::Error,
     ),
-    form("url", (1, 1), "1 argument (a URL string)", Parser::Url),
+    form(Tag::Url, (1, 1), "1 argument (a URL string)", Parser::Url),
     form(
-        "headers",
+        Tag::Headers,
         (1, 1),
         "1 argument (a list of [name, value] pairs)",
         Parser::Headers,
     ),
     form(
-        "request",
+        Tag::Request,
         (2, 2),
         "2 arguments (a URL string and an init object)",
         Parser::Request,
     ),
     form(
-        "response",
+        Tag::Response,
         (2, 2),
         "2 arguments (a body expression and an init object)",
         Parser::Response,
     ),
-    form("import", (1, 3), REFERENCE_ARGS, Parser::Reference),
-    form("pipeline", (1, 3), REFERENCE_ARGS, Parser::Reference),
+    form(Tag::Import, (1, 3), REFERENCE_ARGS, Parser::Reference),
+    form(Tag::Pipeline, (1, 3), REFERENCE_ARGS, Parser::Reference),
     form(
-        "remap",
+        Tag::Remap,
         (4, 4),
         "4 arguments (an import id, a property path, captures and instructions)",
         Parser::Remap,
     ),
-    form("export", (1, 1), "1 argument (an id)", Parser::Id),
-    form("promise", (1, 1), "1 argument (an id)", Parser::Id),
-    form("writable", (1, 1), "1 argument (an id)", Parser::Id),
-    form("readable", (1, 1), "1 argument (an id)", Parser::Id),
+    form(Tag::Export, (1, 1), "1 argument (an id)", Parser::Id),
+    form(Tag::Promise, (1, 1), "1 argument (an id)", Parser::Id),
+    form(Tag::Writable, (1, 1), "1 argument (an id)", Parser::Id),
+    form(Tag::Readable, (1, 1), "1 argument (an id)", Parser::Id),
     form(
-        "blob",
+        Tag::Blob,
         (2, 2),
         "2 arguments (a MIME type string and a content expression)",
         Parser::Blob,

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::tag::Tag;
 use super::text::{
     bare_form, close_form, open_form, write_base64, write_integer, write_key, write_number,
     write_string, write_unsigned,
@@ -62,34 +63,34 @@ impl Writer {
 
     fn message(&mut self, msg: &Message) {
         match msg {
-            Message::Push(expr) => self.tag_then_expr("push", expr),
+            Message::Push(expr) => self.tag_then_expr(Tag::Push, expr),
             Message::Pull(id) => {
-                self.open("pull");
+                self.open(Tag::Pull);
                 self.integer(*id);
                 self.close();
             }
-            Message::Resolve(id, expr) => self.tag_id_expr("resolve", *id, expr),
-            Message::Reject(id, expr) => self.tag_id_expr("reject", *id, expr),
+            Message::Resolve(id, expr) => self.tag_id_expr(Tag::Resolve, *id, expr),
+            Message::Reject(id, expr) => self.tag_id_expr(Tag::Reject, *id, expr),
             Message::Release(id, refcount) => {
-                self.open("release");
+                self.open(Tag::Release);
                 self.integer(*id);
                 self.out.push(',');
                 write_unsigned(&mut self.out, *refcount);
                 self.close();
             }
-            Message::Stream(expr) => self.tag_then_expr("stream", expr),
-            Message::Pipe => self.bare("pipe"),
-            Message::Abort(expr) => self.tag_then_expr("abort", expr),
+            Message::Stream(expr) => self.tag_then_expr(Tag::Stream, expr),
+            Message::Pipe => self.bare(Tag::Pipe),
+            Message::Abort(expr) => self.tag_then_expr(Tag::Abort, expr),
         }
     }
 
-    fn tag_then_expr(&mut self, tag: &str, expr: &Expr) {
+    fn tag_then_expr(&mut self, tag: Tag, expr: &Expr) {
         self.open(tag);
         self.expr(expr);
         self.close();
     }
 
-    fn tag_id_expr(&mut self, tag: &str, id: i64, expr: &Expr) {
+    fn tag_id_expr(&mut self, tag: Tag, id: i64, expr: &Expr) {
         self.open(tag);
         self.integer(id);
         self.out.push(',');
@@ -126,17 +127,17 @@ impl Writer {
                 self.expr_list_items(items);
                 self.out.push_str("]]");
             }
-            Expr::Undefined => self.bare("undefined"),
-            Expr::Inf => self.bare("inf"),
-            Expr::NegInf => self.bare("-inf"),
-            Expr::NaN => self.bare("nan"),
+            Expr::Undefined => self.bare(Tag::Undefined),
+            Expr::Inf => self.bare(Tag::Inf),
+            Expr::NegInf => self.bare(Tag::NegInf),
+            Expr::NaN => self.bare(Tag::NaN),
             Expr::BigInt(digits) => {
-                self.open("bigint");
+                self.open(Tag::BigInt);
                 self.string(digits);
                 self.close();
             }
             Expr::Date(ms) => {
-                self.open("date");
+                self.open(Tag::Date);
                 // An invalid date (and any non-finite time) is `null`, as the reference sends it.
                 match ms {
                     Some(ms) if ms.is_finite() => self.number(*ms),
@@ -145,7 +146,7 @@ impl Writer {
                 self.close();
             }
             Expr::Bytes { data, kind } => {
-                self.open("bytes");
+                self.open(Tag::Bytes);
                 // The reference omits the padding.
                 write_base64(&mut self.out, data);
                 if let Some(kind) = kind {
@@ -156,33 +157,33 @@ impl Writer {
             }
             Expr::Error(error) => self.error(error),
             Expr::Url(href) => {
-                self.open("url");
+                self.open(Tag::Url);
                 self.string(href);
                 self.close();
             }
             Expr::Headers(pairs) => {
-                self.open("headers");
+                self.open(Tag::Headers);
                 self.header_pairs(pairs);
                 self.close();
             }
             Expr::Request(request) => {
-                self.open("request");
+                self.open(Tag::Request);
                 self.string(&request.url);
                 self.out.push(',');
                 self.fetch_init(&request.init, REQUEST_LEADING_KEYS, true);
                 self.close();
             }
             Expr::Response(response) => {
-                self.open("response");
+                self.open(Tag::Response);
                 self.expr(&response.body);
                 self.out.push(',');
                 self.fetch_init(&response.init, RESPONSE_LEADING_KEYS, false);
                 self.close();
             }
-            Expr::Import(reference) => self.reference("import", reference),
-            Expr::Pipeline(reference) => self.reference("pipeline", reference),
+            Expr::Import(reference) => self.reference(Tag::Import, reference),
+            Expr::Pipeline(reference) => self.reference(Tag::Pipeline, reference),
             Expr::Remap(remap) => {
-                self.open("remap");
+                self.open(Tag::Remap);
                 self.integer(remap.id);
                 self.out.push(',');
                 self.path(&remap.path);
@@ -192,12 +193,12 @@ impl Writer {
                 self.expr_list(&remap.instructions);
                 self.close();
             }
-            Expr::Export(id) => self.tag_id("export", *id),
-            Expr::Promise(id) => self.tag_id("promise", *id),
-            Expr::Writable(id) => self.tag_id("writable", *id),
-            Expr::Readable(id) => self.tag_id("readable", *id),
+            Expr::Export(id) => self.tag_id(Tag::Export, *id),
+            Expr::Promise(id) => self.tag_id(Tag::Promise, *id),
+            Expr::Writable(id) => self.tag_id(Tag::Writable, *id),
+            Expr::Readable(id) => self.tag_id(Tag::Readable, *id),
             Expr::Blob { mime, content } => {
-                self.open("blob");
+                self.open(Tag::Blob);
                 self.string(mime);
                 self.out.push(',');
                 self.expr(content);
@@ -212,11 +213,11 @@ impl Writer {
         if x.is_finite() {
             self.number(x);
         } else if x.is_nan() {
-            self.bare("nan");
+            self.bare(Tag::NaN);
         } else if x > 0.0 {
-            self.bare("inf");
+            self.bare(Tag::Inf);
         } else {
-            self.bare("-inf");
+            self.bare(Tag::NegInf);
         }
     }
 
@@ -225,7 +226,7 @@ impl Writer {
     fn error(&mut self, error: &ErrorForm) {
         let (name, message) = (&error.name, &error.message);
         let (stack, props) = (error.stack.as_deref(), error.props.as_deref());
-        self.open("error");
+        self.open(Tag::Error);
         self.string(name);
         self.out.push(',');
         self.string(message);
@@ -285,7 +286,7 @@ impl Writer {
     }
 
     /// `[tag, id, path?, args?]`; args without a path get an empty path so they stay in place.
-    fn reference(&mut self, tag: &str, reference: &ReferenceForm) {
+    fn reference(&mut self, tag: Tag, reference: &ReferenceForm) {
         let (path, args) = (reference.path.as_deref(), reference.args.as_deref());
         self.open(tag);
         self.integer(reference.id);
@@ -300,7 +301,7 @@ impl Writer {
         self.close();
     }
 
-    fn tag_id(&mut self, tag: &str, id: i64) {
+    fn tag_id(&mut self, tag: Tag, id: i64) {
         self.open(tag);
         self.integer(id);
         self.close();
@@ -309,7 +310,7 @@ impl Writer {
     // --- pieces ----------------------------------------------------------------------------
 
     /// Starts a form with arguments: `["tag",`.
-    fn open(&mut self, tag: &str) {
+    fn open(&mut self, tag: Tag) {
         open_form(&mut self.out, tag);
     }
 
@@ -318,7 +319,7 @@ impl Writer {
     }
 
     /// A form with no arguments, `["tag"]`.
-    fn bare(&mut self, tag: &str) {
+    fn bare(&mut self, tag: Tag) {
         bare_form(&mut self.out, tag);
     }
 
@@ -391,8 +392,8 @@ impl Writer {
                 self.out.push(',');
             }
             match capture {
-                Capture::Import(id) => self.tag_id("import", *id),
-                Capture::Export(id) => self.tag_id("export", *id),
+                Capture::Import(id) => self.tag_id(Tag::Import, *id),
+                Capture::Export(id) => self.tag_id(Tag::Export, *id),
             }
         }
         self.out.push(']');

@@ -8,10 +8,12 @@
 //!
 //! ```text
 //! let mut out = String::new();
-//! open_form(&mut out, "date");      // ["date",
+//! open_form(&mut out, Tag::Date);   // ["date",
 //! write_number(&mut out, 1.5e12);   // 1500000000000
 //! close_form(&mut out);             // ]
 //! ```
+
+use super::tag::Tag;
 
 /// Bytes a JSON string cannot hold as they are: `"`, `\` and the control characters.
 const NEEDS_ESCAPE: [bool; 256] = {
@@ -164,13 +166,10 @@ pub(crate) fn write_unsigned(out: &mut String, n: u64) {
 }
 
 /// Writes `["tag",`, the start of a form with arguments: write them separated by `,`, then
-/// [`close_form`]. `tag` is one of the protocol's tags, plain ASCII with nothing to escape.
+/// [`close_form`].
 #[inline]
-pub(crate) fn open_form(out: &mut String, tag: &str) {
-    debug_assert_eq!(find_escape(tag.as_bytes(), 0), tag.len(), "tag {tag:?}");
-    out.push_str("[\"");
-    out.push_str(tag);
-    out.push_str("\",");
+pub(crate) fn open_form(out: &mut String, tag: Tag) {
+    out.push_str(tag.open());
 }
 
 /// Writes `]`, the end of a form started with [`open_form`].
@@ -178,14 +177,10 @@ pub(crate) fn close_form(out: &mut String) {
     out.push(']');
 }
 
-/// Writes `["tag"]`, a form without arguments (`["undefined"]`, `["pipe"]`). `tag` is one of
-/// the protocol's tags, plain ASCII with nothing to escape.
+/// Writes `["tag"]`, a form without arguments (`["undefined"]`, `["pipe"]`).
 #[inline]
-pub(crate) fn bare_form(out: &mut String, tag: &str) {
-    debug_assert_eq!(find_escape(tag.as_bytes(), 0), tag.len(), "tag {tag:?}");
-    out.push_str("[\"");
-    out.push_str(tag);
-    out.push_str("\"]");
+pub(crate) fn bare_form(out: &mut String, tag: Tag) {
+    out.push_str(tag.alone());
 }
 
 /// Writes `data` as a quoted base64 string without padding, as the reference writes the
@@ -260,11 +255,11 @@ mod tests {
     #[test]
     fn forms() {
         let mut out = String::new();
-        open_form(&mut out, "bytes");
+        open_form(&mut out, Tag::Bytes);
         write_base64(&mut out, b"hi");
         close_form(&mut out);
         out.push(',');
-        bare_form(&mut out, "undefined");
+        bare_form(&mut out, Tag::Undefined);
         out.push(',');
         write_key(&mut out, "k");
         write_integer(&mut out, -7);
