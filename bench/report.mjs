@@ -1,20 +1,36 @@
 // Formats the runs recorded by bench/compare.sh (one JSON object per line) as tables:
-// every run, then the medians side by side with the ratios.
+// every run, then the medians side by side with the ratios, then CPU per call per phase against
+// the floor (examples/bench-floor.rs), with syscalls per call from `strace -c` summaries.
 //
-//   node bench/report.mjs RUNS.jsonl
+//   node bench/report.mjs RUNS.jsonl [--strace LABEL=FILE]...
+//
+// The floor's runs (server "floor") and the strace summaries (of the ws.concurrent phase run
+// alone, `strace -c -f -S calls`) are optional: without them, their columns are left out.
 
 import fs from "node:fs";
 
-const file = process.argv[2];
-if (!file) {
-  console.error("usage: node report.mjs RUNS.jsonl");
+const argv = process.argv.slice(2);
+const file = argv[0];
+const straceFiles = {};
+for (let i = 1; i < argv.length; i++) {
+  const m = argv[i] === "--strace" && /^([a-z]+)=(.+)$/.exec(argv[++i] ?? "");
+  if (!m) usage();
+  straceFiles[m[1]] = m[2];
+}
+function usage() {
+  console.error("usage: node report.mjs RUNS.jsonl [--strace LABEL=FILE]...");
   process.exit(2);
 }
+if (!file) usage();
 const runs = fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 const servers = ["reference", "ours"];
 for (const s of servers) {
   if (!runs.some((r) => r.server === s)) throw new Error(`no run for the ${s} server in ${file}`);
 }
+const hasFloor = runs.some((r) => r.server === "floor");
+if (hasFloor) servers.push("floor");
+/** The target: ours within this factor of the floor's CPU per call, in every phase. */
+const TARGET = 1.15;
 
 const MiB = (kb) => kb / 1024;
 const cpuTicksS = (r) => r.cpuTicks / r.clkTck;
@@ -65,7 +81,7 @@ for (const r of runs) {
 // ---------------------------------------------------------------- medians side by side
 
 const by = Object.fromEntries(servers.map((s) => [s, runs.filter((r) => r.server === s)]));
-const n = Math.min(by.reference.length, by.ours.length);
+const n = Math.min(...servers.map((s) => by[s].length));
 const med = (s, f) => median(by[s].map(f));
 
 // [label, value of a run, digits, ratio direction]: "ref/ours" (cost: >1 means ours uses less),
@@ -88,18 +104,104 @@ for (const name of phaseNames) {
 }
 
 console.log();
+const ratioText = (x) => (Number.isFinite(x) ? `${fmt(x, 2)}x` : "n/a");
 console.log(`Medians over ${n} round${n === 1 ? "" : "s"} each (load: ${runs[0].load.calls} calls; phases: ${phaseNames.join(", ")}):`);
 table(
-  ["metric", "reference", "ours", "ratio", "ratio is"],
+  ["metric", "reference", "ours", ...(hasFloor ? ["floor"] : []), "ratio", "ratio is", ...(hasFloor ? ["vs floor"] : [])],
   metrics.map(([label, f, digits, dir]) => {
     const ref = med("reference", f);
     const ours = med("ours", f);
     const ratio = dir === "ref/ours" ? ref / ours : ours / ref;
-    return [label, fmt(ref, digits), fmt(ours, digits), Number.isFinite(ratio) ? `${fmt(ratio, 2)}x` : "n/a", dir];
+    const row = [label, fmt(ref, digits), fmt(ours, digits)];
+    if (hasFloor) row.push(fmt(med("floor", f), digits));
+    row.push(ratioText(ratio), dir);
+    if (hasFloor) {
+      const floor = med("floor", f);
+      row.push(ratioText(dir === "ref/ours" ? ours / floor : floor / ours));
+    }
+    return row;
   }),
-  ["l", "r", "r", "r", "l"],
+  ["l", "r", "r", "r", "r", "l", "r"],
 );
-console.log("ratio is ref/ours for costs (> 1: ours uses less), ours/ref for throughput (> 1: ours is faster).");
+console.log("ratio is ref/ours for costs (> 1: ours uses less), ours/ref for throughput (> 1: ours is faster)." +
+  (hasFloor ? "\nvs floor is ours/floor for costs, floor/ours for throughput (> 1: ours is that far from the floor)." : ""));
+
+// ---------------------------------------------------------------- against the floor
+
+/** Parses `strace -c` output: {total, rows: [{name, calls, errors}]} (rows in the file's order). */
+function readStrace(path) {
+  const rows = [];
+  let total;
+  for (const line of fs.readFileSync(path, "utf8").split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5 || !/^[0-9.]+$/.test(f[0])) continue;
+    const name = f[f.length - 1];
+    const calls = Number(f[3]);
+    const errors = f.length >= 6 ? Number(f[4]) : 0;
+    if (name === "total") total = calls;
+    else rows.push({ name, calls, errors });
+  }
+  if (total === undefined) throw new Error(`no total line in strace summary ${path}`);
+  rows.sort((a, b) => b.calls - a.calls);
+  return { total, rows };
+}
+
+if (hasFloor) {
+  const cpuPerCall = (name) => (r) => (phase(r, name).serverCpuMs * 1e3) / phase(r, name).calls;
+  // Per-round ratios: runs of the same round are paired (made minutes apart, in ABBA order).
+  const perRound = (name) => {
+    const xs = [];
+    for (const o of by.ours) {
+      const f = by.floor.find((r) => r.round === o.round);
+      if (f) xs.push(cpuPerCall(name)(o) / cpuPerCall(name)(f));
+    }
+    return xs;
+  };
+  const concurrentCalls = runs[0].load.phases.find((p) => p.name === "ws.concurrent")?.calls;
+  const strace = Object.fromEntries(Object.entries(straceFiles).map(([label, path]) => [label, readStrace(path)]));
+  const hasStrace = strace.ours && strace.floor && concurrentCalls;
+  const sysPerCall = (label) => strace[label].total / concurrentCalls;
+  const over = [];
+  console.log();
+  console.log(`Server CPU µs per call (schedstat) against the floor, medians over ${n} round${n === 1 ? "" : "s"}. ` +
+    `Target: ours within ${fmt(TARGET, 2)}x of the floor in every phase.`);
+  table(
+    ["phase", "reference", "ours", "floor", "ref÷ours", "ours÷floor", "per round", "target", ...(hasStrace ? ["syscalls/call ours", "floor"] : [])],
+    phaseNames.map((name) => {
+      const [ref, ours, floor] = ["reference", "ours", "floor"].map((s) => med(s, cpuPerCall(name)));
+      const vsFloor = ours / floor;
+      const rounds = perRound(name);
+      const met = vsFloor <= TARGET;
+      if (!met) over.push(name);
+      const row = [
+        name, fmt(ref, 1), fmt(ours, 1), fmt(floor, 1), ratioText(ref / ours), ratioText(vsFloor),
+        rounds.length > 1 ? `${fmt(Math.min(...rounds), 2)}–${fmt(Math.max(...rounds), 2)}` : rounds.map((x) => fmt(x, 2)).join(""),
+        met ? "met" : "OVER",
+      ];
+      if (hasStrace) {
+        row.push(name === "ws.concurrent" ? fmt(sysPerCall("ours"), 2) : "", name === "ws.concurrent" ? fmt(sysPerCall("floor"), 2) : "");
+      }
+      return row;
+    }),
+    ["l", "r", "r", "r", "r", "r", "r", "l", "r", "r"],
+  );
+  console.log(over.length
+    ? `Target (ours ≤ ${fmt(TARGET, 2)}x the floor) not met in: ${over.join(", ")}.`
+    : `Target (ours ≤ ${fmt(TARGET, 2)}x the floor) met in every phase.`);
+  console.log("per round: ours÷floor of each round's pair of runs (min–max), to show the noise.");
+  if (hasStrace) {
+    console.log();
+    console.log(`Syscalls in the ws.concurrent phase run alone under strace -c -f (${concurrentCalls} calls; ` +
+      "connection setup and close included; futex and epoll_wait include idle workers parking):");
+    for (const label of ["ours", "floor"]) {
+      const { total, rows } = strace[label];
+      const top = rows.slice(0, 6).map((r) => `${r.name} ${fmt(r.calls / concurrentCalls, 2)}` + (r.errors ? ` (${fmt(r.errors / concurrentCalls, 2)} failed)` : ""));
+      console.log(`  ${label.padEnd(5)} ${fmt(total / concurrentCalls, 2)} syscalls/call: ${top.join(", ")}`);
+    }
+  } else if (Object.keys(straceFiles).length === 0) {
+    console.log("(no strace summaries: syscalls/call skipped)");
+  }
+}
 if (notes.length) {
   console.log();
   for (const note of notes) console.log(`note: ${note}`);

@@ -2,7 +2,10 @@
 // the interop surface (interop/README.md). Used by bench/compare.sh to put the reference server
 // and ours under identical load.
 //
-//   node interop/node/load.mjs HOST:PORT [--server-pid PID]
+//   node interop/node/load.mjs HOST:PORT [--server-pid PID] [--phases NAME,...]
+//
+// --phases runs only the phases named (default: all four); bench/compare.sh runs ws.concurrent
+// alone under strace.
 //
 // Phases, in this order (each WebSocket phase on its own session, opened before its clock starts):
 //   ws.sequential   3,000 square(x), one at a time, over one WebSocket session
@@ -33,16 +36,21 @@ import { RpcSession, WebSocketTransport, newHttpBatchRpcSession } from "capnweb"
 const args = process.argv.slice(2);
 let addr;
 let serverPid;
+let only;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--server-pid") serverPid = Number(args[++i]);
+  else if (args[i] === "--phases") only = new Set(String(args[++i] ?? "").split(","));
   else if (!addr) addr = args[i];
   else usage();
 }
 if (!addr || !/^.+:\d+$/.test(addr) || (serverPid !== undefined && !(serverPid > 0))) usage();
 function usage() {
-  console.error("usage: node load.mjs HOST:PORT [--server-pid PID]");
+  console.error("usage: node load.mjs HOST:PORT [--server-pid PID] [--phases NAME,...]");
   process.exit(2);
 }
+const PHASE_NAMES = ["ws.sequential", "ws.concurrent", "ws.pipelined", "http.batch"];
+if (only && [...only].some((name) => !PHASE_NAMES.includes(name))) usage();
+const runs = (name) => !only || only.has(name);
 const PHASE_TIMEOUT_MS = Number(process.env.LOAD_TIMEOUT_MS ?? 120000);
 
 // ---------------------------------------------------------------- failure
@@ -190,55 +198,64 @@ const BATCHES = 300;
 async function main() {
   console.log(`# load.mjs: reference client (npm capnweb 0.12.0) -> ${addr}${serverPid ? ` (server pid ${serverPid})` : ""}`);
 
-  let s = await openSession();
-  await phase("ws.sequential", { ops: SEQUENTIAL, calls: SEQUENTIAL }, async () => {
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      const x = i + 1;
-      check(await s.api.square(x), x * x, `square(${x})`);
-    }
-  });
-  await closeSession(s, "ws.sequential");
-
-  s = await openSession();
-  await phase("ws.concurrent", { ops: CONCURRENT, calls: CONCURRENT }, async () => {
-    for (let start = 0; start < CONCURRENT; start += WINDOW) {
-      const xs = Array.from({ length: WINDOW }, (_, j) => start + j - CONCURRENT / 2);
-      const got = await Promise.all(xs.map((x) => s.api.square(x)));
-      for (let j = 0; j < WINDOW; j++) check(got[j], xs[j] * xs[j], `square(${xs[j]})`);
-    }
-  });
-  await closeSession(s, "ws.concurrent");
-
-  s = await openSession();
-  await phase("ws.pipelined", { ops: PIPELINED, calls: 2 * PIPELINED }, async () => {
-    for (let k = 0; k < PIPELINED; k++) {
-      const counter = s.api.makeCounter(k);
-      try {
-        check(await counter.increment(1), k + 1, `makeCounter(${k}).increment(1)`);
-      } finally {
-        counter[Symbol.dispose]();
+  let s;
+  if (runs("ws.sequential")) {
+    s = await openSession();
+    await phase("ws.sequential", { ops: SEQUENTIAL, calls: SEQUENTIAL }, async () => {
+      for (let i = 0; i < SEQUENTIAL; i++) {
+        const x = i + 1;
+        check(await s.api.square(x), x * x, `square(${x})`);
       }
-    }
-  });
-  await closeSession(s, "ws.pipelined");
+    });
+    await closeSession(s, "ws.sequential");
+  }
 
-  const postsBefore = posts;
-  await phase("http.batch", { ops: BATCHES, calls: 3 * BATCHES }, async () => {
-    for (let b = 0; b < BATCHES; b++) {
-      const k = 1000 * b;
-      const api = newHttpBatchRpcSession(`http://${addr}/`);
-      const counter = api.makeCounter(k);
-      try {
-        const got = await Promise.all([counter.increment(1), counter.increment(1)]);
-        check(got[0], k + 1, `batch ${b}: makeCounter(${k}).increment(1)`);
-        check(got[1], k + 2, `batch ${b}: makeCounter(${k}).increment(1), twice`);
-      } finally {
-        counter[Symbol.dispose]();
-        api[Symbol.dispose]();
+  if (runs("ws.concurrent")) {
+    s = await openSession();
+    await phase("ws.concurrent", { ops: CONCURRENT, calls: CONCURRENT }, async () => {
+      for (let start = 0; start < CONCURRENT; start += WINDOW) {
+        const xs = Array.from({ length: WINDOW }, (_, j) => start + j - CONCURRENT / 2);
+        const got = await Promise.all(xs.map((x) => s.api.square(x)));
+        for (let j = 0; j < WINDOW; j++) check(got[j], xs[j] * xs[j], `square(${xs[j]})`);
       }
-    }
-  });
-  check(posts - postsBefore, BATCHES, "POSTs made by the http.batch phase");
+    });
+    await closeSession(s, "ws.concurrent");
+  }
+
+  if (runs("ws.pipelined")) {
+    s = await openSession();
+    await phase("ws.pipelined", { ops: PIPELINED, calls: 2 * PIPELINED }, async () => {
+      for (let k = 0; k < PIPELINED; k++) {
+        const counter = s.api.makeCounter(k);
+        try {
+          check(await counter.increment(1), k + 1, `makeCounter(${k}).increment(1)`);
+        } finally {
+          counter[Symbol.dispose]();
+        }
+      }
+    });
+    await closeSession(s, "ws.pipelined");
+  }
+
+  if (runs("http.batch")) {
+    const postsBefore = posts;
+    await phase("http.batch", { ops: BATCHES, calls: 3 * BATCHES }, async () => {
+      for (let b = 0; b < BATCHES; b++) {
+        const k = 1000 * b;
+        const api = newHttpBatchRpcSession(`http://${addr}/`);
+        const counter = api.makeCounter(k);
+        try {
+          const got = await Promise.all([counter.increment(1), counter.increment(1)]);
+          check(got[0], k + 1, `batch ${b}: makeCounter(${k}).increment(1)`);
+          check(got[1], k + 2, `batch ${b}: makeCounter(${k}).increment(1), twice`);
+        } finally {
+          counter[Symbol.dispose]();
+          api[Symbol.dispose]();
+        }
+      }
+    });
+    check(posts - postsBefore, BATCHES, "POSTs made by the http.batch phase");
+  }
 
   const ms = phases.reduce((a, p) => a + p.ms, 0);
   const calls = phases.reduce((a, p) => a + p.calls, 0);
