@@ -113,7 +113,7 @@ impl<T: Transport> Driver<T> {
             self.batch = None;
             self.core.in_transit.store(0, Ordering::Relaxed);
         }
-        if self.unflushed && (!self.core.batched || self.flush_asked) {
+        if self.unflushed && (!self.core.caps.is_batched() || self.flush_asked) {
             ready!(self.transport.poll_flush(cx))?;
             self.unflushed = false;
             self.flush_asked = false;

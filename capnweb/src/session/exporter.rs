@@ -74,7 +74,7 @@ impl<'a> SessionExporter<'a> {
 
     /// A readable stream's content, for a pipe opened under the next import id.
     fn open_pipe(&mut self, cell: &Arc<ReadableCell>, kind: &str) -> Result<i64, Error> {
-        if self.core.batched || !self.core.options.peer_answers {
+        if !self.core.caps.carries_streams() {
             return Err(stream::needs_persistent_session());
         }
         let chunks = cell.take().ok_or_else(|| stream::already_taken(kind))?;
@@ -131,7 +131,7 @@ impl Exporter for SessionExporter<'_> {
         if let Hook::Stream(stream) = hook {
             return match &**stream {
                 StreamHook::Writable(_) => {
-                    if self.core.batched || !self.core.options.peer_answers {
+                    if !self.core.caps.carries_streams() {
                         return Err(stream::needs_persistent_session());
                     }
                     let id = self.tables.exports.export_stub(hook)?;

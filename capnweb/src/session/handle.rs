@@ -121,7 +121,7 @@ impl Session {
                 "this connection has no main object: the other side serves nothing",
             ))),
         };
-        let batched = transport.is_batched();
+        let caps = transport.capabilities();
         let span = session_span(options.context.as_ref());
         let served = Arc::new(Served::new(
             options.interceptor.clone(),
@@ -131,7 +131,7 @@ impl Session {
         ));
         let core = Arc::new_cyclic(|weak: &Weak<SessionCore>| {
             let weak = weak.clone();
-            let flush = batched.then(|| {
+            let flush = caps.is_batched().then(|| {
                 Arc::new(move || {
                     if let Some(core) = weak.upgrade() {
                         core.request_flush();
@@ -166,7 +166,7 @@ impl Session {
                 ended: Notify::new(),
                 drained: Notify::new(),
                 flush,
-                batched,
+                caps,
                 served,
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),

@@ -165,7 +165,7 @@ impl SessionCore {
     fn receive_pipe(self: &Arc<Self>) -> Result<(), Error> {
         use crate::stream::{Pipe, PipeReader, PipeWriter, StreamHook};
         let pipe = Pipe::new(self.options.max_stream_buffer_bytes);
-        if self.batched || !self.options.peer_answers {
+        if !self.caps.carries_streams() {
             pipe.fail(crate::stream::needs_persistent_session());
         }
         let writer = crate::hook::TargetCell::new(Arc::new(PipeWriter::new(Arc::clone(&pipe))));

@@ -115,7 +115,7 @@ impl SessionCore {
     pub(super) fn take_outbox(self: &Arc<Self>) -> Option<(Batch, bool)> {
         self.with_state(|st| {
             let flush = std::mem::take(&mut st.outbox.flush_requested);
-            let ready = !self.batched || flush || st.ended.is_some();
+            let ready = !self.caps.is_batched() || flush || st.ended.is_some();
             let batch = if ready { st.outbox.take() } else { None };
             batch.map(|batch| (batch, flush))
         })
@@ -125,7 +125,8 @@ impl SessionCore {
     /// something for it already (then it goes on instead).
     pub(super) fn park_driver(self: &Arc<Self>) -> bool {
         self.with_state(|st| {
-            let sendable = !st.outbox.is_empty() && (!self.batched || st.outbox.flush_requested);
+            let sendable =
+                !st.outbox.is_empty() && (!self.caps.is_batched() || st.outbox.flush_requested);
             if sendable || st.ended.is_some() {
                 return false;
             }

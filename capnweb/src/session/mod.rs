@@ -40,7 +40,7 @@ use tokio::sync::Notify;
 
 pub use handle::{Session, SessionStats};
 pub use options::{MessageDirection, SessionOptions};
-pub use transport::{CloseReason, Transport};
+pub use transport::{Capabilities, CloseReason, Transport};
 
 use crate::error::{BrokenCallback, Error};
 use crate::hook::scope::Served;
@@ -84,7 +84,8 @@ pub(crate) struct SessionCore {
     drained: Notify,
     /// For batching transports: asks the driver to send what is queued.
     flush: Option<Arc<dyn Fn() + Send + Sync>>,
-    batched: bool,
+    /// What the transport can carry, as it said when the session started.
+    caps: Capabilities,
     /// How the peer's calls are served, and their counts.
     served: Arc<Served>,
     bytes_in: AtomicU64,
@@ -243,7 +244,7 @@ impl SessionCore {
                 .store(st.outbox.queued_bytes(), Ordering::Relaxed);
             let wake = !st.outbox.notified
                 && !st.outbox.is_empty()
-                && (!self.batched || st.outbox.flush_requested);
+                && (!self.caps.is_batched() || st.outbox.flush_requested);
             if wake {
                 st.outbox.notified = true;
             }

@@ -51,9 +51,6 @@ pub struct SessionOptions {
     pub(crate) call_timeout: Option<Duration>,
     /// The request a server opened the session for.
     pub(crate) context: Option<RequestContext>,
-    /// Whether the peer can answer our calls while the session runs (not an HTTP batch's
-    /// client, which reads nothing before the answer).
-    pub(crate) peer_answers: bool,
 }
 
 impl Default for SessionOptions {
@@ -73,7 +70,6 @@ impl Default for SessionOptions {
             handler_timeout: None,
             call_timeout: None,
             context: None,
-            peer_answers: true,
         }
     }
 }

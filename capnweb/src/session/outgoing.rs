@@ -98,7 +98,7 @@ impl SessionCore {
         args: Vec<Value>,
         prepared: Option<PreparedStream>,
     ) -> (Hook, Option<usize>) {
-        if self.batched || !self.options.peer_answers {
+        if !self.caps.carries_streams() {
             return (Hook::Error(crate::stream::needs_persistent_session()), None);
         }
         let prepared = prepared.filter(|p| p.import == id && p.session == self.key());
@@ -150,7 +150,7 @@ impl SessionCore {
         path: &[PathKey],
         args: &[Value],
     ) -> Option<PreparedStream> {
-        if self.batched || !self.options.peer_answers {
+        if !self.caps.carries_streams() {
             return None;
         }
         if !matches!(args, [Value::Bytes(_) | Value::String(_)]) {
@@ -212,7 +212,7 @@ impl SessionCore {
 
     /// Sends `pull` for a promise import, once.
     pub(super) fn send_pull(self: &Arc<Self>, entry: &ImportEntry) {
-        if !self.options.peer_answers {
+        if !self.caps.peer_answers() {
             let why = "the HTTP batch client cannot answer a call while its batch runs: it \
                        reads nothing before the batch's answer, so a call into it (a callback) \
                        cannot be awaited in the same batch";

@@ -7,8 +7,12 @@
 //! buffer, so a transport can send them without copying.
 //!
 //! Built in: [`memory`] (a connected pair, for tests and in-process use), [`websocket`] and
-//! [`http_batch`]. For your own, implement [`Transport`]: it is [`Stream`](futures::Stream)
-//! plus [`Sink`](futures::Sink) in one, with a reason on close.
+//! [`http_batch`]. For your own, implement [`Transport`] (its docs are the contract: framing,
+//! backpressure, errors, closing) and say what it can carry with [`Capabilities`]; or, for
+//! anything that already is a [`Stream`](futures::Stream) of text messages and a
+//! [`Sink`](futures::Sink) of them (a `tokio_util` `Framed` with a `LinesCodec`, say), let
+//! [`from_stream_sink`] make the transport. Then `Session::new(transport, main, options)`
+//! starts a session on it (`examples/custom-transport.rs` does it over a Unix socket).
 
 #[cfg(any(feature = "websocket", feature = "http-batch"))]
 mod headers;
@@ -21,9 +25,11 @@ pub mod memory;
 pub(crate) mod read_ahead;
 #[cfg(any(feature = "http-batch", feature = "server"))]
 pub(crate) mod responses;
+mod stream_sink;
 #[cfg(feature = "websocket")]
 mod subprotocols;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
-pub use crate::session::{CloseReason, Transport};
+pub use crate::session::{Capabilities, CloseReason, Transport};
+pub use stream_sink::{from_stream_sink, StreamSink};

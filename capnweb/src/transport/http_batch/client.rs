@@ -21,7 +21,7 @@ use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::FromStub;
 use crate::transport::headers::ExtraHeaders;
-use crate::transport::{CloseReason, Transport};
+use crate::transport::{Capabilities, CloseReason, Transport};
 
 /// Largest part of an error response read for the error message.
 const ERROR_BODY_BYTES: usize = 4096;
@@ -606,8 +606,9 @@ impl Transport for BatchClientTransport {
         Poll::Ready(())
     }
 
-    fn is_batched(&self) -> bool {
-        true
+    /// One exchange, sent as one batch whose answer answers our calls.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::one_exchange().with_batching(true)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::session::{Session, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::responses::{bytes_response, text_response};
-use crate::transport::{CloseReason, Transport};
+use crate::transport::{Capabilities, CloseReason, Transport};
 
 /// Answers one HTTP batch request, serving `main` to it.
 ///
@@ -178,7 +178,7 @@ impl fmt::Display for BatchFailure {
 async fn run_batch(
     body: Bytes,
     main: Stub,
-    mut options: SessionOptions,
+    options: SessionOptions,
 ) -> Result<Vec<Bytes>, BatchFailure> {
     let (all_received_tx, all_received) = oneshot::channel();
     let (end_tx, end_rx) = oneshot::channel();
@@ -192,9 +192,6 @@ async fn run_batch(
         sent: Vec::new(),
         answer: Some(answer_tx),
     };
-    // The client reads nothing until the answer: a call on one of its capabilities cannot be
-    // answered within the batch, so it fails at once instead of holding the request.
-    options.peer_answers = false;
     let session = Session::new(transport, Some(main), options);
     let failure = |error| BatchFailure { error, line: None };
     tokio::select! {
@@ -275,5 +272,12 @@ impl Transport for BatchServerTransport {
             let _ = answer.send(std::mem::take(&mut self.sent));
         }
         Poll::Ready(())
+    }
+
+    /// One exchange: the client reads nothing until the answer, so a call on one of its
+    /// capabilities cannot be answered within the batch; it fails at once instead of holding
+    /// the request.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::one_exchange()
     }
 }
