@@ -17,6 +17,7 @@ use crate::value::{Bytes, Fetch, Value};
 use crate::wire::tag::Tag;
 use crate::wire::text::{write_number, write_string};
 use crate::wire::write_expr;
+use crate::wire::Limit;
 use crate::wire::{Expr, FetchInit, Limits, PathKey, RequestForm, ResponseForm};
 
 /// How the peer will refer to a stub or promise the encoder met.
@@ -238,12 +239,16 @@ impl<'a> Encoder<'a> {
             }
             Value::BigInt(b) => {
                 if b.as_str().len() > self.limits.max_bigint_digits {
-                    return Err(Error::LimitExceeded(format!(
-                        "a bigint of {} characters is longer than the limit of {}, so it was \
+                    return Err(Error::limit(
+                        Limit::BigIntDigits,
+                        self.limits.max_bigint_digits,
+                        format!(
+                            "a bigint of {} characters is longer than the limit of {}, so it was \
                          not sent",
-                        b.as_str().len(),
-                        self.limits.max_bigint_digits
-                    )));
+                            b.as_str().len(),
+                            self.limits.max_bigint_digits
+                        ),
+                    ));
                 }
                 self.raw(Tag::BigInt.open());
                 self.raw("\"");
@@ -410,10 +415,14 @@ impl<'a> Encoder<'a> {
         if self.units <= self.limits.max_message_size {
             return Ok(());
         }
-        Err(Error::LimitExceeded(format!(
-            "the message is larger than the limit of {} characters, so it was not sent",
-            self.limits.max_message_size
-        )))
+        Err(Error::limit(
+            Limit::MessageSize,
+            self.limits.max_message_size,
+            format!(
+                "the message is larger than the limit of {} characters, so it was not sent",
+                self.limits.max_message_size
+            ),
+        ))
     }
 }
 
@@ -437,7 +446,7 @@ fn check_whole_elements(bytes: &Bytes) -> Result<(), Error> {
         .kind()
         .and_then(|kind| kind.element_size().map(|size| (kind, size)))
     {
-        Some((kind, size)) if bytes.len() % size != 0 => Err(Error::Encode(format!(
+        Some((kind, size)) if bytes.len() % size != 0 => Err(Error::encode(format!(
             "{} bytes is not a whole number of {} elements ({size} bytes each), so they cannot \
              be sent as one",
             bytes.len(),
@@ -450,10 +459,14 @@ fn check_whole_elements(bytes: &Bytes) -> Result<(), Error> {
 /// A value at `depth` is too deep for `limits` (the reader would refuse it).
 fn check_depth(depth: usize, limits: &Limits) -> Result<(), Error> {
     if depth >= limits.max_depth {
-        return Err(Error::LimitExceeded(format!(
-            "the value is nested deeper than the limit of {} levels, so it was not sent",
-            limits.max_depth
-        )));
+        return Err(Error::limit(
+            Limit::Depth,
+            limits.max_depth,
+            format!(
+                "the value is nested deeper than the limit of {} levels, so it was not sent",
+                limits.max_depth
+            ),
+        ));
     }
     Ok(())
 }
@@ -536,7 +549,7 @@ fn data_expr(value: &Value, depth: usize, limits: &Limits) -> Result<Expr, Error
                 .map(Expr::Object)
         })?,
         other => {
-            return Err(Error::Encode(format!(
+            return Err(Error::encode(format!(
                 "a request or response body must be data (a string, bytes or null), not {}",
                 other.kind()
             )))

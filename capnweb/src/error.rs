@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::value::{Object, Value};
+use crate::wire::Limit;
 
 /// An error as the protocol carries it: `["error", name, message, stack?, props?]`.
 ///
@@ -244,12 +245,13 @@ pub enum Error {
     },
     /// The peer sent something the protocol does not allow; the session was aborted.
     #[error("protocol violation by the peer: {0}")]
-    Protocol(String),
-    /// A message exceeded one of the session's [`Limits`](crate::Limits); the session was
-    /// aborted. Raise the limit in [`SessionOptions`](crate::SessionOptions) if the traffic is
-    /// legitimate.
+    Protocol(ProtocolError),
+    /// A message or the session went past one of its bounds ([`Limits`](crate::Limits), or a
+    /// [`SessionOptions`](crate::SessionOptions) bound): which one, its value and the setting
+    /// that raises it are in the [`LimitError`]. A session aborts on it; raise the limit if
+    /// the traffic is legitimate.
     #[error("limit exceeded: {0}")]
-    LimitExceeded(String),
+    LimitExceeded(LimitError),
     /// The transport failed (connect, read or write): what failed, in words, and the error
     /// underneath (io, TLS, HTTP, WebSocket) as its [`source`](std::error::Error::source).
     #[error(transparent)]
@@ -272,28 +274,151 @@ pub enum Error {
     },
     /// A value could not be encoded for the wire.
     #[error("could not encode a value for the wire: {0}")]
-    Encode(String),
+    Encode(EncodeError),
+    /// A call was made outside a Tokio runtime, which runs the session's work: make it from
+    /// inside one (`#[tokio::main]`, or a runtime's `block_on`).
+    #[error("capnweb needs a Tokio runtime to run calls: call it from inside one")]
+    NoRuntime,
 }
 
-/// `message` without the setting it names for our own user, if it ends with one, as in
-/// `… (Limits::max_depth)` or `… (SessionOptions::max_exports)`: the peer cannot change our
-/// settings, so what it reads speaks only of the protocol.
-fn without_setting(message: &str) -> &str {
-    let Some(open) = message.rfind(" (") else {
-        return message;
-    };
-    let hint = &message[open + 2..];
-    let names_setting = ["Limits::", "SessionOptions::", "see Limits::"]
-        .iter()
-        .any(|prefix| hint.starts_with(prefix));
-    if names_setting && hint.ends_with(')') {
-        &message[..open]
-    } else {
-        message
+/// [`Error::LimitExceeded`]'s detail: which bound, its value, and what happened.
+///
+/// Shown, it names the setting that raises the bound; what a peer is told
+/// ([`Error::to_rpc_error`]) speaks only of the protocol, since the peer cannot change our
+/// settings.
+///
+/// ```
+/// use capnweb::{Error, Limit, LimitError};
+///
+/// let e = LimitError::new(Limit::Depth, 64, "the value is nested deeper than the limit of 64 levels");
+/// assert_eq!((e.limit(), e.max()), (Limit::Depth, 64));
+/// assert_eq!(
+///     e.to_string(),
+///     "the value is nested deeper than the limit of 64 levels (Limits::max_depth)"
+/// );
+/// let peer = Error::LimitExceeded(e).to_rpc_error();
+/// assert_eq!(peer.message, "the value is nested deeper than the limit of 64 levels");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitError {
+    limit: Limit,
+    max: u64,
+    message: String,
+}
+
+impl LimitError {
+    /// `limit`, whose value is `max` (in [`Limit::unit`]s), went past: `message` says how, in
+    /// the protocol's terms (it is what a peer is told).
+    pub fn new(limit: Limit, max: u64, message: impl Into<String>) -> LimitError {
+        LimitError {
+            limit,
+            max,
+            message: message.into(),
+        }
+    }
+
+    /// Which bound.
+    pub fn limit(&self) -> Limit {
+        self.limit
+    }
+
+    /// Its value, in [`Limit::unit`]s.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// What happened, without the setting (what a peer is told).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The parser's report of an exceeded limit, if that is what `error` is.
+    pub(crate) fn from_wire(error: &crate::wire::WireError) -> Option<LimitError> {
+        let (limit, max) = error.limit()?;
+        Some(LimitError::new(limit, max, error.message()))
+    }
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match self.limit.setting() {
+            Some(setting) => write!(f, " ({setting})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// [`Error::Protocol`]'s detail: what the peer sent that the protocol does not allow, and
+/// where, in the protocol's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    message: String,
+}
+
+impl ProtocolError {
+    /// A violation described by `message`.
+    pub fn new(message: impl Into<String>) -> ProtocolError {
+        ProtocolError {
+            message: message.into(),
+        }
+    }
+
+    /// What was wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// [`Error::Encode`]'s detail: what could not be written for the wire, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError {
+    message: String,
+}
+
+impl EncodeError {
+    /// A value that cannot be sent, for the reason `message` gives.
+    pub fn new(message: impl Into<String>) -> EncodeError {
+        EncodeError {
+            message: message.into(),
+        }
+    }
+
+    /// What could not be written, and why.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
 impl Error {
+    /// An [`Error::Protocol`] saying `message`.
+    pub(crate) fn protocol(message: impl Into<String>) -> Error {
+        Error::Protocol(ProtocolError::new(message))
+    }
+
+    /// An [`Error::Encode`] saying `message`.
+    pub(crate) fn encode(message: impl Into<String>) -> Error {
+        Error::Encode(EncodeError::new(message))
+    }
+
+    /// An [`Error::LimitExceeded`]: `limit`, of value `max`, went past as `message` says.
+    pub(crate) fn limit(limit: Limit, max: impl TryInto<u64>, message: impl Into<String>) -> Error {
+        let max = max.try_into().unwrap_or(u64::MAX);
+        Error::LimitExceeded(LimitError::new(limit, max, message))
+    }
+
     /// A [`Error::Decode`] for `expected`.
     pub fn decode(expected: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Decode {
@@ -336,9 +461,8 @@ impl Error {
                 peer_error: Some(e),
                 ..
             } => (**e).clone(),
-            Error::Protocol(m) | Error::LimitExceeded(m) => {
-                RpcError::type_error(without_setting(m).to_owned())
-            }
+            Error::Protocol(e) => RpcError::type_error(e.message()),
+            Error::LimitExceeded(e) => RpcError::type_error(e.message()),
             // The Rust type asked for means nothing to a peer; what did not fit does.
             Error::Decode { message, .. } => {
                 RpcError::type_error(format!("the value does not fit: {message}"))

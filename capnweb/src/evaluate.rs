@@ -236,7 +236,7 @@ fn fetch(
 }
 
 fn protocol(message: String) -> Error {
-    Error::Protocol(message)
+    Error::protocol(message)
 }
 
 /// Applies a `.map()` to the value at `path` of `hook`: sent on to the peer for a remote

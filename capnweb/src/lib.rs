@@ -141,7 +141,7 @@ pub use tokio_tungstenite;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub use context::{RequestContext, TransportKind};
-pub use error::{Error, RpcError, TransportError};
+pub use error::{EncodeError, Error, LimitError, ProtocolError, RpcError, TransportError};
 #[cfg(feature = "server")]
 pub use server::Body;
 #[cfg(feature = "static-files")]
@@ -159,4 +159,4 @@ pub use transport::http_batch;
 pub use transport::websocket;
 pub use typed::{IntoArg, MapResult, PipelineFields, TypedStub};
 pub use value::{from_value, to_value, BigInt, Bytes, Date, Value};
-pub use wire::Limits;
+pub use wire::{Limit, Limits};

@@ -201,7 +201,7 @@ impl Recorder {
     fn encode(self: &Arc<Self>, value: &Value) -> Result<Expr, Error> {
         let mut text = String::new();
         Encoder::new(&mut text, &mut RecorderExporter(self), &RECORDING_LIMITS).value(value, 0)?;
-        Expr::parse(&text).map_err(|e| Error::Encode(e.to_string()))
+        Expr::parse(&text).map_err(|e| Error::encode(e.to_string()))
     }
 
     /// `["pipeline", subject, path, args]`.
@@ -215,7 +215,7 @@ impl Recorder {
         let mut exporter = RecorderExporter(self);
         let mut encoder = Encoder::new(&mut text, &mut exporter, &RECORDING_LIMITS);
         encoder.pipeline(subject, path, Some(args))?;
-        Expr::parse(&text).map_err(|e| Error::Encode(e.to_string()))
+        Expr::parse(&text).map_err(|e| Error::encode(e.to_string()))
     }
 
     /// The index by which the mapper refers to `hook`: a placeholder of this mapper by its own

@@ -63,7 +63,12 @@ pub fn deserialize<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
 /// The [`Value`] of wire text; see [`deserialize`].
 pub fn deserialize_value(text: &str) -> Result<Value, Error> {
     let expr = Expr::parse(text).map_err(|e| match e.kind() {
-        crate::wire::WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
+        crate::wire::WireErrorKind::LimitExceeded => {
+            match crate::error::LimitError::from_wire(&e) {
+                Some(limit) => Error::LimitExceeded(limit),
+                None => Error::decode("a Cap'n Web value", e.to_string()),
+            }
+        }
         _ => Error::decode("a Cap'n Web value", e.to_string()),
     })?;
     evaluate::evaluate(expr, &NoSession)
@@ -83,10 +88,9 @@ fn no_capability(what: &str) -> Error {
 }
 
 fn not_serializable() -> Error {
-    Error::Encode(
+    Error::encode(
         "a stub or promise cannot be serialized without a session: it is a live reference, \
-         which only a session can pass to a peer"
-            .into(),
+         which only a session can pass to a peer",
     )
 }
 

@@ -546,7 +546,7 @@ async fn each_limit_exceeded_aborts_the_session_naming_the_limit() {
         assert!(!text.contains("Limits::"), "{text}");
         let local = session.closed().await;
         assert!(
-            matches!(&local, Error::LimitExceeded(m) if m.contains(peer_reads) && m.ends_with(&format!("({setting})"))),
+            matches!(&local, Error::LimitExceeded(m) if m.message().contains(peer_reads) && m.to_string().ends_with(&format!("({setting})"))),
             "{local:?}"
         );
     }
@@ -566,7 +566,7 @@ async fn an_oversized_result_from_the_peer_rejects_pending_calls_on_the_client()
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::LimitExceeded(ref m) if m.contains("max_message_size")),
+        matches!(err, Error::LimitExceeded(ref m) if m.to_string().contains("max_message_size")),
         "{err:?}"
     );
 }
@@ -582,7 +582,7 @@ async fn an_argument_over_our_own_limits_is_refused_before_it_is_sent() {
     let big = Value::BigInt(BigInt::from(12345678901234567890u64));
     let err = pair.api.call("echo", vec![big]).await.unwrap_err();
     assert!(
-        matches!(err, Error::LimitExceeded(ref m) if m.contains("longer than the limit of 5")),
+        matches!(err, Error::LimitExceeded(ref m) if m.message().contains("longer than the limit of 5")),
         "{err:?}"
     );
     // Nothing of it went out, and the session goes on.

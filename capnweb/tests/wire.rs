@@ -82,7 +82,13 @@ fn rejected_with(text: &str, limits: &Limits) -> WireError {
     match Message::parse_with_limits(text, limits) {
         Ok(msg) => panic!("{text} was accepted as {msg:?}"),
         Err(err) => {
-            assert_eq!(err.to_string(), err.message());
+            // Shown, an exceeded limit also names the setting that raises it.
+            match err.limit().and_then(|(limit, _)| limit.setting()) {
+                Some(setting) => {
+                    assert_eq!(err.to_string(), format!("{} ({setting})", err.message()))
+                }
+                None => assert_eq!(err.to_string(), err.message()),
+            }
             err
         }
     }

@@ -297,7 +297,7 @@ async fn a_binary_frame_that_is_not_utf8_closes_with_1007() {
         .unwrap()
         .unwrap_err();
     assert!(
-        matches!(&error, Error::Protocol(m) if m.contains("not UTF-8")),
+        matches!(&error, Error::Protocol(m) if m.message().contains("not UTF-8")),
         "{error:?}"
     );
     let (_, close) = read_until_close(&mut ws).await;

@@ -49,7 +49,7 @@ impl WriteError {
 
     fn into_error(self) -> Error {
         match self {
-            WriteError::Value(e) => Error::Encode(e.to_string()),
+            WriteError::Value(e) => Error::encode(e.to_string()),
             WriteError::Stopped(e) => e,
         }
     }
@@ -531,11 +531,11 @@ mod tests {
 
     impl Exporter for NoCapabilities {
         fn stub(&mut self, _hook: &Hook) -> Result<Reference, Error> {
-            Err(Error::Encode("no stubs here".into()))
+            Err(Error::encode("no stubs here"))
         }
 
         fn promise(&mut self, _hook: &Hook, _path: &[PathKey]) -> Result<Reference, Error> {
-            Err(Error::Encode("no promises here".into()))
+            Err(Error::encode("no promises here"))
         }
     }
 

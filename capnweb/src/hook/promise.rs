@@ -171,7 +171,7 @@ impl Future for Settled {
 }
 
 pub(super) fn no_runtime() -> Error {
-    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
+    Error::NoRuntime
 }
 
 impl LocalPromise {

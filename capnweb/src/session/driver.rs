@@ -27,6 +27,7 @@ use super::outbox::Batch;
 use super::transport::{CloseReason, Transport};
 use super::SessionCore;
 use crate::error::Error;
+use crate::wire::Limit;
 
 /// Most messages handled before the driver writes what they produced.
 const READ_BURST: usize = 64;
@@ -196,10 +197,14 @@ impl<T: Transport> Driver<T> {
         let queued = self.core.queued.load(Ordering::Relaxed)
             + self.batch.as_ref().map_or(0, Batch::remaining);
         self.core.end(
-            Error::LimitExceeded(format!(
-                "the peer stopped reading: {queued} bytes of messages waited more than {timeout:?} \
-                 to be sent (SessionOptions::send_timeout, max_queued_bytes)"
-            )),
+            Error::limit(
+                Limit::SendTimeout,
+                timeout.as_millis(),
+                format!(
+                    "the peer stopped reading: {queued} bytes of messages waited more than \
+                     {timeout:?} to be sent"
+                ),
+            ),
             true,
         );
         true

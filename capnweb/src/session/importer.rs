@@ -14,7 +14,7 @@ fn exporter_chosen(id: i64, tag: &str) -> Result<(), Error> {
     if id < 0 {
         Ok(())
     } else {
-        Err(Error::Protocol(format!(
+        Err(Error::protocol(format!(
             "the peer sent [\"{tag}\", {id}], but ids the exporter chooses must be negative"
         )))
     }
@@ -50,7 +50,7 @@ impl crate::evaluate::Importer for Arc<SessionCore> {
                 .get(id)
                 .is_some_and(|w| w.strong_count() > 0)
             {
-                return Err(Error::Protocol(format!(
+                return Err(Error::protocol(format!(
                     "the peer sent promise {id}, reusing an id already on the import table"
                 )));
             }
@@ -70,7 +70,7 @@ impl crate::evaluate::Importer for Arc<SessionCore> {
                 .and_then(|entry| entry.pipe_readable.take())
         });
         let reader = reader.ok_or_else(|| {
-            Error::Protocol(format!(
+            Error::protocol(format!(
                 "the peer sent [\"readable\", {id}], but export {id} is not a pipe or its \
                  readable end was already taken"
             ))
@@ -88,7 +88,7 @@ impl crate::evaluate::Importer for Arc<SessionCore> {
                 .get(id)
                 .map(|e| e.hook.clone())
                 .ok_or_else(|| {
-                    Error::Protocol(format!(
+                    Error::protocol(format!(
                         "the peer referred to export {id}, which is not on the export table"
                     ))
                 })

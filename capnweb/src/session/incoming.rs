@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{rejection, Deferred, SessionCore};
-use crate::error::Error;
+use crate::error::{Error, LimitError};
 use crate::evaluate;
 use crate::hook::Hook;
 use crate::wire::{Expr, Message, WireErrorKind};
@@ -27,8 +27,11 @@ impl SessionCore {
     /// ready meanwhile (from other tasks) are sent after it, as the reference sends them.
     pub(super) fn handle_incoming(self: &Arc<Self>, text: &[u8]) -> Result<(), Error> {
         let parsed = Message::parse_bytes(text, &self.options.limits).map_err(|e| match e.kind() {
-            WireErrorKind::LimitExceeded => Error::LimitExceeded(e.to_string()),
-            _ => Error::Protocol(e.to_string()),
+            WireErrorKind::LimitExceeded => match LimitError::from_wire(&e) {
+                Some(limit) => Error::LimitExceeded(limit),
+                None => Error::protocol(e.message()),
+            },
+            _ => Error::protocol(e.message()),
         });
         let message = match parsed {
             Ok(message) => message,
@@ -51,7 +54,7 @@ impl SessionCore {
                     .tables
                     .exports
                     .release(id, count)
-                    .map_err(Error::Protocol)?;
+                    .map_err(Error::protocol)?;
                 if let Some(hook) = removed {
                     st.tables.bury(hook);
                 }

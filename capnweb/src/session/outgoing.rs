@@ -25,14 +25,14 @@ pub(super) struct NothingToExport;
 
 impl Exporter for NothingToExport {
     fn stub(&mut self, _hook: &Hook) -> Result<Reference, Error> {
-        Err(Error::Encode(
-            "a message encoded ahead of time cannot hold a stub".into(),
+        Err(Error::encode(
+            "a message encoded ahead of time cannot hold a stub",
         ))
     }
 
     fn promise(&mut self, _hook: &Hook, _path: &[PathKey]) -> Result<Reference, Error> {
-        Err(Error::Encode(
-            "a message encoded ahead of time cannot hold a promise".into(),
+        Err(Error::encode(
+            "a message encoded ahead of time cannot hold a promise",
         ))
     }
 }

@@ -24,7 +24,7 @@ impl SessionCore {
         id: i64,
     ) -> Result<(), Error> {
         let entry = tables.exports.get_mut(id).ok_or_else(|| {
-            Error::Protocol(format!(
+            Error::protocol(format!(
                 "the peer pulled export {id}, which is not on the export table"
             ))
         })?;
@@ -167,7 +167,7 @@ impl SessionCore {
 }
 
 pub(super) fn no_runtime() -> Error {
-    Error::Transport("capnweb needs a Tokio runtime to run calls: call it from inside one".into())
+    Error::NoRuntime
 }
 
 /// The error a `reject` or `abort` carries: an `Error` value as it is; anything else (a

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::import::ImportEntry;
 use crate::error::Error;
 use crate::hook::Hook;
+use crate::wire::Limit;
 
 /// One entry of the export table.
 pub(super) struct ExportEntry {
@@ -66,11 +67,14 @@ impl ExportTable {
         if self.entries.len() < self.max {
             return Ok(());
         }
-        Err(Error::LimitExceeded(format!(
-            "the peer holds {} exports without releasing them, the limit for one session \
-             (SessionOptions::max_exports)",
-            self.max
-        )))
+        Err(Error::limit(
+            Limit::Exports,
+            self.max,
+            format!(
+                "the peer holds {} exports without releasing them, the limit for one session",
+                self.max
+            ),
+        ))
     }
 
     /// Exports a stub: the same object again reuses its id and bumps its count.
@@ -196,11 +200,15 @@ impl ImportTable {
         if self.slots.len() < self.max {
             return Ok(());
         }
-        Err(Error::LimitExceeded(format!(
-            "the peer sent more than {} capabilities that are still in use, the limit for one \
-             session (SessionOptions::max_imports)",
-            self.max
-        )))
+        Err(Error::limit(
+            Limit::Imports,
+            self.max,
+            format!(
+                "the peer sent more than {} capabilities that are still in use, the limit for \
+                 one session",
+                self.max
+            ),
+        ))
     }
 
     /// The id the result of our next `push` takes.

@@ -124,17 +124,16 @@ impl ReadableCell {
 
 /// The error for a stream sent a second time (or sent after it was read).
 pub(crate) fn already_taken(kind: &str) -> Error {
-    Error::Encode(format!(
+    Error::encode(format!(
         "this {kind} was already read or sent: a stream's content can be consumed only once"
     ))
 }
 
 /// The error for a stream on a session that cannot carry one.
 pub(crate) fn needs_persistent_session() -> Error {
-    Error::Encode(
+    Error::encode(
         "streams need a WebSocket (or another persistent session): an HTTP batch ends with its \
-         one request and response, so a ReadableStream, WritableStream or Blob cannot cross it"
-            .into(),
+         one request and response, so a ReadableStream, WritableStream or Blob cannot cross it",
     )
 }
 

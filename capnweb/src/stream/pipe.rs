@@ -19,6 +19,7 @@ use futures::Stream;
 use crate::error::{Error, RpcError};
 use crate::target::{CallFuture, RpcTarget};
 use crate::value::Value;
+use crate::wire::Limit;
 
 /// The state both ends share.
 pub(crate) struct Pipe {
@@ -97,13 +98,16 @@ impl Pipe {
         if st.unread_bytes.saturating_add(size) > self.max_unread_bytes {
             // A writer waiting for its acknowledgements never gets here: this one ignores
             // flow control. Its stream ends, and what it queued is dropped.
-            let error = Error::LimitExceeded(format!(
-                "a stream's writer sent {} bytes that its reader has not read yet, more than \
-                 the limit of {}: it does not wait for its writes to be acknowledged \
-                 (SessionOptions::max_stream_buffer_bytes)",
-                st.unread_bytes.saturating_add(size),
-                self.max_unread_bytes
-            ));
+            let error = Error::limit(
+                Limit::StreamBuffer,
+                self.max_unread_bytes,
+                format!(
+                    "a stream's writer sent {} bytes that its reader has not read yet, more \
+                     than the limit of {}: it does not wait for its writes to be acknowledged",
+                    st.unread_bytes.saturating_add(size),
+                    self.max_unread_bytes
+                ),
+            );
             st.queue.clear();
             st.unread_bytes = 0;
             if st.aborted.is_none() {

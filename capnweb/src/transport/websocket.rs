@@ -45,7 +45,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError, SubProtocolError};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -61,6 +61,7 @@ use super::{CloseReason, Transport};
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::{FromStub, Stub};
+use crate::wire::Limit;
 
 /// The close code for a session that ended with an error (the reference's choice).
 const ERROR_CLOSE_CODE: u16 = 3000;
@@ -729,19 +730,28 @@ where
             WsError::Capacity(e) => (
                 CloseCode::Size,
                 format!("message too large: {e}"),
-                Error::LimitExceeded(format!(
-                    "a WebSocket message is larger than the session's limits allow: {e}"
-                )),
+                match e {
+                    // Its bytes of UTF-8 are at most three per UTF-16 unit of the limit.
+                    CapacityError::MessageTooLong { size, max_size } => Error::limit(
+                        Limit::MessageSize,
+                        max_size / 3,
+                        format!(
+                            "a WebSocket message of {size} bytes is larger than the session's \
+                             limit allows ({max_size} bytes of UTF-8)"
+                        ),
+                    ),
+                    other => Error::protocol(format!("the peer's WebSocket message: {other}")),
+                },
             ),
             WsError::Utf8(e) => (
                 CloseCode::Invalid,
                 "a text frame is not valid UTF-8".to_owned(),
-                Error::Protocol(format!("the peer sent a text frame that is not UTF-8: {e}")),
+                Error::protocol(format!("the peer sent a text frame that is not UTF-8: {e}")),
             ),
             WsError::Protocol(e) => (
                 CloseCode::Protocol,
                 format!("WebSocket protocol error: {e}"),
-                Error::Protocol(format!("the peer broke the WebSocket protocol: {e}")),
+                Error::protocol(format!("the peer broke the WebSocket protocol: {e}")),
             ),
             other => {
                 return Some(Error::disconnected(format!(
@@ -774,7 +784,7 @@ where
                 code: CloseCode::Invalid,
                 reason: "a binary frame is not valid UTF-8".into(),
             });
-            return Err(Error::Protocol(format!(
+            return Err(Error::protocol(format!(
                 "the peer sent a binary frame that is not UTF-8 text: {e}"
             )));
         }

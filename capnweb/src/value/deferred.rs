@@ -55,7 +55,7 @@ impl<T: Serialize + Send + 'static> Held for Typed<T> {
             match catch_unwind(AssertUnwindSafe(|| to_value(&*value))) {
                 // The message alone: `to_value` (below) says it is an encoding error.
                 Ok(converted) => converted.map_err(|e| match e {
-                    Error::Encode(message) => message,
+                    Error::Encode(e) => e.message().to_owned(),
                     other => other.to_string(),
                 }),
                 Err(_) => Err("the result's Serialize implementation panicked".into()),
@@ -65,7 +65,7 @@ impl<T: Serialize + Send + 'static> Held for Typed<T> {
 }
 
 fn serialize_panicked() -> Error {
-    Error::Encode("the result's Serialize implementation panicked".into())
+    Error::encode("the result's Serialize implementation panicked")
 }
 
 impl Deferred {
@@ -84,7 +84,7 @@ impl Deferred {
     /// The value as a [`Value`] (converted once, then cloned).
     #[allow(clippy::result_large_err)]
     pub(crate) fn to_value(&self) -> Result<Value, Error> {
-        self.0.converted().clone().map_err(Error::Encode)
+        self.0.converted().clone().map_err(Error::encode)
     }
 
     /// The converted value to look at; `undefined` if it could not be converted (the error
@@ -112,7 +112,7 @@ pub(crate) fn defer<T: Serialize + Send + 'static>(value: T) -> Result<Value, Er
     match value.serialize(TopLevel) {
         Ok(value) => Ok(value),
         Err(TopLevelError::Container) => Ok(Value::Deferred(Deferred::new(value))),
-        Err(TopLevelError::Failed(message)) => Err(Error::Encode(message)),
+        Err(TopLevelError::Failed(message)) => Err(Error::encode(message)),
     }
 }
 

@@ -39,7 +39,7 @@ use crate::Error;
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, Error> {
     value
         .serialize(ValueSerializer)
-        .map_err(|e| Error::Encode(e.to_string()))
+        .map_err(|e| Error::encode(e.to_string()))
 }
 
 /// [`to_value`], taking the value: bytes, strings and values are moved rather than copied (a

@@ -2,6 +2,8 @@
 //! up through the converter, which collects the path to the problem as it unwinds (so a
 //! successful parse never pays for path tracking).
 
+use super::limits::Limit;
+
 /// What kind of problem a [`WireError`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -13,13 +15,27 @@ pub enum WireErrorKind {
     LimitExceeded,
 }
 
-/// A message that does not follow the protocol: what was wrong and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// A message that does not follow the protocol: what was wrong and where. Shown, it also
+/// names the setting that raises an exceeded limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireError {
     kind: WireErrorKind,
     message: String,
+    /// For [`WireErrorKind::LimitExceeded`]: which bound, and its value.
+    limit: Option<(Limit, u64)>,
 }
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        match self.limit.and_then(|(limit, _)| limit.setting()) {
+            Some(setting) => write!(f, " ({setting})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
 
 impl WireError {
     /// Whether the input was malformed or exceeded a limit.
@@ -27,13 +43,32 @@ impl WireError {
         self.kind
     }
 
-    /// The full description, including where in the input the problem was found.
+    /// What was wrong and where in the input, in the protocol's terms (what a peer is told;
+    /// the `Display` form adds the setting that raises an exceeded limit).
     pub fn message(&self) -> &str {
         &self.message
     }
 
+    /// For an exceeded limit: which one, and its value (in [`Limit::unit`]s).
+    pub fn limit(&self) -> Option<(Limit, u64)> {
+        self.limit
+    }
+
     pub(super) fn new(kind: WireErrorKind, message: String) -> Self {
-        WireError { kind, message }
+        WireError {
+            kind,
+            message,
+            limit: None,
+        }
+    }
+
+    /// An exceeded limit: `max` is its value.
+    pub(super) fn exceeded(limit: Limit, max: usize, message: String) -> Self {
+        WireError {
+            kind: WireErrorKind::LimitExceeded,
+            message,
+            limit: Some((limit, max as u64)),
+        }
     }
 }
 
@@ -50,6 +85,8 @@ pub(super) struct Fail(Box<Failure>);
 struct Failure {
     kind: WireErrorKind,
     problem: String,
+    /// For an exceeded limit: which one, and its value.
+    limit: Option<(Limit, u64)>,
     /// Path segments, innermost first.
     rev_path: Vec<Segment>,
     /// Whether the path is worth printing (not for depth errors, whose path is the problem).
@@ -68,16 +105,18 @@ impl Fail {
         Fail(Box::new(Failure {
             kind: WireErrorKind::Malformed,
             problem,
+            limit: None,
             rev_path: Vec::new(),
             show_path: true,
         }))
     }
 
     #[cold]
-    pub(super) fn limit(problem: String, show_path: bool) -> Self {
+    pub(super) fn limit(limit: Limit, max: usize, problem: String, show_path: bool) -> Self {
         Fail(Box::new(Failure {
             kind: WireErrorKind::LimitExceeded,
             problem,
+            limit: Some((limit, max as u64)),
             rev_path: Vec::new(),
             show_path,
         }))
@@ -108,8 +147,13 @@ impl Fail {
     /// The error as the caller sees it, its path rooted at `root` (`message` or `expr`).
     pub(super) fn into_wire_error(self, root: &str) -> WireError {
         let failure = *self.0;
+        let error = |message| WireError {
+            kind: failure.kind,
+            message,
+            limit: failure.limit,
+        };
         if !failure.show_path {
-            return WireError::new(failure.kind, failure.problem);
+            return error(failure.problem);
         }
         let mut message = format!("at {root}");
         for segment in failure.rev_path.iter().rev() {
@@ -121,7 +165,7 @@ impl Fail {
         }
         message.push_str(": ");
         message.push_str(&failure.problem);
-        WireError::new(failure.kind, message)
+        error(message)
     }
 }
 

@@ -69,6 +69,75 @@ impl Limits {
     }
 }
 
+/// Which bound was exceeded: one of [`Limits`], one of the session's own bounds, or one of
+/// the fixed bounds of this implementation. [`Error::LimitExceeded`](crate::Error) carries it,
+/// with the bound's value, so a caller can tell what to raise.
+///
+/// ```
+/// use capnweb::Limit;
+///
+/// assert_eq!(Limit::Depth.setting(), Some("Limits::max_depth"));
+/// assert_eq!(Limit::Depth.unit(), "levels");
+/// assert_eq!(Limit::Nesting.setting(), None); // fixed: no setting raises it
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// A message's size, in UTF-16 code units ([`Limits::max_message_size`]).
+    MessageSize,
+    /// How deep values nest ([`Limits::max_depth`]).
+    Depth,
+    /// A bigint's decimal text ([`Limits::max_bigint_digits`]).
+    BigIntDigits,
+    /// Capabilities the peer holds from us without releasing them
+    /// ([`SessionOptions::max_exports`](crate::SessionOptions::max_exports)).
+    Exports,
+    /// Capabilities from the peer still in use here
+    /// ([`SessionOptions::max_imports`](crate::SessionOptions::max_imports)).
+    Imports,
+    /// How long messages may wait for a peer that stopped reading, in milliseconds
+    /// ([`SessionOptions::send_timeout`](crate::SessionOptions::send_timeout), with
+    /// [`max_queued_bytes`](crate::SessionOptions::max_queued_bytes)).
+    SendTimeout,
+    /// Bytes a stream's writer may send ahead of its reader
+    /// ([`SessionOptions::max_stream_buffer_bytes`](crate::SessionOptions::max_stream_buffer_bytes)).
+    StreamBuffer,
+    /// Bracket nesting in one message, whatever [`Limits::max_depth`] says: fixed, to keep
+    /// the stack safe.
+    Nesting,
+    /// A message's length in bytes, whatever [`Limits::max_message_size`] says: fixed (4 GiB).
+    TextLength,
+}
+
+impl Limit {
+    /// The setting that raises it (`"Limits::max_depth"`), or `None` for a fixed bound.
+    pub fn setting(self) -> Option<&'static str> {
+        Some(match self {
+            Limit::MessageSize => "Limits::max_message_size",
+            Limit::Depth => "Limits::max_depth",
+            Limit::BigIntDigits => "Limits::max_bigint_digits",
+            Limit::Exports => "SessionOptions::max_exports",
+            Limit::Imports => "SessionOptions::max_imports",
+            Limit::SendTimeout => "SessionOptions::send_timeout",
+            Limit::StreamBuffer => "SessionOptions::max_stream_buffer_bytes",
+            Limit::Nesting | Limit::TextLength => return None,
+        })
+    }
+
+    /// What the bound counts: `"UTF-16 code units"`, `"levels"`, `"bytes"`, ….
+    pub fn unit(self) -> &'static str {
+        match self {
+            Limit::MessageSize => "UTF-16 code units",
+            Limit::Depth => "levels",
+            Limit::BigIntDigits => "characters",
+            Limit::Exports | Limit::Imports => "capabilities",
+            Limit::SendTimeout => "milliseconds",
+            Limit::StreamBuffer | Limit::TextLength => "bytes",
+            Limit::Nesting => "brackets",
+        }
+    }
+}
+
 // The bounds both parsers (`fast` and `parse`) apply, so that they agree.
 
 /// The largest id or refcount accepted: JavaScript numbers are exact up to 2^53.

@@ -26,7 +26,7 @@ pub(crate) mod text;
 pub(crate) use serialize::write_expr;
 
 pub use error::{WireError, WireErrorKind};
-pub use limits::Limits;
+pub use limits::{Limit, Limits};
 
 /// A property path: the keys walked from a target or value (`["user", "name"]`, `["items", 0]`).
 pub type Path = Vec<PathKey>;

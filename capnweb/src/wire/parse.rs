@@ -21,7 +21,7 @@ use serde_json::{Map, Number, Value};
 
 use super::error::{arity_error, quote, AtIndex as _, Fail, WireError, WireErrorKind};
 use super::fast;
-use super::limits::{nesting_bound, MAX_JSON_NESTING, MAX_SAFE_ID, PAIRWISE_KEYS};
+use super::limits::{nesting_bound, Limit, MAX_JSON_NESTING, MAX_SAFE_ID, PAIRWISE_KEYS};
 use super::tag::Tag;
 use super::tape::{Node, Tape, MAX_TEXT};
 use super::{
@@ -88,11 +88,11 @@ fn check_size(text: &[u8], limits: &Limits, what: &str) -> Result<(), WireError>
     if units <= limits.max_message_size {
         return Ok(());
     }
-    Err(WireError::new(
-        WireErrorKind::LimitExceeded,
+    Err(WireError::exceeded(
+        Limit::MessageSize,
+        limits.max_message_size,
         format!(
-            "the {what} is {units} UTF-16 code units long, more than the limit of {} \
-             (Limits::max_message_size)",
+            "the {what} is {units} UTF-16 code units long, more than the limit of {}",
             limits.max_message_size
         ),
     ))
@@ -112,8 +112,9 @@ fn check_length(text: &str) -> Result<(), WireError> {
     if text.len() <= MAX_TEXT {
         return Ok(());
     }
-    Err(WireError::new(
-        WireErrorKind::LimitExceeded,
+    Err(WireError::exceeded(
+        Limit::TextLength,
+        MAX_TEXT,
         format!(
             "the message is {} bytes long, more than the {MAX_TEXT} bytes this \
              implementation reads whatever its limits",
@@ -201,20 +202,23 @@ fn check_nesting(text: &str, limits: &Limits) -> Result<usize, WireError> {
 }
 
 fn nesting_error(limits: &Limits, hard_cap: bool) -> WireError {
-    let message = if hard_cap {
-        format!(
-            "the message is nested deeper than {MAX_JSON_NESTING} brackets, the most this \
-             implementation reads whatever its limits"
+    if hard_cap {
+        WireError::exceeded(
+            Limit::Nesting,
+            MAX_JSON_NESTING,
+            format!(
+                "the message is nested deeper than {MAX_JSON_NESTING} brackets, the most this \
+                 implementation reads whatever its limits"
+            ),
         )
     } else {
-        depth_problem(limits)
-    };
-    WireError::new(WireErrorKind::LimitExceeded, message)
+        WireError::exceeded(Limit::Depth, limits.max_depth, depth_problem(limits))
+    }
 }
 
 fn depth_problem(limits: &Limits) -> String {
     format!(
-        "the message is nested deeper than the limit of {} levels (Limits::max_depth)",
+        "the message is nested deeper than the limit of {} levels",
         limits.max_depth
     )
 }
@@ -395,7 +399,12 @@ impl<'a, 't> Converter<'a, 't> {
 
     #[cold]
     fn too_deep(&self) -> Fail {
-        Fail::limit(depth_problem(&self.limits), false)
+        Fail::limit(
+            Limit::Depth,
+            self.limits.max_depth,
+            depth_problem(&self.limits),
+            false,
+        )
     }
 
     /// An object's fields, each value an expression one level deeper.
@@ -545,9 +554,10 @@ impl<'a, 't> Converter<'a, 't> {
         let text = self.string(at, "a decimal string")?;
         if text.len() > self.limits.max_bigint_digits {
             return Err(Fail::limit(
+                Limit::BigIntDigits,
+                self.limits.max_bigint_digits,
                 format!(
-                    "a bigint of {} characters is longer than the limit of {} \
-                     (Limits::max_bigint_digits)",
+                    "a bigint of {} characters is longer than the limit of {}",
                     text.len(),
                     self.limits.max_bigint_digits
                 ),
