@@ -17,7 +17,10 @@
 # Then, if strace is installed, one more run each of ours and the floor with the ws.concurrent
 # phase alone (load.mjs --phases ws.concurrent) under `strace -c -f -p PID`: syscalls per call and
 # the top syscalls (separate runs: strace slows the server, so the CPU figures come from the
-# rounds, not from these). Without strace, that column is skipped with a note.
+# rounds, not from these). Without strace, that column is skipped with a note. strace slows
+# every syscall so much that the server batches far more than it does untraced (fewer syscalls
+# per call), so if `perf stat` can count the syscall tracepoints, one more such run each counts
+# them untraced (raw_syscalls:sys_enter and the main syscalls one by one, context switches).
 # Prints every run, then a side-by-side table of the medians with the ratios, then the per-phase
 # CPU per call against the floor (the target: ours within 1.15x of the floor in every phase).
 # Fails (non-zero exit, message on stderr) if the build, setup, a server, or a load run fails.
@@ -140,6 +143,41 @@ strace_concurrent() {
   STRACE_ARGS+=(--strace "$label=$summary")
 }
 
+# perf_concurrent LABEL CMD...: a fresh server, then the ws.concurrent phase alone under
+# `perf stat -x,` (syscall tracepoints, context switches); the counts go to $BENCH_WORK/perf.LABEL.
+PERF_EVENTS="raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_sched_yield,context-switches,task-clock"
+PERF_ARGS=()
+perf_concurrent() {
+  local label="$1"
+  shift
+  start_server "$label" "$@"
+  local pid="$SERVER_PID" counts="$BENCH_WORK/perf.$label" out="$BENCH_WORK/perf-load.$label.out"
+  perf stat -x, -e "$PERF_EVENTS" -p "$pid" -o "$counts" {SERVER_STDIN_FD}>&- &
+  local perf_pid=$!
+  BENCH_PIDS+=("$perf_pid")
+  sleep 0.5
+  echo "## perf stat: $label server (pid $pid), ws.concurrent alone"
+  set +e
+  node "$BENCH_REPO/interop/node/load.mjs" "$SERVER_ADDR" --phases ws.concurrent \
+    >"$out" 2>"$out.err" {SERVER_STDIN_FD}>&-
+  local rc=$?
+  set -e
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  server_alive
+  grep -v '^RESULT ' "$out" | sed 's/^/   /' || true
+  [ "$rc" -eq 0 ] || { cat "$out.err" >&2; die "load.mjs --phases ws.concurrent against the $label server (under perf stat) exited $rc"; }
+  stop_server
+  PERF_ARGS+=(--perf "$label=$counts")
+}
+
+if command -v perf >/dev/null 2>&1 && perf stat -x, -e "$PERF_EVENTS" -o /dev/null true >/dev/null 2>&1; then
+  perf_concurrent ours "${OUR_SERVER[@]}"
+  perf_concurrent floor "${FLOOR_SERVER[@]}"
+else
+  echo "# perf stat cannot count syscall tracepoints here: the untraced syscall counts are skipped"
+fi
+
 if command -v strace >/dev/null 2>&1; then
   strace_concurrent ours "${OUR_SERVER[@]}"
   strace_concurrent floor "${FLOOR_SERVER[@]}"
@@ -148,4 +186,4 @@ else
 fi
 
 echo
-node "$BENCH_REPO/bench/report.mjs" "$runs" "${STRACE_ARGS[@]}" || die "bench/report.mjs failed"
+node "$BENCH_REPO/bench/report.mjs" "$runs" "${STRACE_ARGS[@]}" "${PERF_ARGS[@]}" || die "bench/report.mjs failed"

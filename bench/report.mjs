@@ -2,23 +2,26 @@
 // every run, then the medians side by side with the ratios, then CPU per call per phase against
 // the floor (examples/bench-floor.rs), with syscalls per call from `strace -c` summaries.
 //
-//   node bench/report.mjs RUNS.jsonl [--strace LABEL=FILE]...
+//   node bench/report.mjs RUNS.jsonl [--strace LABEL=FILE]... [--perf LABEL=FILE]...
 //
-// The floor's runs (server "floor") and the strace summaries (of the ws.concurrent phase run
-// alone, `strace -c -f -S calls`) are optional: without them, their columns are left out.
+// The floor's runs (server "floor"), the strace summaries (of the ws.concurrent phase run alone,
+// `strace -c -f -S calls`) and the perf counts (the same, untraced, `perf stat -x,` of syscall
+// tracepoints) are optional: without them, their columns are left out.
 
 import fs from "node:fs";
 
 const argv = process.argv.slice(2);
 const file = argv[0];
 const straceFiles = {};
+const perfFiles = {};
 for (let i = 1; i < argv.length; i++) {
-  const m = argv[i] === "--strace" && /^([a-z]+)=(.+)$/.exec(argv[++i] ?? "");
+  const kind = argv[i];
+  const m = (kind === "--strace" || kind === "--perf") && /^([a-z]+)=(.+)$/.exec(argv[++i] ?? "");
   if (!m) usage();
-  straceFiles[m[1]] = m[2];
+  (kind === "--strace" ? straceFiles : perfFiles)[m[1]] = m[2];
 }
 function usage() {
-  console.error("usage: node report.mjs RUNS.jsonl [--strace LABEL=FILE]...");
+  console.error("usage: node report.mjs RUNS.jsonl [--strace LABEL=FILE]... [--perf LABEL=FILE]...");
   process.exit(2);
 }
 if (!file) usage();
@@ -146,6 +149,18 @@ function readStrace(path) {
   return { total, rows };
 }
 
+/** Parses `perf stat -x,` output: {event: count} (task-clock in ms). */
+function readPerf(path) {
+  const counts = {};
+  for (const line of fs.readFileSync(path, "utf8").split("\n")) {
+    const f = line.split(",");
+    if (f.length < 3 || !/^[0-9.]+$/.test(f[0])) continue;
+    counts[f[2]] = Number(f[0]);
+  }
+  if (counts["raw_syscalls:sys_enter"] === undefined) throw new Error(`no raw_syscalls:sys_enter count in ${path}`);
+  return counts;
+}
+
 if (hasFloor) {
   const cpuPerCall = (name) => (r) => (phase(r, name).serverCpuMs * 1e3) / phase(r, name).calls;
   // Per-round ratios: runs of the same round are paired (made minutes apart, in ABBA order).
@@ -160,13 +175,17 @@ if (hasFloor) {
   const concurrentCalls = runs[0].load.phases.find((p) => p.name === "ws.concurrent")?.calls;
   const strace = Object.fromEntries(Object.entries(straceFiles).map(([label, path]) => [label, readStrace(path)]));
   const hasStrace = strace.ours && strace.floor && concurrentCalls;
+  const perf = Object.fromEntries(Object.entries(perfFiles).map(([label, path]) => [label, readPerf(path)]));
+  const hasPerf = perf.ours && perf.floor && concurrentCalls;
   const sysPerCall = (label) => strace[label].total / concurrentCalls;
+  const perfPerCall = (label) => perf[label]["raw_syscalls:sys_enter"] / concurrentCalls;
   const over = [];
   console.log();
   console.log(`Server CPU µs per call (schedstat) against the floor, medians over ${n} round${n === 1 ? "" : "s"}. ` +
     `Target: ours within ${fmt(TARGET, 2)}x of the floor in every phase.`);
   table(
-    ["phase", "reference", "ours", "floor", "ref÷ours", "ours÷floor", "per round", "target", ...(hasStrace ? ["syscalls/call ours", "floor"] : [])],
+    ["phase", "reference", "ours", "floor", "ref÷ours", "ours÷floor", "per round", "target",
+      ...(hasPerf ? ["syscalls/call ours", "floor"] : []), ...(hasStrace ? ["under strace: ours", "floor"] : [])],
     phaseNames.map((name) => {
       const [ref, ours, floor] = ["reference", "ours", "floor"].map((s) => med(s, cpuPerCall(name)));
       const vsFloor = ours / floor;
@@ -178,21 +197,36 @@ if (hasFloor) {
         rounds.length > 1 ? `${fmt(Math.min(...rounds), 2)}–${fmt(Math.max(...rounds), 2)}` : rounds.map((x) => fmt(x, 2)).join(""),
         met ? "met" : "OVER",
       ];
-      if (hasStrace) {
-        row.push(name === "ws.concurrent" ? fmt(sysPerCall("ours"), 2) : "", name === "ws.concurrent" ? fmt(sysPerCall("floor"), 2) : "");
-      }
+      const here = name === "ws.concurrent";
+      if (hasPerf) row.push(here ? fmt(perfPerCall("ours"), 2) : "", here ? fmt(perfPerCall("floor"), 2) : "");
+      if (hasStrace) row.push(here ? fmt(sysPerCall("ours"), 2) : "", here ? fmt(sysPerCall("floor"), 2) : "");
       return row;
     }),
-    ["l", "r", "r", "r", "r", "r", "r", "l", "r", "r"],
+    ["l", "r", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r"],
   );
   console.log(over.length
     ? `Target (ours ≤ ${fmt(TARGET, 2)}x the floor) not met in: ${over.join(", ")}.`
     : `Target (ours ≤ ${fmt(TARGET, 2)}x the floor) met in every phase.`);
   console.log("per round: ours÷floor of each round's pair of runs (min–max), to show the noise.");
+  if (hasPerf) {
+    console.log();
+    console.log(`Syscalls in the ws.concurrent phase run alone, untraced (perf stat of the syscall tracepoints; ${concurrentCalls} calls; ` +
+      "connection setup and close included), per call:");
+    for (const label of ["ours", "floor"]) {
+      const c = perf[label];
+      const each = Object.entries(c)
+        .filter(([k]) => k.startsWith("syscalls:sys_enter_"))
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k.slice("syscalls:sys_enter_".length)} ${fmt(v / concurrentCalls, 2)}`);
+      console.log(`  ${label.padEnd(5)} ${fmt(c["raw_syscalls:sys_enter"] / concurrentCalls, 2)} syscalls/call: ${each.join(", ")}; ` +
+        `context switches ${fmt((c["context-switches"] ?? NaN) / concurrentCalls, 2)}/call; task-clock ${fmt((c["task-clock"] ?? NaN) * 1e3 / concurrentCalls, 1)} µs/call`);
+    }
+  }
   if (hasStrace) {
     console.log();
     console.log(`Syscalls in the ws.concurrent phase run alone under strace -c -f (${concurrentCalls} calls; ` +
-      "connection setup and close included; futex and epoll_wait include idle workers parking):");
+      "connection setup and close included; futex and epoll_wait include idle workers parking; tracing slows the server, " +
+      "so it batches more than untraced):");
     for (const label of ["ours", "floor"]) {
       const { total, rows } = strace[label];
       const top = rows.slice(0, 6).map((r) => `${r.name} ${fmt(r.calls / concurrentCalls, 2)}` + (r.errors ? ` (${fmt(r.errors / concurrentCalls, 2)} failed)` : ""));
