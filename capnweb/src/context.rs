@@ -23,14 +23,17 @@ pub enum TransportKind {
     HttpBatch,
     /// A WebSocket opened by a GET with `Upgrade: websocket`.
     WebSocket,
+    /// A WebTransport session (HTTP/3 over QUIC) opened by an extended CONNECT.
+    WebTransport,
 }
 
 impl TransportKind {
-    /// `"http-batch"` or `"websocket"`, as logs and spans name it.
+    /// `"http-batch"`, `"websocket"` or `"webtransport"`, as logs and spans name it.
     pub fn as_str(self) -> &'static str {
         match self {
             TransportKind::HttpBatch => "http-batch",
             TransportKind::WebSocket => "websocket",
+            TransportKind::WebTransport => "webtransport",
         }
     }
 }

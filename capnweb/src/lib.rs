@@ -69,9 +69,12 @@
 //! none, the sessions, the memory transport and your own [`transport::Transport`]s remain.
 //!
 //! Off by default: `typescript` ([`typescript::declarations`], TypeScript declarations of your
-//! targets, and the [`describe`] descriptors they are made from; brings ts-rs), and
+//! targets, and the [`describe`] descriptors they are made from; brings ts-rs),
 //! `static-files` ([`ServeDir`], a directory of static files to serve beside the API with
-//! [`Routes::fallback_service`]; brings tower-http with only its `fs` feature).
+//! [`Routes::fallback_service`]; brings tower-http with only its `fs` feature), and
+//! `webtransport` (Cap'n Web over WebTransport, HTTP/3 on UDP: `webtransport::connect`, a
+//! development certificate, and with `server`, `Server::webtransport`; brings
+//! web-transport-quinn, quinn and rcgen).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 // The docs link to the items of every feature, which a build without some of them lacks.
@@ -148,6 +151,8 @@ pub use server::Body;
 pub use server::ServeDir;
 #[cfg(feature = "server")]
 pub use server::{AtCapacity, IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
+#[cfg(all(feature = "server", feature = "webtransport"))]
+pub use server::WebTransportCertificate;
 pub use session::{MessageDirection, Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};
 pub use stream::{pipe, Blob, ReadableStream, WritableStream};
@@ -155,6 +160,8 @@ pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};
 pub use target::{CallFuture, CallResult, RpcTarget};
 #[cfg(feature = "http-batch")]
 pub use transport::http_batch;
+#[cfg(feature = "webtransport")]
+pub use transport::webtransport;
 #[cfg(feature = "websocket")]
 pub use transport::websocket;
 pub use typed::{IntoArg, MapResult, PipelineFields, TypedStub};

@@ -25,6 +25,8 @@ mod service;
 mod tls;
 #[cfg(feature = "websocket")]
 mod upgrade;
+#[cfg(feature = "webtransport")]
+mod webtransport;
 
 use std::fmt;
 use std::future::Future;
@@ -49,6 +51,8 @@ pub use refusal::Refusal;
 use routes::Endpoint;
 pub use routes::{IntoService, Routes};
 pub use service::RpcService;
+#[cfg(feature = "webtransport")]
+pub use webtransport::Certificate as WebTransportCertificate;
 use service::{ConnectionContext, RequestLimits};
 
 use crate::error::Error;
@@ -113,6 +117,10 @@ pub struct Server {
     stats: Arc<Counters>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ServerTls>,
+    #[cfg(feature = "webtransport")]
+    webtransport: Option<webtransport::WebTransportEndpoint>,
+    #[cfg(feature = "webtransport")]
+    webtransport_settings: webtransport::WebTransportSettings,
 }
 
 impl fmt::Debug for Server {
@@ -209,6 +217,10 @@ impl Server {
             stats: Arc::default(),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "webtransport")]
+            webtransport: None,
+            #[cfg(feature = "webtransport")]
+            webtransport_settings: webtransport::WebTransportSettings::default(),
         })
     }
 
@@ -308,6 +320,63 @@ impl Server {
         self
     }
 
+    /// Serves WebTransport (HTTP/3 over QUIC) on the UDP address `addr` as well, with
+    /// `certificate` (a [`WebTransportCertificate`] or a
+    /// [`DevCertificate`](crate::webtransport::DevCertificate)): the same routes, origin
+    /// policy, factory, limits and graceful shutdown as HTTP and WebSocket. The socket is
+    /// bound at once (port 0 picks a free one: see
+    /// [`webtransport_addr`](Server::webtransport_addr)).
+    ///
+    /// A connection counts under [`max_connections`](Server::max_connections); its QUIC
+    /// handshake and CONNECT request must complete within the
+    /// [`header_read_timeout`](Server::header_read_timeout), and it ends once it hears nothing
+    /// from its client for the [`webtransport_idle_timeout`](Server::webtransport_idle_timeout).
+    /// A page of another origin is refused with 403, before the session is accepted. See
+    /// [`webtransport`](crate::webtransport) for the framing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), capnweb::Error> {
+    /// use capnweb::webtransport::DevCertificate;
+    ///
+    /// let cert = DevCertificate::generate()?;
+    /// let server = capnweb::Server::bind("127.0.0.1:0")
+    ///     .await?
+    ///     .webtransport("127.0.0.1:0".parse().unwrap(), &cert)?;
+    /// let udp = server.webtransport_addr().unwrap();
+    /// println!("https://{udp}/ (certificate SHA-256 {})", cert.sha256_hex());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "webtransport")]
+    pub fn webtransport(
+        mut self,
+        addr: SocketAddr,
+        certificate: impl Into<WebTransportCertificate>,
+    ) -> Result<Self, Error> {
+        let endpoint = webtransport::WebTransportEndpoint::bind(
+            addr,
+            certificate.into(),
+            self.webtransport_settings,
+        )?;
+        self.webtransport = Some(endpoint);
+        Ok(self)
+    }
+
+    /// How long a WebTransport connection may hear nothing from its client before it ends
+    /// (default 60 s; our client keeps an idle session alive every 15 s, browsers do too).
+    /// Set it before [`webtransport`](Server::webtransport).
+    #[cfg(feature = "webtransport")]
+    pub fn webtransport_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.webtransport_settings.idle_timeout = timeout;
+        self
+    }
+
+    /// The UDP address WebTransport is served on, once [`webtransport`](Server::webtransport)
+    /// bound it.
+    #[cfg(feature = "webtransport")]
+    pub fn webtransport_addr(&self) -> Option<SocketAddr> {
+        self.webtransport.as_ref().map(|endpoint| endpoint.local_addr)
+    }
+
     /// `https` with TLS, `http` without: the scheme of the services' own origin.
     fn scheme(&self) -> Scheme {
         #[cfg(feature = "tls")]
@@ -383,7 +452,7 @@ impl Server {
     /// # }
     /// ```
     pub async fn serve_with_shutdown<G>(
-        self,
+        #[cfg_attr(not(feature = "webtransport"), allow(unused_mut))] mut self,
         routes: impl Into<Routes>,
         signal: G,
     ) -> Result<(), Error>
@@ -408,6 +477,17 @@ impl Server {
             },
         };
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        #[cfg(feature = "webtransport")]
+        if let Some(endpoint) = self.webtransport.take() {
+            tokio::spawn(webtransport::serve(
+                endpoint,
+                service.clone(),
+                Arc::clone(&slots),
+                Arc::clone(&self.stats),
+                self.timeouts.header_read,
+                self.webtransport_settings,
+            ));
+        }
         let turn_away = self.turn_away();
         let mut signal = pin!(signal);
         loop {

@@ -309,6 +309,17 @@ impl Routes {
         }
     }
 
+    /// The Cap'n Web service for a WebTransport session at `path`: its route's, or the
+    /// fallback's if that is a Cap'n Web service.
+    #[cfg(feature = "webtransport")]
+    pub(super) fn webtransport_service(&self, path: &str) -> Option<&RpcService> {
+        match (self.exact.get(path), &self.fallback) {
+            (Some(service), _) => Some(service),
+            (None, Some(Fallback::Rpc(service))) => Some(service),
+            _ => None,
+        }
+    }
+
     fn not_found(&self, path: &str) -> Response<Full<Bytes>> {
         let mut paths: Vec<&str> = self.exact.keys().map(String::as_str).collect();
         paths.sort_unstable();

@@ -378,6 +378,25 @@ impl RpcService {
         }
     }
 
+    /// What a WebTransport session at `uri` starts with: the origin policy's and the factory's
+    /// decision, then the main object and the options (the request's context in them).
+    #[cfg(feature = "webtransport")]
+    pub(super) fn prepare_webtransport(
+        &self,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+        scheme: ConnectionScheme,
+    ) -> Result<(Stub, SessionOptions), Refusal> {
+        self.origins.check(headers, uri, scheme)?;
+        let kind = TransportKind::WebTransport;
+        let context = RequestContext::new(Method::CONNECT, uri, headers, peer, kind);
+        let main = self.new_main_for(&context)?;
+        let mut options = self.options.clone().unwrap_or_default();
+        options.context = Some(context);
+        Ok((main, options))
+    }
+
     /// A CORS preflight's answer: 204 for a page the origin policy allows, 403 otherwise.
     #[cfg(feature = "http-batch")]
     fn answer_preflight<B>(

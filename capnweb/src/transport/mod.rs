@@ -28,6 +28,8 @@ pub(crate) mod responses;
 mod stream_sink;
 #[cfg(feature = "websocket")]
 mod subprotocols;
+#[cfg(feature = "webtransport")]
+pub mod webtransport;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 

@@ -145,6 +145,18 @@ fn all_value_types() -> Vec<(&'static str, Value)> {
 /// The scenarios, by name; over HTTP batch, those needing a call back into the client or a
 /// second round trip are left out (a batch is one request and one response).
 pub async fn run_all(transport: Transport, addr: &str, log: &mut Vec<String>) -> usize {
+    let ws = transport == Transport::WebSocket;
+    run_all_with(|| connect(transport, addr), ws, log).await
+}
+
+/// The scenarios, each on a fresh session from `connect`; `lasting` for a transport whose
+/// session outlives one round trip (WebSocket, WebTransport), which runs them all and checks
+/// the tables after each.
+pub async fn run_all_with<F, Fut>(connect: F, lasting: bool, log: &mut Vec<String>) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = (Session, InteropApiStub)>,
+{
     let mut failures = 0;
     let mut record = |name: String, outcome: Outcome| match outcome {
         Ok(()) => log.push(format!("ok {name}")),
@@ -153,11 +165,11 @@ pub async fn run_all(transport: Transport, addr: &str, log: &mut Vec<String>) ->
             log.push(format!("FAIL {name}: {why}"));
         }
     };
-    let ws = transport == Transport::WebSocket;
+    let ws = lasting;
 
     macro_rules! scenario {
         ($name:expr, |$session:ident, $api:ident| $body:expr) => {{
-            let ($session, $api) = connect(transport, addr).await;
+            let ($session, $api) = connect().await;
             let outcome: Outcome = async { $body }.await;
             let outcome = match outcome {
                 Ok(()) if ws => settled(&$session).await,

@@ -263,15 +263,23 @@ async fn settled(session: &Session) -> Result<(), String> {
 /// Runs every scenario over a fresh WebSocket session each; returns the log lines and the
 /// number of failures.
 pub async fn run_all(addr: &str, log: &mut Vec<String>) -> usize {
+    let connect = || async move {
+        capnweb::websocket::connect_with(&format!("ws://{addr}/"), None, SessionOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to ws://{addr}/: {e}"))
+    };
+    run_all_with(connect, log).await
+}
+
+/// [`run_all`] over sessions from `connect` (any lasting transport).
+pub async fn run_all_with<F, Fut>(connect: F, log: &mut Vec<String>) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Session>,
+{
     let mut failures = 0;
     for (name, scenario) in SCENARIOS {
-        let session = capnweb::websocket::connect_with(
-            &format!("ws://{addr}/"),
-            None,
-            SessionOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to ws://{addr}/: {e}"));
+        let session = connect().await;
         let api = session.main_as::<StreamsApiStub>();
         let outcome = match tokio::time::timeout(Duration::from_secs(20), scenario(api)).await {
             Ok(outcome) => outcome,
