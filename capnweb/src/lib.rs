@@ -45,7 +45,7 @@
 //! The modules, from the wire up, each depending only on those before it (a test,
 //! `tests/layering.rs`, checks this):
 //!
-//! 1. [`wire`]: messages and expressions as text, parsed and written.
+//! 1. `wire`: messages and expressions as text, parsed and written.
 //! 2. The object model: [`value`] (the data model and the serde bridge), [`error`], stubs and
 //!    promises, [`stream`]s, and internally the hooks behind every stub, local targets, and the
 //!    code that writes values to the wire, evaluates the peer's expressions and records
@@ -58,6 +58,17 @@
 //!    reaches a session's import only through a trait the session implements.
 //! 5. [`transport`]s: memory, WebSocket, HTTP batch.
 //! 6. The [`Server`], and [`reconnect`]ing clients.
+//!
+//! # What is stable
+//!
+//! The API is what the docs show: the items at the crate root, the generated stubs, and the
+//! public modules ([`error`], [`value`], [`stream`], [`intercept`], [`reconnect`],
+//! [`transport`] with its [`Transport`](transport::Transport) contract, [`bigint`], and with
+//! their features [`tls`], [`describe`] and [`typescript`]). What the docs hide is not part of
+//! it and may change in any release: the `wire` module (messages and expressions, public for
+//! the tests, fuzz targets and benches; [`serialize`] and [`deserialize`] are the stable way
+//! to the protocol's values), the stream flow controller, and `__private` (what the macros'
+//! generated code calls).
 //!
 //! # Cargo features
 //!
@@ -76,6 +87,9 @@
 //! development certificate, and with `server`, `Server::webtransport`; brings
 //! web-transport-quinn, quinn and rcgen).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+// docs.rs builds with every feature and `--cfg docsrs`: each feature-gated item says which
+// feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 // The docs link to the items of every feature, which a build without some of them lacks.
 #![cfg_attr(
@@ -92,16 +106,20 @@
 
 pub mod bigint;
 #[cfg(feature = "typescript")]
+#[cfg_attr(docsrs, doc(cfg(feature = "typescript")))]
 pub mod describe;
 pub mod error;
 pub mod intercept;
 pub mod reconnect;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 pub mod transport;
 #[cfg(feature = "typescript")]
+#[cfg_attr(docsrs, doc(cfg(feature = "typescript")))]
 pub mod typescript;
 pub mod value;
+#[doc(hidden)]
 pub mod wire;
 
 mod context;

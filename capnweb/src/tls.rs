@@ -53,6 +53,14 @@
 //! # Ok(()) }
 //! ```
 
+// Half of this module serves the clients (`websocket`, `http-batch`) and half the server: a
+// build with only one side, or `tls` alone, leaves the other half unused. The default build
+// has both, and checks every line of it.
+#![cfg_attr(
+    not(all(any(feature = "websocket", feature = "http-batch"), feature = "server")),
+    allow(dead_code)
+)]
+
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -91,10 +99,6 @@ const HTTP_1_1: &[u8] = b"http/1.1";
 pub struct ClientTls {
     roots: Roots,
     /// The configuration built from `roots`, once one was needed.
-    #[cfg_attr(
-        not(any(feature = "websocket", feature = "http-batch")),
-        allow(dead_code)
-    )]
     built: Arc<OnceLock<Arc<ClientConfig>>>,
 }
 
@@ -256,10 +260,6 @@ impl ClientTls {
     }
 
     /// The configuration to connect with (built on first use, then shared by the clones).
-    #[cfg_attr(
-        not(any(feature = "websocket", feature = "http-batch")),
-        allow(dead_code)
-    )]
     pub(crate) fn config(&self) -> Result<Arc<ClientConfig>, Error> {
         if let Some(config) = self.built.get() {
             return Ok(Arc::clone(config));
@@ -292,10 +292,6 @@ impl ClientTls {
 }
 
 /// A client configuration trusting the built-in roots (or not) and `added`.
-#[cfg_attr(
-    not(any(feature = "websocket", feature = "http-batch")),
-    allow(dead_code)
-)]
 fn client_config(built_in: bool, added: &RootCertStore) -> Result<ClientConfig, Error> {
     let mut roots = RootCertStore::empty();
     if built_in {
@@ -441,7 +437,6 @@ impl ServerTls {
     }
 
     /// The acceptor for one connection's handshake.
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(Arc::clone(&self.config))
     }
@@ -453,10 +448,6 @@ fn tls_error(what: impl Into<String>) -> Error {
 
 /// What a failed connection says about TLS, if TLS is why it failed: the server's certificate
 /// was not trusted, or the handshake failed otherwise.
-#[cfg_attr(
-    not(any(feature = "websocket", feature = "http-batch")),
-    allow(dead_code)
-)]
 pub(crate) fn describe_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let error = find_rustls_error(error)?;
     Some(match error {
@@ -488,10 +479,6 @@ pub(crate) fn describe_failure(error: &(dyn std::error::Error + 'static)) -> Opt
 
 /// The `rustls::Error` in `error`'s chain, looking inside `io::Error`s too (their `source`
 /// skips the error they wrap).
-#[cfg_attr(
-    not(any(feature = "websocket", feature = "http-batch")),
-    allow(dead_code)
-)]
 fn find_rustls_error<'a>(
     mut error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a rustls::Error> {

@@ -39,40 +39,97 @@ fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))
 }
 
-/// The source without comments and without its unit tests.
+/// The source without comments and without what only tests compile: each `#[cfg(test)]`
+/// item (a `mod tests { … }`, a function, a `use`) is cut to its end, and the code after it
+/// is read as any other.
 fn code(text: &str) -> String {
-    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
-    text.lines()
+    let text: String = text
+        .lines()
         .map(|line| line.split("//").next().unwrap_or_default())
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + "#[cfg(test)]".len()..];
+        rest = &rest[item_end(rest)..];
+    }
+    out.push_str(rest);
+    out
 }
 
-/// The names `crate::` is followed by, in `use crate::{a, b::c}` and `crate::a::…` alike.
+/// Where the item at the start of `text` ends: after its `;`, or after the `}` that closes
+/// its first `{`, whichever comes first.
+fn item_end(text: &str) -> usize {
+    let mut depth = 0usize;
+    for (at, c) in text.char_indices() {
+        match c {
+            ';' if depth == 0 => return at + 1,
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return at + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// The names `crate::` is followed by, in `use crate::{a, b::{c, d}}` and `crate::a::…`
+/// alike: the first name of each path in a group, however deep the group nests.
 fn named(code: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for (at, _) in code.match_indices("crate::") {
         let rest = &code[at + "crate::".len()..];
-        // A group is read to its closing brace; a path, to the end of its first name.
-        let group = match rest.strip_prefix('{') {
-            Some(inner) => &inner[..inner.find('}').unwrap_or(inner.len())],
-            None => rest
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .next()
-                .unwrap_or(""),
-        };
-        for item in group.split(',') {
-            let name: String = item
-                .trim()
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                names.insert(name);
+        match rest.strip_prefix('{') {
+            Some(group) => {
+                for item in top_level_items(group) {
+                    insert_first_name(item, &mut names);
+                }
             }
+            None => insert_first_name(rest, &mut names),
         }
     }
     names
+}
+
+/// The comma-separated items of a group whose `{` was just passed, up to its own `}`; an
+/// item's nested group (`b::{c, d}`) stays inside it.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..at]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
+}
+
+fn insert_first_name(path: &str, names: &mut BTreeSet<String>) {
+    let name: String = path
+        .trim()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if !name.is_empty() {
+        names.insert(name);
+    }
 }
 
 /// Root re-exports: `pub use module::{A, B}` makes `crate::A` a name of `module`.
@@ -164,7 +221,7 @@ fn modules_depend_only_on_their_own_layer_and_the_ones_below() {
 #[test]
 fn the_checker_sees_names_in_groups_paths_and_reexports() {
     let code = code(
-        "use crate::{hook::Hook, Error};\nlet x = crate::session::Session::new(a, b); // crate::server\n",
+        "use crate::{hook::{Hook, scope::Served}, Error};\nlet x = crate::session::Session::new(a, b); // crate::server\n",
     );
     assert_eq!(
         named(&code).into_iter().collect::<Vec<_>>(),
@@ -173,4 +230,15 @@ fn the_checker_sees_names_in_groups_paths_and_reexports() {
     let exports = root_exports("pub use stub::{FromStub, Stub};\npub use wire::Limits;\n");
     assert_eq!(exports.get("Stub").map(String::as_str), Some("stub"));
     assert_eq!(exports.get("Limits").map(String::as_str), Some("wire"));
+}
+
+#[test]
+fn the_checker_skips_only_what_tests_compile() {
+    let code = code(
+        "use crate::a;\n#[cfg(test)]\nuse crate::b;\n#[cfg(test)]\nmod tests { use crate::c; fn f() { crate::d::x(); } }\nuse crate::e;\n#[cfg(test)]\nfn g() {}\nfn h() { crate::f::y(); }\n",
+    );
+    assert_eq!(
+        named(&code).into_iter().collect::<Vec<_>>(),
+        ["a", "e", "f"]
+    );
 }

@@ -17,6 +17,7 @@ pub(crate) mod fake_remote;
 mod promise;
 mod remote;
 pub(crate) mod scope;
+pub(crate) mod stream;
 
 use std::any::Any;
 use std::future::Future;
@@ -29,9 +30,9 @@ use futures::future::BoxFuture;
 pub(crate) use cell::TargetCell;
 pub(crate) use promise::LocalPromise;
 pub(crate) use remote::{PreparedStream, Remote, RemoteRef};
+pub(crate) use stream::StreamHook;
 
 use crate::error::{BrokenCallback, Error, RpcError};
-use crate::stream::StreamHook;
 use crate::value::Value;
 use crate::wire::PathKey;
 

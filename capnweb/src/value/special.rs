@@ -50,8 +50,8 @@
 //!
 //! # For `Stub`, `RpcPromise` and other capability types
 //!
-//! This is how `Stub` (below, for the placeholder) and `RpcError` are wired up; `RpcPromise<T>`
-//! is left for the stub module (see the `TODO(stub)` note below).
+//! This is how `Stub` (below, for the placeholder), `RpcError` and the stream types are wired
+//! up, and `RpcPromise<T>` below too.
 //!
 //! ```ignore
 //! impl Serialize for Stub {

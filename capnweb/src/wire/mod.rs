@@ -4,6 +4,17 @@
 //! touches a session, a table or a stub. Parsing is strict: an unknown tag, a wrong arity or a
 //! wrong element type is a [`WireError`] that names the problem and where it was found.
 //!
+//! Not a stable API: it is public for the tests, the fuzz targets and the benches, and hidden
+//! from the docs. The stable ways to read and write the protocol's values are
+//! [`serialize`](crate::serialize) and [`deserialize`](crate::deserialize); [`Limits`] and
+//! [`Limit`] are re-exported at the crate root.
+//!
+//! What a new message type touches: its tag in `tag.rs`, its [`Message`] variant, the strict
+//! parser (`parse.rs`) and the serializer (`serialize.rs`); then the session, which handles
+//! and sends it. The fast parser (`fast.rs`) hands anything it does not know to the strict
+//! one, so it changes only to make the new message fast (its tests mutate every form and check
+//! that both parsers accept the same, building the same values).
+//!
 //! ```
 //! use capnweb::wire::{Expr, Message};
 //!
