@@ -1,7 +1,9 @@
 //! The project's benchmark: calls Rust ↔ Rust in one process over memory, WebSocket and HTTP
 //! batch, on Tokio's multi-thread runtime and on one thread, and beside them the reference
 //! implementation (npm `capnweb`) making the same calls Node ↔ Node in one process, with the
-//! ratios. The wire codec's own figures are `cargo run --release --example wire-bench`.
+//! ratios. WebTransport (HTTP/3 on loopback UDP, a development certificate) runs beside
+//! WebSocket: the same call patterns, and a stream's MB/s over both. The wire codec's own
+//! figures are `cargo run --release --example wire-bench`.
 //!
 //! `cargo run --release --example bench [-- ws://HOST:PORT/]`
 //!
@@ -15,9 +17,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use capnweb::transport::memory;
-use capnweb::{http_batch, websocket, Server, Session, SessionOptions};
+use capnweb::webtransport::DevCertificate;
+use capnweb::{http_batch, websocket, webtransport, Routes, Server, Session, SessionOptions};
 use capnweb_examples::interop::{InteropApi, InteropApiStub};
+use capnweb_examples::streams::{StreamsApi, StreamsApiStub};
 use futures::future::join_all;
+use futures::StreamExt;
 
 /// How long each measurement runs, after a warm-up of a fifth of it.
 const SPAN: Duration = Duration::from_millis(1500);
@@ -111,6 +116,43 @@ async fn in_flight(what: &str, api: &InteropApiStub) -> Figure {
     report(what, count, elapsed)
 }
 
+/// A stream's throughput: the server sends 1 MiB chunks, the client reads them all.
+async fn stream_rate(label: &str, api: &StreamsApiStub) -> Figure {
+    const CHUNK: u32 = 1024 * 1024;
+    const CHUNKS: u32 = 16;
+    let mut bytes = 0usize;
+    let started = Instant::now();
+    while started.elapsed() < SPAN {
+        let mut chunks = api.chunks(CHUNKS, CHUNK).await.expect("a stream");
+        while let Some(chunk) = chunks.next().await {
+            bytes += chunk.expect("a chunk").len();
+        }
+    }
+    let elapsed = started.elapsed();
+    let mb_per_second = bytes as f64 / 1e6 / elapsed.as_secs_f64();
+    let what = format!("{label}: stream of 1 MiB chunks");
+    println!("{what:<48} {mb_per_second:>12.1} MB/s");
+    Figure {
+        what,
+        per_second: mb_per_second,
+    }
+}
+
+/// The routes of the benchmark's server: the interop surface, and the streams one at
+/// `/streams`.
+fn routes() -> Routes {
+    Routes::new()
+        .route("/streams", || StreamsApiStub::new(StreamsApi::default()))
+        .fallback(|| InteropApiStub::new(InteropApi))
+}
+
+/// A server on free ports (TCP, and UDP for WebTransport with `cert`).
+async fn server(cert: &DevCertificate) -> Result<Server, capnweb::Error> {
+    Server::bind("127.0.0.1:0")
+        .await?
+        .webtransport(([127, 0, 0, 1], 0).into(), cert)
+}
+
 /// Where the serving side runs.
 #[derive(Clone, Copy, PartialEq)]
 enum Serving {
@@ -155,23 +197,26 @@ async fn all(external: Option<String>, serving: Serving) -> Result<Vec<Figure>, 
     let client = Session::new(b, None, SessionOptions::default());
     figures.extend(calls("memory", &client.main_as()).await);
 
-    let addr = match serving {
+    let cert = DevCertificate::generate()?;
+    let (addr, udp) = match serving {
         Serving::Here => {
-            let server = Server::bind("127.0.0.1:0").await?;
-            let addr = server.local_addr();
-            tokio::spawn(server.serve(|| InteropApiStub::new(InteropApi)));
-            addr
+            let server = server(&cert).await?;
+            let addrs = (server.local_addr(), server.webtransport_addr());
+            tokio::spawn(server.serve(routes()));
+            addrs
         }
         Serving::OwnThread => {
             let (tx, rx) = tokio::sync::oneshot::channel();
+            let cert = cert.clone();
             on_own_thread(move || async move {
-                let server = Server::bind("127.0.0.1:0").await.expect("a free port");
-                let _ = tx.send(server.local_addr());
-                let _ = server.serve(|| InteropApiStub::new(InteropApi)).await;
+                let server = server(&cert).await.expect("free ports");
+                let _ = tx.send((server.local_addr(), server.webtransport_addr()));
+                let _ = server.serve(routes()).await;
             });
             rx.await.expect("the server starts")
         }
     };
+    let udp = udp.expect("the server serves WebTransport");
     let url = external.clone().unwrap_or_else(|| format!("ws://{addr}/"));
     let label = match &external {
         Some(url) => format!("websocket to {url}"),
@@ -179,6 +224,16 @@ async fn all(external: Option<String>, serving: Serving) -> Result<Vec<Figure>, 
     };
     let api: InteropApiStub = websocket::connect(&url).await?;
     figures.extend(calls(&label, &api).await);
+
+    let wt = |path: &str| {
+        webtransport::builder(format!("https://{udp}{path}")).certificate_hash(cert.sha256())
+    };
+    let api: InteropApiStub = wt("/").connect_main().await?;
+    figures.extend(calls("webtransport", &api).await);
+    let streams: StreamsApiStub = websocket::connect(&format!("ws://{addr}/streams")).await?;
+    figures.push(stream_rate("websocket", &streams).await);
+    let streams: StreamsApiStub = wt("/streams").connect_main().await?;
+    figures.push(stream_rate("webtransport", &streams).await);
 
     let batch = measure("http batch: 100 calls in one POST", 100, || async {
         let api: InteropApiStub = http_batch::connect(&format!("http://{addr}/"));
