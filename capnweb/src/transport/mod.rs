@@ -14,7 +14,9 @@
 //! [`from_stream_sink`] make the transport. Then `Session::new(transport, main, options)`
 //! starts a session on it (`examples/custom-transport.rs` does it over a Unix socket).
 
-#[cfg(any(feature = "websocket", feature = "http-batch"))]
+#[cfg(any(feature = "websocket", feature = "http-batch", feature = "webtransport"))]
+mod client_settings;
+#[cfg(any(feature = "websocket", feature = "http-batch", feature = "webtransport"))]
 mod headers;
 #[cfg(feature = "http-batch")]
 pub mod http_batch;

@@ -53,7 +53,6 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::headers::ExtraHeaders;
 use super::lines::{join_lines, snippet, Lines};
 use super::read_ahead::ReadAhead;
 use super::subprotocols::Subprotocols;
@@ -61,6 +60,7 @@ use super::{CloseReason, Transport};
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::{FromStub, Stub};
+use crate::transport::client_settings::ClientSettings;
 use crate::wire::Limit;
 
 /// The close code for a session that ended with an error (the reference's choice).
@@ -138,10 +138,6 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
     ClientBuilder::new(url)
 }
 
-/// How long [`ClientBuilder::connect`] waits by default (see
-/// [`connect_timeout`](ClientBuilder::connect_timeout)).
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// A WebSocket client with its settings: extra request headers (e.g. a bearer token), a
 /// connect timeout, TLS roots, session options and the client's own main object.
 ///
@@ -164,11 +160,8 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `connect` is called"]
 pub struct ClientBuilder {
-    url: String,
-    headers: ExtraHeaders,
+    settings: ClientSettings,
     subprotocols: Subprotocols,
-    connect_timeout: Duration,
-    options: SessionOptions,
     local_main: Option<Stub>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTls>,
@@ -177,11 +170,11 @@ pub struct ClientBuilder {
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut f = f.debug_struct("ClientBuilder");
-        f.field("url", &self.url)
-            .field("headers", &self.headers)
+        f.field("url", &self.settings.url)
+            .field("headers", &self.settings.headers)
             .field("subprotocols", &self.subprotocols)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("options", &self.options)
+            .field("connect_timeout", &self.settings.connect_timeout)
+            .field("options", &self.settings.options)
             .field("local_main", &self.local_main);
         #[cfg(feature = "tls")]
         f.field("tls", &self.tls);
@@ -200,11 +193,8 @@ impl ClientBuilder {
     /// ```
     pub fn new(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
-            headers: ExtraHeaders::default(),
+            settings: ClientSettings::new(url),
             subprotocols: Subprotocols::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            options: SessionOptions::default(),
             local_main: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -232,7 +222,7 @@ impl ClientBuilder {
         V: TryInto<HeaderValue>,
         V::Error: Into<http::Error>,
     {
-        self.headers.add(name, value);
+        self.settings.headers.add(name, value);
         self
     }
 
@@ -244,7 +234,7 @@ impl ClientBuilder {
     /// assert!(!format!("{builder:?}").contains("s3cr3t"));
     /// ```
     pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
-        self.headers.bearer(token);
+        self.settings.headers.bearer(token);
         self
     }
 
@@ -297,7 +287,7 @@ impl ClientBuilder {
     /// # let _ = builder;
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
@@ -312,7 +302,7 @@ impl ClientBuilder {
     /// # let _ = builder;
     /// ```
     pub fn options(mut self, options: SessionOptions) -> ClientBuilder {
-        self.options = options;
+        self.settings.options = options;
         self
     }
 
@@ -364,21 +354,21 @@ impl ClientBuilder {
     /// # let _ = square; Ok(()) }
     /// ```
     pub async fn connect(self) -> Result<Session, Error> {
-        let url = self.url.clone();
+        let url = self.settings.url.clone();
         let fail = |what: TransportError| {
             Error::Transport(what.within(format_args!("could not open a WebSocket to {url}")))
         };
-        if let Some(e) = self.headers.error() {
+        if let Some(e) = self.settings.headers.error() {
             return Err(fail(e.into()));
         }
-        let mut request = websocket_url(&self.url)
+        let mut request = websocket_url(&self.settings.url)
             .into_client_request()
             .map_err(|e| fail(handshake_error(e, false)))?;
-        self.headers.apply(request.headers_mut());
+        self.settings.headers.apply(request.headers_mut());
         self.subprotocols
             .apply(request.headers_mut())
             .map_err(|e| fail(e.into()))?;
-        let timeout = self.connect_timeout;
+        let timeout = self.settings.connect_timeout;
         match tokio::time::timeout(timeout, self.open(request)).await {
             Ok(result) => result.map_err(fail),
             Err(_) => Err(fail(format!("did not connect within {timeout:?}").into())),
@@ -465,11 +455,11 @@ impl ClientBuilder {
         let (ws, _response) = tokio_tungstenite::client_async_with_config(
             request,
             ReadAhead::new(stream),
-            Some(config(&self.options)),
+            Some(config(&self.settings.options)),
         )
         .await
         .map_err(|e| handshake_error(e, secure))?;
-        Ok(accept_stream(ws, self.local_main, self.options))
+        Ok(accept_stream(ws, self.local_main, self.settings.options))
     }
 }
 

@@ -20,14 +20,12 @@ use super::{join_lines, max_body_bytes, snippet, split_batch};
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::FromStub;
+use crate::transport::client_settings::ClientSettings;
 use crate::transport::headers::ExtraHeaders;
 use crate::transport::{Capabilities, CloseReason, Transport};
 
 /// Largest part of an error response read for the error message.
 const ERROR_BODY_BYTES: usize = 4096;
-
-/// How long connecting may take by default (see [`ClientBuilder::connect_timeout`]).
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts an HTTP batch session with the server at `url` and returns its main object as `T`
 /// (a [`Stub`](crate::Stub) or a typed stub).
@@ -105,10 +103,7 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ClientBuilder {
-    url: String,
-    headers: ExtraHeaders,
-    connect_timeout: Duration,
-    options: SessionOptions,
+    settings: ClientSettings,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTls>,
 }
@@ -116,10 +111,10 @@ pub struct ClientBuilder {
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut f = f.debug_struct("ClientBuilder");
-        f.field("url", &self.url)
-            .field("headers", &self.headers)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("options", &self.options);
+        f.field("url", &self.settings.url)
+            .field("headers", &self.settings.headers)
+            .field("connect_timeout", &self.settings.connect_timeout)
+            .field("options", &self.settings.options);
         #[cfg(feature = "tls")]
         f.field("tls", &self.tls);
         f.finish()
@@ -136,10 +131,7 @@ impl ClientBuilder {
     /// ```
     pub fn new(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
-            headers: ExtraHeaders::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            options: SessionOptions::default(),
+            settings: ClientSettings::new(url),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -164,7 +156,7 @@ impl ClientBuilder {
         V: TryInto<HeaderValue>,
         V::Error: Into<http::Error>,
     {
-        self.headers.add(name, value);
+        self.settings.headers.add(name, value);
         self
     }
 
@@ -176,7 +168,7 @@ impl ClientBuilder {
     /// assert!(!format!("{builder:?}").contains("s3cr3t"));
     /// ```
     pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
-        self.headers.bearer(token);
+        self.settings.headers.bearer(token);
         self
     }
 
@@ -193,7 +185,7 @@ impl ClientBuilder {
     /// # let _ = builder;
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
@@ -208,7 +200,7 @@ impl ClientBuilder {
     /// # let _ = builder;
     /// ```
     pub fn options(mut self, options: SessionOptions) -> ClientBuilder {
-        self.options = options;
+        self.settings.options = options;
         self
     }
 
@@ -244,13 +236,14 @@ impl ClientBuilder {
         let fail = |what: String| {
             Error::Transport(TransportError::new(format!(
                 "the HTTP batch client for {} cannot be built: {what}",
-                self.url
+                self.settings.url
             )))
         };
-        if let Some(e) = self.headers.error() {
+        if let Some(e) = self.settings.headers.error() {
             return Err(fail(e.to_owned()));
         }
         let uri: Uri = self
+            .settings
             .url
             .parse()
             .map_err(|e| fail(format!("the URL is not usable: {e}")))?;
@@ -299,18 +292,18 @@ impl ClientBuilder {
         let connector = http;
         let connector = TimedConnector {
             inner: connector,
-            timeout: self.connect_timeout,
+            timeout: self.settings.connect_timeout,
         };
         let http = PooledClient::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .build(connector);
         Ok(Client {
             shared: Arc::new(Shared {
-                url: self.url,
+                url: self.settings.url,
                 uri,
-                headers: self.headers,
-                options: self.options,
-                connect_timeout: self.connect_timeout,
+                headers: self.settings.headers,
+                options: self.settings.options,
+                connect_timeout: self.settings.connect_timeout,
                 http,
             }),
         })

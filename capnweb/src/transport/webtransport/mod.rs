@@ -58,9 +58,8 @@ pub(crate) use framing::ERROR_CLOSE;
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
 use crate::stub::{FromStub, Stub};
+use crate::transport::client_settings::ClientSettings;
 
-/// How long [`ClientBuilder::connect`] waits by default.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The QUIC idle timeout a client asks for by default.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a client makes sure the connection is heard from, by default.
@@ -109,15 +108,11 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `connect` is called"]
 pub struct ClientBuilder {
-    url: String,
+    settings: ClientSettings,
     hashes: Vec<[u8; 32]>,
     roots: Vec<CertificateDer<'static>>,
-    headers: HeaderMap,
-    header_error: Option<String>,
-    connect_timeout: Duration,
     idle_timeout: Duration,
     keep_alive: Option<Duration>,
-    options: SessionOptions,
     local_main: Option<Stub>,
 }
 
@@ -125,14 +120,14 @@ impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hashes: Vec<String> = self.hashes.iter().map(|h| hex(h)).collect();
         f.debug_struct("ClientBuilder")
-            .field("url", &self.url)
+            .field("url", &self.settings.url)
             .field("certificate_hashes", &hashes)
             .field("roots", &self.roots.len())
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("connect_timeout", &self.connect_timeout)
+            .field("headers", &self.settings.headers)
+            .field("connect_timeout", &self.settings.connect_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("keep_alive", &self.keep_alive)
-            .field("options", &self.options)
+            .field("options", &self.settings.options)
             .field("local_main", &self.local_main)
             .finish()
     }
@@ -143,15 +138,11 @@ impl ClientBuilder {
     /// checked or sent until [`connect`](ClientBuilder::connect).
     pub fn new(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
+            settings: ClientSettings::new(url),
             hashes: Vec::new(),
             roots: Vec::new(),
-            headers: HeaderMap::new(),
-            header_error: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
-            options: SessionOptions::default(),
             local_main: None,
         }
     }
@@ -181,28 +172,27 @@ impl ClientBuilder {
         V: TryInto<HeaderValue>,
         V::Error: Into<http::Error>,
     {
-        match (name.try_into(), value.try_into()) {
-            (Ok(name), Ok(value)) => {
-                self.headers.append(name, value);
-            }
-            (Err(e), _) => {
-                let e: http::Error = e.into();
-                self.header_error
-                    .get_or_insert(format!("a header name is not valid: {e}"));
-            }
-            (_, Err(e)) => {
-                let e: http::Error = e.into();
-                self.header_error
-                    .get_or_insert(format!("a header value is not valid: {e}"));
-            }
-        }
+        self.settings.headers.add(name, value);
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` with the CONNECT request (the value is marked
+    /// sensitive, so `Debug` does not show it).
+    ///
+    /// ```
+    /// let builder = capnweb::webtransport::ClientBuilder::new("https://rpc.example.com/")
+    ///     .bearer_token("s3cr3t");
+    /// assert!(!format!("{builder:?}").contains("s3cr3t"));
+    /// ```
+    pub fn bearer_token(mut self, token: impl std::fmt::Display) -> ClientBuilder {
+        self.settings.headers.bearer(token);
         self
     }
 
     /// How long connecting may take in all: the QUIC handshake, HTTP/3's settings, the
     /// CONNECT request and opening the stream (default 30 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
@@ -224,7 +214,7 @@ impl ClientBuilder {
     /// The session's options (limits, error hook). Lines longer than its message size limit
     /// allow end the session.
     pub fn options(mut self, options: SessionOptions) -> ClientBuilder {
-        self.options = options;
+        self.settings.options = options;
         self
     }
 
@@ -240,7 +230,7 @@ impl ClientBuilder {
     /// header, a name that does not resolve, the timeout, an untrusted certificate, a refused
     /// CONNECT (with its status).
     pub async fn connect(self) -> Result<Session, Error> {
-        let url = self.url.clone();
+        let url = self.settings.url.clone();
         let fail = |what: TransportError| {
             let message = format!(
                 "could not open a WebTransport session to {url}: {}",
@@ -248,10 +238,10 @@ impl ClientBuilder {
             );
             Error::Transport(TransportError::with_source(message, what))
         };
-        if let Some(e) = &self.header_error {
-            return Err(fail(e.clone().into()));
+        if let Some(e) = self.settings.headers.error() {
+            return Err(fail(e.to_owned().into()));
         }
-        let timeout = self.connect_timeout;
+        let timeout = self.settings.connect_timeout;
         match tokio::time::timeout(timeout, self.open()).await {
             Ok(result) => result.map_err(fail),
             Err(_) => Err(fail(format!("did not connect within {timeout:?}").into())),
@@ -264,7 +254,7 @@ impl ClientBuilder {
     }
 
     async fn open(self) -> Result<Session, TransportError> {
-        let url = url::Url::parse(&self.url)
+        let url = url::Url::parse(&self.settings.url)
             .map_err(|e| TransportError::from(format!("the URL is not usable: {e}")))?;
         if url.scheme() != "https" {
             return Err(format!(
@@ -306,8 +296,9 @@ impl ClientBuilder {
             let what = format!("the QUIC handshake with {remote} failed: {e}");
             TransportError::with_source(what, e)
         })?;
-        let request =
-            web_transport_quinn::proto::ConnectRequest::new(url).with_headers(self.headers);
+        let mut headers = HeaderMap::new();
+        self.settings.headers.apply(&mut headers);
+        let request = web_transport_quinn::proto::ConnectRequest::new(url).with_headers(headers);
         let session = web_transport_quinn::Session::connect(connection, request)
             .await
             .map_err(|e| {
@@ -326,9 +317,13 @@ impl ClientBuilder {
             let what = format!("could not open the session's stream: {e}");
             TransportError::with_source(what, e)
         })?;
-        let max = self.options.limits.max_message_size;
+        let max = self.settings.options.limits.max_message_size;
         let transport = WebTransportTransport::new(session, send, recv, max);
-        Ok(Session::new(transport, self.local_main, self.options))
+        Ok(Session::new(
+            transport,
+            self.local_main,
+            self.settings.options,
+        ))
     }
 
     /// The QUIC client configuration: TLS 1.3 with ALPN `h3`, checked as the builder says.
