@@ -9,6 +9,35 @@
 //! session never stops the server: its error is logged (with `tracing`) and that connection
 //! ends.
 
+/// Implements tower's `Service` for a type by its hyper `Service`: each of our services
+/// writes its handling once, for hyper (`&self`, what hyper's connection loop calls), and is
+/// also a tower service (`&mut self` after `poll_ready`, for axum and tower stacks), always
+/// ready.
+macro_rules! tower_service_from_hyper {
+    ($ty:ty) => {
+        impl<B> tower_service::Service<http::Request<B>> for $ty
+        where
+            $ty: hyper::service::Service<http::Request<B>>,
+        {
+            type Response = <$ty as hyper::service::Service<http::Request<B>>>::Response;
+            type Error = <$ty as hyper::service::Service<http::Request<B>>>::Error;
+            type Future = <$ty as hyper::service::Service<http::Request<B>>>::Future;
+
+            fn poll_ready(
+                &mut self,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Self::Error>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, request: http::Request<B>) -> Self::Future {
+                hyper::service::Service::call(&*self, request)
+            }
+        }
+    };
+}
+use tower_service_from_hyper;
+
 mod at_capacity;
 mod connection;
 #[cfg(feature = "http-batch")]
@@ -51,9 +80,9 @@ pub use refusal::Refusal;
 use routes::Endpoint;
 pub use routes::{IntoService, Routes};
 pub use service::RpcService;
+use service::{ConnectionContext, RequestLimits};
 #[cfg(feature = "webtransport")]
 pub use webtransport::Certificate as WebTransportCertificate;
-use service::{ConnectionContext, RequestLimits};
 
 use crate::error::Error;
 use crate::session::SessionOptions;
@@ -374,7 +403,9 @@ impl Server {
     /// bound it.
     #[cfg(feature = "webtransport")]
     pub fn webtransport_addr(&self) -> Option<SocketAddr> {
-        self.webtransport.as_ref().map(|endpoint| endpoint.local_addr)
+        self.webtransport
+            .as_ref()
+            .map(|endpoint| endpoint.local_addr)
     }
 
     /// `https` with TLS, `http` without: the scheme of the services' own origin.

@@ -9,7 +9,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -350,24 +349,7 @@ where
     }
 }
 
-impl<B> tower_service::Service<Request<B>> for Routes
-where
-    B: Body_ + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = ResponseFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> ResponseFuture {
-        self.respond(request, &ConnectionContext::default())
-    }
-}
+super::tower_service_from_hyper!(Routes);
 
 /// What one connection of a [`Server`](crate::Server) runs: the server's routes, with the
 /// connection's context.
