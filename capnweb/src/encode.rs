@@ -446,7 +446,7 @@ fn check_whole_elements(bytes: &Bytes) -> Result<(), Error> {
         .kind()
         .and_then(|kind| kind.element_size().map(|size| (kind, size)))
     {
-        Some((kind, size)) if bytes.len() % size != 0 => Err(Error::encode(format!(
+        Some((kind, size)) if !bytes.len().is_multiple_of(size) => Err(Error::encode(format!(
             "{} bytes is not a whole number of {} elements ({size} bytes each), so they cannot \
              be sent as one",
             bytes.len(),

@@ -22,8 +22,7 @@ const CHECK_EVERY: usize = if cfg!(debug_assertions) { 1 } else { 8 };
 /// every few levels (the check costs more than such a level's own work).
 pub(crate) fn guarded_at<R>(level: usize, level_fn: impl FnOnce() -> R) -> R {
     // (Unoptimized, CHECK_EVERY is 1 and every level is checked.)
-    #[allow(clippy::modulo_one)]
-    let check = level % CHECK_EVERY == 0;
+    let check = level.is_multiple_of(CHECK_EVERY);
     if check {
         guarded(level_fn)
     } else {

@@ -298,7 +298,10 @@ impl Session {
 
     /// [`close`](Session::close) for a server that shuts down: the transport closes saying so
     /// (a WebSocket's code 1001, "going away", with `why`).
-    #[cfg(all(feature = "server", feature = "websocket"))]
+    #[cfg(all(
+        feature = "server",
+        any(feature = "websocket", feature = "webtransport")
+    ))]
     pub(crate) async fn shut_down(&self, why: &str) {
         self.core()
             .close(CloseReason::GoingAway(why.to_owned()))
@@ -307,7 +310,10 @@ impl Session {
 
     /// Ends the session because the server is shutting down: the transport closes saying so
     /// (a WebSocket's code 1001, "going away"), and pending calls fail with `why`.
-    #[cfg(all(feature = "server", feature = "websocket"))]
+    #[cfg(all(
+        feature = "server",
+        any(feature = "websocket", feature = "webtransport")
+    ))]
     pub(crate) fn go_away(&self, why: &str) {
         let error = Error::disconnected(why.to_owned());
         self.core()

@@ -1109,7 +1109,7 @@ fn bytes_kind(name: &str, len: usize) -> Result<BytesKind> {
     let kind = BytesKind::from_name(name)
         .ok_or_else(|| Fail::malformed(format!("unknown bytes kind {}", quote(name))))?;
     if let Some(size) = kind.element_size() {
-        if len % size != 0 {
+        if !len.is_multiple_of(size) {
             return Err(Fail::malformed(format!(
                 "{len} bytes is not a whole number of {name} elements ({size} bytes each)"
             )));
