@@ -157,6 +157,11 @@ pub use hyper;
 #[cfg(feature = "websocket")]
 pub use tokio_tungstenite;
 
+/// The `web-transport-quinn` crate (and through it `quinn`), whose `Session` and streams
+/// [`webtransport::accept`] and [`webtransport::WebTransportTransport`] take.
+#[cfg(feature = "webtransport")]
+pub use web_transport_quinn;
+
 /// The README's tour, compiled as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
@@ -167,10 +172,10 @@ pub use error::{EncodeError, Error, LimitError, ProtocolError, RpcError, Transpo
 pub use server::Body;
 #[cfg(feature = "static-files")]
 pub use server::ServeDir;
-#[cfg(feature = "server")]
-pub use server::{AtCapacity, IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 #[cfg(all(feature = "server", feature = "webtransport"))]
 pub use server::WebTransportCertificate;
+#[cfg(feature = "server")]
+pub use server::{AtCapacity, IntoService, Refusal, Routes, RpcService, Server, ServerHandle};
 pub use session::{MessageDirection, Session, SessionOptions, SessionStats};
 pub use standalone::{deserialize, deserialize_value, serialize, serialize_value};
 pub use stream::{pipe, Blob, ReadableStream, WritableStream};
@@ -178,10 +183,10 @@ pub use stub::{FromStub, RpcFuture, RpcPromise, Stub};
 pub use target::{CallFuture, CallResult, RpcTarget};
 #[cfg(feature = "http-batch")]
 pub use transport::http_batch;
-#[cfg(feature = "webtransport")]
-pub use transport::webtransport;
 #[cfg(feature = "websocket")]
 pub use transport::websocket;
+#[cfg(feature = "webtransport")]
+pub use transport::webtransport;
 pub use typed::{IntoArg, MapResult, PipelineFields, TypedStub};
 pub use value::{from_value, to_value, BigInt, Bytes, Date, Value};
 pub use wire::{Limit, Limits};

@@ -429,3 +429,53 @@ async fn an_untrusted_certificate_is_refused_with_its_hash() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_connections_a_client_is_refused_and_a_freed_slot_serves_again() {
+    let server = wt_server(interop_api, |s| s.max_connections(1)).await;
+    let first = server
+        .client("/")
+        .connect()
+        .await
+        .expect("the first connects");
+    let refused = server
+        .client("/")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect_err("the second is refused");
+    println!("== past max_connections: {refused}");
+    assert_eq!(server.handle.refused_connections(), 1);
+    drop(first);
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.handle.open_connections() != 0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let api: InteropApiStub = server
+        .client("/")
+        .connect_main()
+        .await
+        .expect("served again");
+    assert_eq!(api.square(6.0).await.expect("call"), 36.0);
+}
+
+/// Every public future of the transport is `Send` (it can be spawned on a multi-thread
+/// runtime).
+#[allow(dead_code)]
+fn the_public_futures_are_send(
+    builder: capnweb::webtransport::ClientBuilder,
+    accepted: capnweb::web_transport_quinn::Session,
+) {
+    fn send<T: Send>(_: T) {}
+    send(capnweb::webtransport::accept(
+        accepted,
+        None,
+        SessionOptions::default(),
+        Duration::ZERO,
+    ));
+    send(builder.clone().connect());
+    send(builder.connect_main::<Stub>());
+    send(capnweb::webtransport::connect::<Stub>(
+        "https://127.0.0.1:1/",
+    ));
+}

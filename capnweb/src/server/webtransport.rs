@@ -21,7 +21,7 @@ use super::routes::Endpoint as HttpEndpoint;
 use super::{shutdown_requested, ConnectionSlot, Counters, Lifecycle};
 use crate::error::{Error, TransportError};
 use crate::session::Session;
-use crate::transport::webtransport::{DevCertificate, WebTransportTransport};
+use crate::transport::webtransport::{self, DevCertificate};
 
 /// How long a shutting-down server waits for a session's calls to finish, and then for the
 /// session to end after saying so.
@@ -247,24 +247,14 @@ async fn serve_connection(incoming: quinn::Incoming, peer: SocketAddr, shared: S
             return;
         }
     };
-    let (send, recv) = match tokio::time::timeout(shared.idle_timeout, session.accept_bi()).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "a WebTransport session ended before its stream opened");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "a WebTransport client opened no stream within the idle timeout");
-            session.close(
-                crate::transport::webtransport::ERROR_CLOSE,
-                b"no stream was opened",
-            );
+    let accepted = webtransport::accept(session, Some(main), options, shared.idle_timeout);
+    let session = match accepted.await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "a WebTransport session did not start");
             return;
         }
     };
-    let max = options.limits.max_message_size;
-    let transport = WebTransportTransport::new(session, send, recv, max);
-    let session = Session::new(transport, Some(main), options);
     run_session(session, lifecycle).await;
 }
 

@@ -14,9 +14,17 @@
 //! [`from_stream_sink`] make the transport. Then `Session::new(transport, main, options)`
 //! starts a session on it (`examples/custom-transport.rs` does it over a Unix socket).
 
-#[cfg(any(feature = "websocket", feature = "http-batch", feature = "webtransport"))]
+#[cfg(any(
+    feature = "websocket",
+    feature = "http-batch",
+    feature = "webtransport"
+))]
 mod client_settings;
-#[cfg(any(feature = "websocket", feature = "http-batch", feature = "webtransport"))]
+#[cfg(any(
+    feature = "websocket",
+    feature = "http-batch",
+    feature = "webtransport"
+))]
 mod headers;
 #[cfg(feature = "http-batch")]
 pub mod http_batch;
@@ -30,10 +38,10 @@ pub(crate) mod responses;
 mod stream_sink;
 #[cfg(feature = "websocket")]
 mod subprotocols;
-#[cfg(feature = "webtransport")]
-pub mod webtransport;
 #[cfg(feature = "websocket")]
 pub mod websocket;
+#[cfg(feature = "webtransport")]
+pub mod webtransport;
 
 pub use crate::session::{Capabilities, CloseReason, Transport};
 pub use stream_sink::{from_stream_sink, StreamSink};

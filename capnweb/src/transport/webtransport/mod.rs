@@ -43,7 +43,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use web_transport_quinn::quinn;
 
@@ -52,8 +52,8 @@ pub use crate::server::WebTransportCertificate as Certificate;
 pub(crate) use cert::hex;
 pub use cert::DevCertificate;
 pub use framing::WebTransportTransport;
-#[cfg(feature = "server")]
-pub(crate) use framing::ERROR_CLOSE;
+/// The certificate types [`DevCertificate`] and [`Certificate`] use (rustls' `pki-types`).
+pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{Error, TransportError};
 use crate::session::{Session, SessionOptions};
@@ -79,6 +79,47 @@ const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// ```
 pub async fn connect<T: FromStub>(url: &str) -> Result<T, Error> {
     ClientBuilder::new(url).connect_main().await
+}
+
+/// Runs a session on a WebTransport session accepted elsewhere (your own
+/// `web-transport-quinn` server): waits (up to `timeout`) for the client's bidirectional stream,
+/// then serves `local_main` on it. [`Server::webtransport`](crate::Server::webtransport) does
+/// this for you.
+///
+/// ```no_run
+/// # async fn example(request: capnweb::web_transport_quinn::Request) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use capnweb::{SessionOptions, Stub, Value};
+///
+/// let session = request.ok().await?;
+/// let hello = Stub::from_fn(|_args: Vec<Value>| async { Ok(Value::from("hello")) });
+/// let session = capnweb::webtransport::accept(session, Some(hello), SessionOptions::default(), Duration::from_secs(30)).await?;
+/// let why = session.closed().await;
+/// # let _ = why; Ok(()) }
+/// ```
+pub async fn accept(
+    session: web_transport_quinn::Session,
+    local_main: Option<Stub>,
+    options: SessionOptions,
+    timeout: Duration,
+) -> Result<Session, Error> {
+    let stream = match tokio::time::timeout(timeout, session.accept_bi()).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            let what = format!("the WebTransport session ended before its stream opened: {e}");
+            return Err(Error::Transport(TransportError::with_source(what, e)));
+        }
+        Err(_) => {
+            session.close(framing::ERROR_CLOSE, b"no stream was opened");
+            return Err(Error::Transport(TransportError::new(format!(
+                "the client opened no stream within {timeout:?}"
+            ))));
+        }
+    };
+    let (send, recv) = stream;
+    let max = options.limits.max_message_size;
+    let transport = WebTransportTransport::new(session, send, recv, max);
+    Ok(Session::new(transport, local_main, options))
 }
 
 /// A [`ClientBuilder`] for `url`: the same as [`ClientBuilder::new`].
