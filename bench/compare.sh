@@ -19,8 +19,10 @@
 # the top syscalls (separate runs: strace slows the server, so the CPU figures come from the
 # rounds, not from these). Without strace, that column is skipped with a note. strace slows
 # every syscall so much that the server batches far more than it does untraced (fewer syscalls
-# per call), so if `perf stat` can count the syscall tracepoints, one more such run each counts
-# them untraced (raw_syscalls:sys_enter and the main syscalls one by one, context switches).
+# per call), so if `perf stat` can count the syscall tracepoints, ROUNDS more such runs each
+# (alternating) count them untraced (raw_syscalls:sys_enter and the main syscalls one by one,
+# context switches); the report takes the medians (a single run swings by 2x: how many frames
+# each wake-up finds depends on timing).
 # Prints every run, then a side-by-side table of the medians with the ratios, then the per-phase
 # CPU per call against the floor (the target: ours within 1.15x of the floor in every phase).
 # Fails (non-zero exit, message on stderr) if the build, setup, a server, or a load run fails.
@@ -147,16 +149,16 @@ strace_concurrent() {
 # `perf stat -x,` (syscall tracepoints, context switches); the counts go to $BENCH_WORK/perf.LABEL.
 PERF_EVENTS="raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_sched_yield,context-switches,task-clock"
 PERF_ARGS=()
-perf_concurrent() {
-  local label="$1"
-  shift
+perf_concurrent() {   # perf_concurrent LABEL ROUND CMD...
+  local label="$1" round="$2"
+  shift 2
   start_server "$label" "$@"
-  local pid="$SERVER_PID" counts="$BENCH_WORK/perf.$label" out="$BENCH_WORK/perf-load.$label.out"
+  local pid="$SERVER_PID" counts="$BENCH_WORK/perf.$label.$round" out="$BENCH_WORK/perf-load.$label.$round.out"
   perf stat -x, -e "$PERF_EVENTS" -p "$pid" -o "$counts" {SERVER_STDIN_FD}>&- &
   local perf_pid=$!
   BENCH_PIDS+=("$perf_pid")
   sleep 0.5
-  echo "## perf stat: $label server (pid $pid), ws.concurrent alone"
+  echo "## perf stat $round: $label server (pid $pid), ws.concurrent alone"
   set +e
   node "$BENCH_REPO/interop/node/load.mjs" "$SERVER_ADDR" --phases ws.concurrent \
     >"$out" 2>"$out.err" {SERVER_STDIN_FD}>&-
@@ -172,8 +174,15 @@ perf_concurrent() {
 }
 
 if command -v perf >/dev/null 2>&1 && perf stat -x, -e "$PERF_EVENTS" -o /dev/null true >/dev/null 2>&1; then
-  perf_concurrent ours "${OUR_SERVER[@]}"
-  perf_concurrent floor "${FLOOR_SERVER[@]}"
+  for round in $(seq "$ROUNDS"); do
+    if (( round % 2 == 1 )); then
+      perf_concurrent ours "$round" "${OUR_SERVER[@]}"
+      perf_concurrent floor "$round" "${FLOOR_SERVER[@]}"
+    else
+      perf_concurrent floor "$round" "${FLOOR_SERVER[@]}"
+      perf_concurrent ours "$round" "${OUR_SERVER[@]}"
+    fi
+  done
 else
   echo "# perf stat cannot count syscall tracepoints here: the untraced syscall counts are skipped"
 fi

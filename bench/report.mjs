@@ -6,7 +6,8 @@
 //
 // The floor's runs (server "floor"), the strace summaries (of the ws.concurrent phase run alone,
 // `strace -c -f -S calls`) and the perf counts (the same, untraced, `perf stat -x,` of syscall
-// tracepoints) are optional: without them, their columns are left out.
+// tracepoints; --perf may be given several times per label: medians are shown) are optional:
+// without them, their columns are left out.
 
 import fs from "node:fs";
 
@@ -18,7 +19,8 @@ for (let i = 1; i < argv.length; i++) {
   const kind = argv[i];
   const m = (kind === "--strace" || kind === "--perf") && /^([a-z]+)=(.+)$/.exec(argv[++i] ?? "");
   if (!m) usage();
-  (kind === "--strace" ? straceFiles : perfFiles)[m[1]] = m[2];
+  if (kind === "--strace") straceFiles[m[1]] = m[2];
+  else (perfFiles[m[1]] ??= []).push(m[2]);
 }
 function usage() {
   console.error("usage: node report.mjs RUNS.jsonl [--strace LABEL=FILE]... [--perf LABEL=FILE]...");
@@ -175,10 +177,16 @@ if (hasFloor) {
   const concurrentCalls = runs[0].load.phases.find((p) => p.name === "ws.concurrent")?.calls;
   const strace = Object.fromEntries(Object.entries(straceFiles).map(([label, path]) => [label, readStrace(path)]));
   const hasStrace = strace.ours && strace.floor && concurrentCalls;
-  const perf = Object.fromEntries(Object.entries(perfFiles).map(([label, path]) => [label, readPerf(path)]));
+  // perf[label]: one {event: count} per run.
+  const perf = Object.fromEntries(Object.entries(perfFiles).map(([label, paths]) => [label, paths.map(readPerf)]));
   const hasPerf = perf.ours && perf.floor && concurrentCalls;
   const sysPerCall = (label) => strace[label].total / concurrentCalls;
-  const perfPerCall = (label) => perf[label]["raw_syscalls:sys_enter"] / concurrentCalls;
+  const perfMedian = (label, event) => median(perf[label].map((c) => (c[event] ?? NaN) / concurrentCalls));
+  const perfRange = (label, event) => {
+    const xs = perf[label].map((c) => c[event] / concurrentCalls);
+    return xs.length > 1 ? ` (${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)})` : "";
+  };
+  const perfPerCall = (label) => perfMedian(label, "raw_syscalls:sys_enter");
   const over = [];
   console.log();
   console.log(`Server CPU µs per call (schedstat) against the floor, medians over ${n} round${n === 1 ? "" : "s"}. ` +
@@ -210,16 +218,18 @@ if (hasFloor) {
   console.log("per round: ours÷floor of each round's pair of runs (min–max), to show the noise.");
   if (hasPerf) {
     console.log();
+    const runsOf = perf.ours.length === perf.floor.length ? `${perf.ours.length} runs each` : `${perf.ours.length} and ${perf.floor.length} runs`;
     console.log(`Syscalls in the ws.concurrent phase run alone, untraced (perf stat of the syscall tracepoints; ${concurrentCalls} calls; ` +
-      "connection setup and close included), per call:");
+      `connection setup and close included), per call, medians of ${runsOf} (range):`);
     for (const label of ["ours", "floor"]) {
-      const c = perf[label];
-      const each = Object.entries(c)
-        .filter(([k]) => k.startsWith("syscalls:sys_enter_"))
+      const events = Object.keys(perf[label][0]).filter((k) => k.startsWith("syscalls:sys_enter_"));
+      const each = events
+        .map((k) => [k, perfMedian(label, k)])
         .sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => `${k.slice("syscalls:sys_enter_".length)} ${fmt(v / concurrentCalls, 2)}`);
-      console.log(`  ${label.padEnd(5)} ${fmt(c["raw_syscalls:sys_enter"] / concurrentCalls, 2)} syscalls/call: ${each.join(", ")}; ` +
-        `context switches ${fmt((c["context-switches"] ?? NaN) / concurrentCalls, 2)}/call; task-clock ${fmt((c["task-clock"] ?? NaN) * 1e3 / concurrentCalls, 1)} µs/call`);
+        .map(([k, v]) => `${k.slice("syscalls:sys_enter_".length)} ${fmt(v, 2)}`);
+      console.log(`  ${label.padEnd(5)} ${fmt(perfPerCall(label), 2)}${perfRange(label, "raw_syscalls:sys_enter")} syscalls/call: ${each.join(", ")}; ` +
+        `context switches ${fmt(perfMedian(label, "context-switches"), 2)}${perfRange(label, "context-switches")}/call; ` +
+        `task-clock ${fmt(perfMedian(label, "task-clock") * 1e3, 1)} µs/call`);
     }
   }
   if (hasStrace) {
