@@ -7,7 +7,8 @@ use http::header::{ACCEPT, CONTENT_TYPE, VARY};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 
-use super::service::{is_websocket_request, RpcService};
+use super::request::is_websocket_request;
+use super::service::RpcService;
 use crate::describe::{describe_all, ApiDescription, Describe};
 use crate::typescript::TS;
 

@@ -38,6 +38,7 @@ macro_rules! tower_service_from_hyper {
 }
 use tower_service_from_hyper;
 
+mod activity;
 mod at_capacity;
 mod connection;
 #[cfg(feature = "http-batch")]
@@ -48,6 +49,7 @@ mod fallback;
 mod forwarded;
 mod origin;
 mod refusal;
+mod request;
 mod routes;
 mod service;
 #[cfg(feature = "tls")]
@@ -68,19 +70,20 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use activity::ConnectionTimeouts;
 pub use at_capacity::AtCapacity;
 use at_capacity::TurnAway;
-use connection::ConnectionTimeouts;
 pub use fallback::Body;
 #[cfg(feature = "static-files")]
 pub use fallback::ServeDir;
 use forwarded::{ConnectionScheme, Scheme};
 use origin::OriginPolicy;
 pub use refusal::Refusal;
+use request::RequestLimits;
 use routes::Endpoint;
 pub use routes::{IntoService, Routes};
+use service::ConnectionContext;
 pub use service::RpcService;
-use service::{ConnectionContext, RequestLimits};
 #[cfg(feature = "webtransport")]
 pub use webtransport::Certificate as WebTransportCertificate;
 

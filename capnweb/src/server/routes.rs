@@ -15,11 +15,12 @@ use http::{Method, Request, Response};
 use http_body_util::Full;
 use hyper::body::Body as Body_;
 
-use super::connection::Activity;
+use super::activity::Activity;
 use super::fallback::{Body, BoxError, HttpService};
 use super::origin::OriginPolicy;
 use super::refusal::Refusal;
-use super::service::{is_websocket_request, ConnectionContext, RequestLimits, RpcService};
+use super::request::{is_websocket_request, RequestLimits};
+use super::service::{ConnectionContext, RpcService};
 use crate::session::SessionOptions;
 use crate::typed::TypedStub;
 

@@ -12,17 +12,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::Either;
-use http::header::UPGRADE;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 
-use super::connection::Activity;
+use super::activity::Activity;
 #[cfg(feature = "http-batch")]
 use super::cors;
 use super::forwarded::ConnectionScheme;
 use super::origin::{OriginPolicy, Verdict};
 use super::refusal::Refusal;
+use super::request::{is_websocket_request, RequestLimits};
 #[cfg(feature = "websocket")]
 use super::upgrade;
 use super::Lifecycle;
@@ -77,30 +77,6 @@ pub struct RpcService {
     /// [`describe`](RpcService::describe)).
     #[cfg(feature = "typescript")]
     pub(super) description: Option<Bytes>,
-}
-
-/// The time limits of one request or session.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RequestLimits {
-    /// Reading a request's body.
-    pub(crate) body: Duration,
-    /// An HTTP batch, from its body read to its answer.
-    pub(crate) batch: Duration,
-    /// A WebSocket session pings a peer silent for this long...
-    pub(crate) ping_interval: Duration,
-    /// ...and gives it up if the silence lasts this much longer.
-    pub(crate) ping_timeout: Duration,
-}
-
-impl Default for RequestLimits {
-    fn default() -> Self {
-        RequestLimits {
-            body: Duration::from_secs(30),
-            batch: Duration::from_secs(30),
-            ping_interval: Duration::from_secs(30),
-            ping_timeout: Duration::from_secs(30),
-        }
-    }
 }
 
 /// A service's own time limits: `None` takes the server's (or the default).
@@ -384,7 +360,7 @@ impl RpcService {
     pub(super) fn prepare_webtransport(
         &self,
         uri: &http::Uri,
-        headers: &HeaderMap,
+        headers: &http::HeaderMap,
         peer: Option<SocketAddr>,
         scheme: ConnectionScheme,
     ) -> Result<(Stub, SessionOptions), Refusal> {
@@ -516,21 +492,6 @@ fn method_not_allowed() -> Response<Full<Bytes>> {
         .headers_mut()
         .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
     response
-}
-
-/// Whether the request asks for a WebSocket (`Upgrade: websocket`).
-pub(super) fn is_websocket_request<B>(request: &Request<B>) -> bool {
-    has_token(request.headers(), UPGRADE, "websocket")
-}
-
-/// Whether a comma-separated header holds `token` (case-insensitive), in any of its lines.
-pub(super) fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|part| part.trim().eq_ignore_ascii_case(token))
 }
 
 /// The future of a response.

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::connection::{self, ConnectionTimeouts};
+use super::activity::ConnectionTimeouts;
+use super::connection;
 use super::routes::Endpoint;
 use super::shutdown_requested;
 

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
-use super::service::{has_token, RequestLimits};
+use super::request::{has_token, RequestLimits};
 use super::{shutdown_requested, Lifecycle};
 use crate::context::RequestContext;
 use crate::session::{Session, SessionOptions};
@@ -214,7 +214,7 @@ async fn close_for_shutdown(session: &Session) {
 mod tests {
     use http::Request;
 
-    use super::super::service::is_websocket_request;
+    use super::super::request::is_websocket_request;
     use super::*;
 
     fn check_handshake(request: &Request<()>) -> Result<HeaderValue, BadHandshake> {
