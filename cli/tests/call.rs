@@ -154,12 +154,21 @@ async fn a_whole_script_over_http_batch_is_one_post() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stub_result_over_websocket_prints_as_a_marker_and_a_binding_keeps_it_usable() {
+async fn a_stub_result_prints_as_a_marker_and_a_binding_keeps_it_usable() {
     let server = PeerServer::start(Peer::Node, false).await;
-    let url = format!("ws://{}/", server.addr);
-    let run = capnweb(&["call", &url, "let c = makeCounter(1); c; c.increment(4)"]).await;
-    run.assert_success();
-    assert_eq!(run.lines(), [r#"{"$stub":"c"}"#, "5"], "{run:#?}");
+    // Over HTTP batch too, where the stub is read after its batch ended.
+    for url in urls(&server.addr) {
+        let run = capnweb(&["call", &url, "let c = makeCounter(1); c; c.increment(4)"]).await;
+        run.assert_success();
+        assert_eq!(run.lines(), [r#"{"$stub":"c"}"#, "5"], "{url}: {run:#?}");
+        let run = capnweb(&["call", &url, "makeCounter(5)"]).await;
+        run.assert_success();
+        assert_eq!(
+            run.lines(),
+            [r#"{"$stub":"makeCounter(5)"}"#],
+            "{url}: {run:#?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
