@@ -24,10 +24,11 @@ use rexpect::session::{spawn_with_options, Options, PtySession};
 
 const PROMPT: &str = "capnweb> ";
 
-/// A fresh empty $HOME, so the history file is written there and not in the user's.
+/// A fresh empty $HOME, so the history file is written there and not in the user's: under
+/// Cargo's scratch directory for tests (in `target/`), not the system's temporary one.
 fn scratch_home() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "capnweb-repl-test-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
