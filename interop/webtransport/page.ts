@@ -100,6 +100,22 @@ async function main(): Promise<void> {
     return streams.collect(lines);
   }, ["a", "b", "c"]);
 
+  // A server that does not allow this page's origin refuses the session (403) before any
+  // session starts: the page cannot connect.
+  const refusedUrl = params.get("refused");
+  if (refusedUrl) {
+    await step("origin.refused", async () => {
+      try {
+        const refused = await WebTransportRpcTransport.connect(`${refusedUrl}/`, options);
+        await refused.close();
+        return "connected";
+      } catch (e) {
+        console.log(`refused as expected: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+        return "refused";
+      }
+    }, "refused");
+  }
+
   await transport.close();
   await streamsTransport.close();
   console.log(`result ${JSON.stringify(results)}`);

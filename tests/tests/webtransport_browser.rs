@@ -2,7 +2,8 @@
 //! Chromium, headless, driven by playwright-core (`interop/webtransport/drive.mjs`), wrapping
 //! the page's `WebTransport` session with `interop/webtransport/transport.ts` as its
 //! `RpcTransport`, calls our server: a call, pipelining, `.map()`, callbacks into the page, and
-//! streams both ways. A failed step fails the test with the page's console log.
+//! streams both ways; and a server that does not allow the page's origin refuses it before
+//! any session starts. A failed step fails the test with the page's console log.
 //!
 //! The page is served here on `http://127.0.0.1:PORT` (a secure context), bundled by esbuild
 //! from `interop/webtransport/page.ts` after tsc checks it; the server trusts the page's
@@ -17,6 +18,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -129,8 +132,22 @@ async fn the_reference_client_in_chromium_calls_our_server_over_webtransport() {
     let udp = server.webtransport_addr().unwrap();
     tokio::spawn(server.serve(routes));
 
+    // The same certificate on a server that does not allow the page's origin.
+    let strict = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .webtransport("127.0.0.1:0".parse().unwrap(), &cert)
+        .unwrap();
+    let strict_udp = strict.webtransport_addr().unwrap();
+    let strict_sessions = Arc::new(AtomicUsize::new(0));
+    let counted = strict_sessions.clone();
+    tokio::spawn(strict.serve(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        InteropApiStub::new(InteropApi)
+    }));
+
     let page_url = format!(
-        "{page_origin}/page?url=https://{udp}&hash={}",
+        "{page_origin}/page?url=https://{udp}&hash={}&refused=https://{strict_udp}",
         cert.sha256_hex()
     );
     let run = tokio::process::Command::new("node")
@@ -160,10 +177,13 @@ async fn the_reference_client_in_chromium_calls_our_server_over_webtransport() {
         "callback.counter",
         "stream.from-server",
         "stream.to-server",
+        "origin.refused",
     ] {
         assert!(
             stdout.contains(&format!("step {{\"name\":\"{step}\",\"ok\":true")),
             "step {step} did not pass; the page's console:\n{stdout}{stderr}"
         );
     }
+    // The refused page made no main object there.
+    assert_eq!(strict_sessions.load(Ordering::Relaxed), 0);
 }
