@@ -37,6 +37,7 @@
 mod de;
 mod deferred;
 mod path_error;
+mod rpc_error;
 mod ser;
 pub(crate) mod special;
 mod types;
@@ -46,6 +47,7 @@ pub use de::from_value;
 pub(crate) use deferred::defer;
 pub use deferred::Deferred;
 pub(crate) use path_error::{PathError, PathSeg};
+pub use rpc_error::RpcError;
 pub(crate) use ser::into_value;
 pub use ser::to_value;
 pub(crate) use ser::{unsafe_integer, MapKeySerializer};
@@ -59,7 +61,6 @@ pub(crate) fn capture_special<T: serde::Serialize + ?Sized>(token: &T) -> Option
     special::capture(token, ser::ValueSerializer)
 }
 
-use crate::error::RpcError;
 use crate::{RpcPromise, Stub};
 
 /// An object: string keys in insertion order, each mapped to a [`Value`].

@@ -76,8 +76,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::RpcError;
 use super::{BigInt, Bytes, Object, Value};
-use crate::error::RpcError;
 use crate::{RpcPromise, Stub};
 
 /// The newtype-struct name that marks a special value on its way through serde.
