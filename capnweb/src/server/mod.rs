@@ -394,8 +394,11 @@ impl Server {
     }
 
     /// How long a WebTransport connection may hear nothing from its client before it ends
-    /// (default 60 s; our client keeps an idle session alive every 15 s, browsers do too).
-    /// Set it before [`webtransport`](Server::webtransport).
+    /// (default 60 s): the server pings a quiet connection after a third of it, and a client
+    /// that is there answers (QUIC acknowledges a ping without the application), so only a
+    /// client that is gone (its machine or network) reaches it, as with
+    /// [`websocket_keepalive`](Server::websocket_keepalive). Set it before
+    /// [`webtransport`](Server::webtransport).
     #[cfg(feature = "webtransport")]
     pub fn webtransport_idle_timeout(mut self, timeout: Duration) -> Self {
         self.webtransport_settings.idle_timeout = timeout;

@@ -80,7 +80,8 @@ impl std::fmt::Debug for WebTransportEndpoint {
 /// The QUIC settings of a server's connections.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WebTransportSettings {
-    /// A connection that hears nothing from its client for this long ends.
+    /// A connection that hears nothing from its client for this long ends (the server pings
+    /// it after a third of this without traffic, so only a client that is gone is silent).
     pub(crate) idle_timeout: Duration,
 }
 
@@ -120,8 +121,15 @@ impl WebTransportEndpoint {
             ))
         })?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
-        let mut transport =
-            crate::transport::webtransport::transport_config(settings.idle_timeout, None);
+        // The server keeps each connection alive (a QUIC PING after a third of the idle
+        // timeout without traffic), as a WebSocket server pings: a client that is there
+        // answers, however quiet its session; one that is gone is given up at the idle
+        // timeout.
+        let keep_alive = settings.idle_timeout / 3;
+        let mut transport = crate::transport::webtransport::transport_config(
+            settings.idle_timeout,
+            Some(keep_alive),
+        );
         // The CONNECT request and the session's stream, and HTTP/3's three one-way streams:
         // a client gets no room to make the server buffer dozens of streams.
         transport

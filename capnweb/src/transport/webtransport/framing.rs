@@ -124,18 +124,31 @@ impl WebTransportTransport {
     /// Why reading failed, as the session's error; `None` for a clean end.
     fn read_error(&self, error: std::io::Error) -> Option<Error> {
         use web_transport_quinn::quinn::{ConnectionError, ReadError};
-        // The connection's own failure (a timeout, say) says more than the session's reason,
-        // which can be a local close made because of it.
+        // Then the connection's own failure (a timeout, say), which says more than a local
+        // close made because of it.
+        let reason = self.session.close_reason();
+        // The peer's session close (its code and reason) comes first.
+        if let Some(reason @ SessionError::WebTransportError(_)) = &reason {
+            return ended(reason);
+        }
         let lost = error.get_ref().and_then(|e| e.downcast_ref::<ReadError>());
         if let Some(ReadError::ConnectionLost(lost)) = lost {
-            if !matches!(
-                lost,
-                ConnectionError::LocallyClosed | ConnectionError::ApplicationClosed(_)
-            ) {
-                return ended(&SessionError::ConnectionError(lost.clone()));
+            match lost {
+                ConnectionError::ApplicationClosed(_) => {}
+                // Closed here, but not by this transport: web-transport-quinn closes the
+                // connection itself once the session's CONNECT stream fails, which a lost
+                // connection (an idle timeout) can make it do before the loss is reported.
+                ConnectionError::LocallyClosed if self.closing.is_none() => {
+                    return Some(Error::disconnected(
+                        "the WebTransport connection was lost: the peer stopped answering (the \
+                         idle timeout), or its session ended without a close",
+                    ));
+                }
+                ConnectionError::LocallyClosed => {}
+                other => return ended(&SessionError::ConnectionError(other.clone())),
             }
         }
-        match self.session.close_reason() {
+        match reason {
             Some(reason) => ended(&reason),
             None => Some(Error::disconnected(format!(
                 "reading the WebTransport stream failed: {error}"
