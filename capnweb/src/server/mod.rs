@@ -70,6 +70,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+#[cfg(feature = "webtransport")]
+pub use crate::transport::webtransport::Certificate as WebTransportCertificate;
 use activity::ConnectionTimeouts;
 pub use at_capacity::AtCapacity;
 use at_capacity::TurnAway;
@@ -84,8 +86,6 @@ use routes::Endpoint;
 pub use routes::{IntoService, Routes};
 use service::ConnectionContext;
 pub use service::RpcService;
-#[cfg(feature = "webtransport")]
-pub use webtransport::Certificate as WebTransportCertificate;
 
 use crate::error::Error;
 use crate::session::SessionOptions;

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderValue, Uri};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::Semaphore;
 use web_transport_quinn::quinn;
 
@@ -21,7 +20,7 @@ use super::routes::Endpoint as HttpEndpoint;
 use super::{shutdown_requested, ConnectionSlot, Counters, Lifecycle};
 use crate::error::{Error, TransportError};
 use crate::session::Session;
-use crate::transport::webtransport::{self, DevCertificate};
+use crate::transport::webtransport::{self, Certificate};
 
 /// How long a shutting-down server waits for a session's calls to finish, and then for the
 /// session to end after saying so.
@@ -29,39 +28,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long a refused client has to read the refusal before its connection is closed.
 const REJECT_LINGER: Duration = Duration::from_secs(2);
-
-/// The certificate a [`Server`](crate::Server) serves WebTransport with: a chain and its key
-/// (DER), or a [`DevCertificate`].
-///
-/// ```
-/// let dev = capnweb::webtransport::DevCertificate::generate()?;
-/// let certificate = capnweb::webtransport::Certificate::new(vec![dev.certificate()], dev.private_key());
-/// # let _ = certificate; Ok::<(), capnweb::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct Certificate {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-impl Certificate {
-    /// The certificate chain (the server's first) and its private key.
-    pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Certificate {
-        Certificate { chain, key }
-    }
-}
-
-impl From<&DevCertificate> for Certificate {
-    fn from(dev: &DevCertificate) -> Certificate {
-        Certificate::new(vec![dev.certificate()], dev.private_key())
-    }
-}
-
-impl From<DevCertificate> for Certificate {
-    fn from(dev: DevCertificate) -> Certificate {
-        Certificate::from(&dev)
-    }
-}
 
 /// A server's WebTransport endpoint, bound and waiting to serve.
 pub(crate) struct WebTransportEndpoint {
@@ -100,6 +66,7 @@ impl WebTransportEndpoint {
         certificate: Certificate,
         settings: WebTransportSettings,
     ) -> Result<WebTransportEndpoint, Error> {
+        let (chain, key) = certificate.into_parts();
         let tls_error = |e: rustls::Error| {
             Error::Transport(TransportError::with_source(
                 format!("the WebTransport certificate cannot be used: {e}"),
@@ -111,7 +78,7 @@ impl WebTransportEndpoint {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_error)?
             .with_no_client_auth()
-            .with_single_cert(certificate.chain, certificate.key)
+            .with_single_cert(chain, key)
             .map_err(tls_error)?;
         tls.alpn_protocols = vec![web_transport_quinn::ALPN.as_bytes().to_vec()];
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| {

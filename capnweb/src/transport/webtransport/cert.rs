@@ -131,3 +131,46 @@ fn offset_time(since_epoch: Duration) -> time::OffsetDateTime {
     let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX / 2);
     time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
+
+/// The certificate a [`Server`](crate::Server) serves WebTransport with (with the `server`
+/// feature): a chain and its key
+/// (DER), or a [`DevCertificate`].
+///
+/// ```
+/// let dev = capnweb::webtransport::DevCertificate::generate()?;
+/// let certificate = capnweb::webtransport::Certificate::new(vec![dev.certificate()], dev.private_key());
+/// # let _ = certificate; Ok::<(), capnweb::Error>(())
+/// ```
+#[cfg(feature = "server")]
+#[derive(Debug)]
+pub struct Certificate {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+#[cfg(feature = "server")]
+impl Certificate {
+    /// The certificate chain (the server's first) and its private key.
+    pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Certificate {
+        Certificate { chain, key }
+    }
+
+    /// The chain and the key, for the server's TLS configuration.
+    pub(crate) fn into_parts(self) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        (self.chain, self.key)
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<&DevCertificate> for Certificate {
+    fn from(dev: &DevCertificate) -> Certificate {
+        Certificate::new(vec![dev.certificate()], dev.private_key())
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<DevCertificate> for Certificate {
+    fn from(dev: DevCertificate) -> Certificate {
+        Certificate::from(&dev)
+    }
+}

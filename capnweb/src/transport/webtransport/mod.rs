@@ -47,9 +47,9 @@ use rustls::pki_types::{ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use web_transport_quinn::quinn;
 
-#[cfg(feature = "server")]
-pub use crate::server::WebTransportCertificate as Certificate;
 pub(crate) use cert::hex;
+#[cfg(feature = "server")]
+pub use cert::Certificate;
 pub use cert::DevCertificate;
 pub use framing::WebTransportTransport;
 /// The certificate types [`DevCertificate`] and [`Certificate`] use (rustls' `pki-types`).
