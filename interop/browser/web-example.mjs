@@ -4,9 +4,10 @@
 //
 //   node web-example.mjs URL SCREENSHOT.png
 //
-// alice and bob log in from two browser contexts (two browsers' worth of storage), add and
-// complete items, and each sees the other's change arrive (the server calls the page's
-// listener back); the activity log is a stream; a login without a name and an empty item are
+// alice and bob log in from two browser contexts (two browsers' worth of storage), alice over
+// WebSocket and bob over WebTransport (`?transport=webtransport`), add and complete items, and
+// each sees the other's change arrive (the server calls the page's listener back, across the
+// two transports); the activity log is a stream (read by both); a login without a name and an empty item are
 // refused with messages the page shows. The screenshot is alice's page at the end (or where a step failed). A failed
 // step exits non-zero, naming the step, with both pages' console output.
 import { launchChromium } from "./chromium.mjs";
@@ -27,9 +28,11 @@ try {
   await alice.locator("#name").press("Enter");
   await alice.locator("#login-error", { hasText: "Give a name to log in" }).waitFor();
 
-  step = "alice and bob log in";
+  step = "alice logs in over WebSocket, bob over WebTransport";
   await logIn(alice, "alice");
-  const bob = await logIn(await open("bob"), "bob");
+  const bob = await logIn(await open("bob", "?transport=webtransport"), "bob");
+  await alice.locator("#transport", { hasText: "WebSocket" }).waitFor();
+  await bob.locator("#transport", { hasText: "WebTransport" }).waitFor();
 
   step = "alice adds an item; bob's page shows it, called back by the server";
   await add(alice, "Buy milk");
@@ -50,6 +53,8 @@ try {
   step = "the activity log (a stream) and the open items per person (.map()) are current";
   await alice.locator("#activity li", { hasText: "bob added “Walk the dog”" }).waitFor();
   await alice.locator("#people li", { hasText: "bob: 1 open" }).waitFor();
+  await bob.locator("#activity li", { hasText: "bob added “Walk the dog”" }).waitFor();
+  await bob.locator("#people li", { hasText: "bob: 1 open" }).waitFor();
 
   step = "read both pages";
   console.log(`result ${JSON.stringify({ alice: await read(alice), bob: await read(bob) })}`);
@@ -63,13 +68,13 @@ try {
 }
 
 /** The page in a browser context of its own (its own storage, as another browser's). */
-async function open(name) {
+async function open(name, query = "") {
   const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
   context.setDefaultTimeout(10000);
   const page = await context.newPage();
   page.on("console", (message) => consoleLog.push(`[${name}] ${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => consoleLog.push(`[${name}] page error: ${error}`));
-  await page.goto(url);
+  await page.goto(new URL(query, url).href);
   return page;
 }
 
@@ -95,6 +100,7 @@ async function read(page) {
   const texts = (selector) => page.locator(selector).allTextContents();
   return {
     whoami: await page.locator("#whoami").textContent(),
+    transport: await page.locator("#transport").textContent(),
     todos: await page.locator("#todos li").evaluateAll((rows) =>
       rows.map((row) => ({
         title: row.querySelector(".title")?.textContent,

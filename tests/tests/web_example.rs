@@ -7,8 +7,10 @@
 //! - `examples/web/static/app.js`, the page's script that the example serves, is what esbuild
 //!   bundles from it now (committed, so `cargo run --example web` needs no Node);
 //! - in Chromium (headless, driven by `interop/browser/web-example.mjs`), two people log in,
-//!   add and complete items and see each other's changes arrive, read the activity stream,
-//!   and see the server's refusal of an empty item. The screenshot is `target/web-example.png`.
+//!   one over WebSocket and one over WebTransport (`?transport=webtransport`), add and
+//!   complete items and see each other's changes arrive (called back across the two
+//!   transports), read the activity stream, and see the server's refusal of an empty item. The
+//!   screenshot is `target/web-example.png`.
 //!
 //! `CAPNWEB_BLESS=1` rewrites the committed `api.ts` and `app.js`. tsc and esbuild come from
 //! `interop/setup.sh` (npm ci), Chromium from `interop/browser-setup.sh`, so this needs Node.
@@ -100,7 +102,8 @@ async fn two_people_share_the_list_in_chromium() {
     setup::install_node_modules();
     let server = Server::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", server.local_addr());
-    tokio::spawn(server.serve(web::routes(web::board::Board::new())));
+    let (server, webtransport) = web::with_webtransport(server).unwrap();
+    tokio::spawn(server.serve(web::routes(web::board::Board::new(), Some(webtransport))));
 
     // target/web-example.png, for a person to open.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
@@ -138,24 +141,27 @@ async fn two_people_share_the_list_in_chromium() {
         { "title": "Buy milk", "by": "done by bob", "done": true },
         { "title": "Walk the dog", "by": "added by bob", "done": false },
     ]);
-    for person in ["alice", "bob"] {
+    for (person, transport) in [("alice", "WebSocket"), ("bob", "WebTransport")] {
         assert_eq!(seen[person]["whoami"], person);
+        assert_eq!(seen[person]["transport"], transport, "{person}'s transport");
         assert_eq!(seen[person]["todos"], expected, "{person}'s list");
+        assert_eq!(
+            seen[person]["activity"],
+            serde_json::json!([
+                "alice added “Buy milk”",
+                "bob completed “Buy milk”",
+                "bob added “Walk the dog”",
+            ]),
+            "{person}'s activity"
+        );
+        assert_eq!(
+            seen[person]["people"],
+            serde_json::json!(["alice: 0 open", "bob: 1 open"]),
+            "{person}'s open items"
+        );
     }
     assert_eq!(seen["alice"]["error"], "An item needs a title.");
     assert_eq!(seen["bob"]["error"], "");
-    assert_eq!(
-        seen["alice"]["activity"],
-        serde_json::json!([
-            "alice added “Buy milk”",
-            "bob completed “Buy milk”",
-            "bob added “Walk the dog”",
-        ])
-    );
-    assert_eq!(
-        seen["alice"]["people"],
-        serde_json::json!(["alice: 0 open", "bob: 1 open"])
-    );
     assert!(
         screenshot.exists(),
         "no screenshot at {}",

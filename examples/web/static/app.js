@@ -2990,13 +2990,150 @@ var ReadableStreamStubHook = class ReadableStreamStubHook2 extends StubHook {
 streamImpl.createWritableStreamHook = WritableStreamStubHook.create;
 streamImpl.createWritableStreamFromHook = createWritableStreamFromHook;
 streamImpl.createReadableStreamHook = ReadableStreamStubHook.create;
+var RpcSession = RpcSession$1;
 var RpcTarget = RpcTarget$1;
 var newWebSocketRpcSession = newWebSocketRpcSession$1;
+
+// ../../interop/webtransport/transport.ts
+var CLOSE_NORMAL = 0;
+var CLOSE_ERROR = 3e3;
+var DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024;
+var WebTransportRpcTransport = class _WebTransportRpcTransport {
+  session;
+  #writer;
+  #reader;
+  #encoder = new TextEncoder();
+  #buffer = "";
+  #queue = [];
+  #ended = null;
+  #maxMessageSize;
+  constructor(session2, stream, maxMessageSize) {
+    this.session = session2;
+    this.#maxMessageSize = maxMessageSize;
+    this.#writer = stream.writable.getWriter();
+    this.#reader = stream.readable.pipeThrough(new TextDecoderStream()).getReader();
+    session2.closed.then(
+      (info) => this.#end(closedError(info.closeCode ?? 0, info.reason ?? "")),
+      (e) => this.#end(asError(e, "the WebTransport session failed"))
+    );
+  }
+  /** Opens a session to `url`, then its stream. */
+  static async connect(url, options = {}) {
+    const { maxMessageSize, ...wtOptions } = options;
+    const session2 = new WebTransport(url, wtOptions);
+    await session2.ready;
+    const stream = await session2.createBidirectionalStream();
+    return new _WebTransportRpcTransport(session2, stream, maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
+  }
+  async send(message) {
+    if (this.#ended) throw this.#ended;
+    await this.#writer.write(this.#encoder.encode(message + "\n"));
+  }
+  async receive() {
+    for (; ; ) {
+      const next = this.#queue.shift();
+      if (next !== void 0) return next;
+      if (this.#ended) throw this.#ended;
+      const { value, done } = await this.#reader.read().catch((e) => {
+        throw this.#ended ?? asError(e, "reading the WebTransport stream failed");
+      });
+      if (done) {
+        if (this.#buffer.trim() !== "") {
+          this.#end(new Error("the peer ended the WebTransport stream in the middle of a message"));
+        } else {
+          const why = await Promise.race([
+            this.session.closed.then(
+              (info) => closedError(info.closeCode ?? 0, info.reason ?? ""),
+              (e) => asError(e, "the WebTransport session failed")
+            ),
+            new Promise(
+              (resolve) => setTimeout(() => resolve(new Error("the peer ended the WebTransport stream")), 3e3)
+            )
+          ]);
+          this.#end(why);
+        }
+        continue;
+      }
+      this.#take(value);
+    }
+  }
+  abort(reason) {
+    const message = reason instanceof Error ? reason.message : String(reason);
+    this.#end(asError(reason, "aborted"));
+    void this.#close(CLOSE_ERROR, message);
+  }
+  /** Ends the session cleanly (or with `code` and `reason`). */
+  async close(code = CLOSE_NORMAL, reason = "") {
+    this.#end(new Error("the session was closed"));
+    await this.#close(code, reason);
+  }
+  async #close(code, reason) {
+    try {
+      await this.#writer.close();
+    } catch {
+    }
+    try {
+      this.session.close({ closeCode: code, reason: reason.slice(0, 1024) });
+    } catch {
+    }
+  }
+  /** Splits what arrived into messages, holding at most one unfinished line. */
+  #take(text) {
+    this.#buffer += text;
+    let newline;
+    while ((newline = this.#buffer.indexOf("\n")) >= 0) {
+      let line = this.#buffer.slice(0, newline);
+      this.#buffer = this.#buffer.slice(newline + 1);
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      if (line !== "") this.#queue.push(line);
+    }
+    if (this.#buffer.length > this.#maxMessageSize) {
+      const error = new Error(
+        `a message on the WebTransport stream is longer than ${this.#maxMessageSize} characters`
+      );
+      this.#buffer = "";
+      this.abort(error);
+    }
+  }
+  #end(error) {
+    if (!this.#ended) this.#ended = error;
+  }
+};
+function closedError(code, reason) {
+  if (code === CLOSE_NORMAL) return new Error("the peer closed the WebTransport session");
+  return new Error(`the peer closed the WebTransport session (${code}: ${reason})`);
+}
+function asError(e, what) {
+  return e instanceof Error ? e : new Error(`${what}: ${String(e)}`);
+}
 
 // ts/app.ts
 var byId = (id) => document.getElementById(id);
 var session;
 var me = "";
+var overWebTransport = new URLSearchParams(location.search).get("transport") === "webtransport";
+async function connect() {
+  if (!overWebTransport) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const login2 = newWebSocketRpcSession(`${scheme}://${location.host}/rpc`);
+    return { login: login2, close: () => login2[Symbol.dispose]() };
+  }
+  const response = await fetch("/webtransport.json");
+  if (!response.ok) throw new Error(`This server offers no WebTransport (${response.status}).`);
+  const info = await response.json();
+  const hash = new Uint8Array((info.certificateHash.match(/../g) ?? []).map((h) => parseInt(h, 16)));
+  const transport = await WebTransportRpcTransport.connect(info.url, {
+    serverCertificateHashes: [{ algorithm: "sha-256", value: hash }]
+  });
+  const login = new RpcSession(transport).getRemoteMain();
+  return {
+    login,
+    close: () => {
+      login[Symbol.dispose]();
+      void transport.close();
+    }
+  };
+}
 var LiveList = class extends RpcTarget {
   changed(todo, by) {
     show(todo, by !== me);
@@ -3004,8 +3141,14 @@ var LiveList = class extends RpcTarget {
   }
 };
 async function logIn(name) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const login = newWebSocketRpcSession(`${scheme}://${location.host}/rpc`);
+  let login, close;
+  try {
+    ({ login, close } = await connect());
+  } catch (error) {
+    byId("login-error").textContent = `Cannot connect: ${messageOf(error)}`;
+    console.error(`cannot connect over ${overWebTransport ? "WebTransport" : "WebSocket"}:`, error);
+    return;
+  }
   const pending = login.authenticate(name);
   const whoami = pending.whoami();
   const todos = pending.list();
@@ -3015,7 +3158,7 @@ async function logIn(name) {
   try {
     [who, list, , log] = await Promise.all([whoami, todos, watching, activity]);
   } catch (error) {
-    login[Symbol.dispose]();
+    close();
     byId("login-error").textContent = messageOf(error);
     return;
   }
@@ -3085,6 +3228,12 @@ function messageOf(error) {
 }
 function showError(error) {
   byId("error").textContent = messageOf(error);
+}
+{
+  byId("transport").textContent = overWebTransport ? "WebTransport" : "WebSocket";
+  const other = byId("other-transport");
+  other.textContent = overWebTransport ? "use WebSocket" : "use WebTransport";
+  other.href = overWebTransport ? "?" : "?transport=webtransport";
 }
 byId("login-form").onsubmit = (event) => {
   event.preventDefault();

@@ -1,10 +1,13 @@
 // The web example's page: a to-do list shared between users, calling the Rust server
 // (examples/web) with the reference's client (npm capnweb), typed by api.ts, which is
-// generated from the Rust API. esbuild bundles it into ../static/app.js; after a change here
-// or in the Rust API, regenerate both with
+// generated from the Rust API. It calls over WebSocket, or over WebTransport when opened with
+// `?transport=webtransport` (through interop/webtransport/transport.ts, the URL and the
+// certificate's hash read from /webtransport.json). esbuild bundles it into ../static/app.js;
+// after a change here or in the Rust API, regenerate both with
 //
 //   CAPNWEB_BLESS=1 cargo test -p capnweb-tests --test web_example
-import { newWebSocketRpcSession, RpcTarget, type RpcStub } from "capnweb";
+import { newWebSocketRpcSession, RpcSession, RpcTarget, type RpcStub } from "capnweb";
+import { WebTransportRpcTransport } from "../../../interop/webtransport/transport.js";
 import type { Listener, Login, Session, Todo } from "./api.js";
 
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -12,6 +15,39 @@ const byId = <T extends HTMLElement>(id: string): T => document.getElementById(i
 let session: RpcStub<Session>;
 /** Who this page logged in as: empty until the session is ready. */
 let me = "";
+
+/** How this page calls the server: `?transport=webtransport`, else WebSocket. */
+const overWebTransport = new URLSearchParams(location.search).get("transport") === "webtransport";
+
+/** What the server's /webtransport.json says. */
+interface WebTransportInfo {
+  url: string;
+  certificateHash: string;
+}
+
+/** A new session with the server, at `Login`; `close` ends it. */
+async function connect(): Promise<{ login: RpcStub<Login>; close: () => void }> {
+  if (!overWebTransport) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const login = newWebSocketRpcSession<Login>(`${scheme}://${location.host}/rpc`);
+    return { login, close: () => login[Symbol.dispose]() };
+  }
+  const response = await fetch("/webtransport.json");
+  if (!response.ok) throw new Error(`This server offers no WebTransport (${response.status}).`);
+  const info = (await response.json()) as WebTransportInfo;
+  const hash = new Uint8Array((info.certificateHash.match(/../g) ?? []).map((h) => parseInt(h, 16)));
+  const transport = await WebTransportRpcTransport.connect(info.url, {
+    serverCertificateHashes: [{ algorithm: "sha-256", value: hash }],
+  });
+  const login = new RpcSession<Login>(transport).getRemoteMain();
+  return {
+    login,
+    close: () => {
+      login[Symbol.dispose]();
+      void transport.close();
+    },
+  };
+}
 
 /** Called by the server on every change, anyone's: how other people's changes arrive. */
 class LiveList extends RpcTarget implements Listener {
@@ -22,8 +58,14 @@ class LiveList extends RpcTarget implements Listener {
 }
 
 async function logIn(name: string): Promise<void> {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const login = newWebSocketRpcSession<Login>(`${scheme}://${location.host}/rpc`);
+  let login: RpcStub<Login>, close: () => void;
+  try {
+    ({ login, close } = await connect());
+  } catch (error) {
+    byId("login-error").textContent = `Cannot connect: ${messageOf(error)}`;
+    console.error(`cannot connect over ${overWebTransport ? "WebTransport" : "WebSocket"}:`, error);
+    return;
+  }
   // Pipelined: every call below goes out before `authenticate` has answered; one round trip.
   const pending = login.authenticate(name);
   const whoami = pending.whoami();
@@ -35,7 +77,7 @@ async function logIn(name: string): Promise<void> {
     [who, list, , log] = await Promise.all([whoami, todos, watching, activity]);
   } catch (error) {
     // An empty name: `authenticate` failed, and so did every call pipelined on it.
-    login[Symbol.dispose]();
+    close();
     byId("login-error").textContent = messageOf(error);
     return;
   }
@@ -120,6 +162,13 @@ function showError(error: unknown): void {
   byId("error").textContent = messageOf(error);
 }
 
+{
+  // Which transport this page uses, and a link to the other.
+  byId("transport").textContent = overWebTransport ? "WebTransport" : "WebSocket";
+  const other = byId<HTMLAnchorElement>("other-transport");
+  other.textContent = overWebTransport ? "use WebSocket" : "use WebTransport";
+  other.href = overWebTransport ? "?" : "?transport=webtransport";
+}
 byId("login-form").onsubmit = (event) => {
   event.preventDefault();
   void logIn(byId<HTMLInputElement>("name").value);
