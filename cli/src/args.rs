@@ -69,11 +69,13 @@ EXIT STATUS
 EXAMPLES
   capnweb call ws://localhost:8080/ 'square(3); makeCounter(5).increment(2)'
   capnweb call http://localhost:8080/ -f script.capnweb --bearer "$TOKEN"
+  capnweb call webtransport://localhost:4433/ --cert-hash 3f1a… 'square(3)'
   echo 'square(2)' | capnweb call ws://localhost:8080/ -"#;
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The server: ws:// or wss:// for WebSocket, http:// or https:// for HTTP batch.
+    /// The server: ws:// or wss:// for WebSocket, http:// or https:// for HTTP batch,
+    /// webtransport:// for WebTransport (HTTP/3; add --cert-hash for a development certificate).
     pub url: String,
 
     /// The statements to run, or `-` to read them from stdin.
@@ -100,8 +102,8 @@ pub struct CallArgs {
 /// `capnweb repl`.
 #[derive(Debug, Args)]
 pub struct ReplArgs {
-    /// The server: ws:// or wss:// (a REPL needs one session across lines, which HTTP batch
-    /// does not keep).
+    /// The server: ws://, wss:// or webtransport:// (a REPL needs one session across lines,
+    /// which HTTP batch does not keep).
     pub url: String,
 
     #[command(flatten)]
@@ -149,6 +151,12 @@ pub struct ConnectOpts {
     /// Do not check the server's TLS certificate (for testing only).
     #[arg(long)]
     pub insecure: bool,
+
+    /// Trust the server certificate with this SHA-256 hash (hex), as a browser's
+    /// `serverCertificateHashes` does: for a WebTransport server's development certificate
+    /// (repeatable).
+    #[arg(long = "cert-hash", value_name = "HEX")]
+    pub cert_hashes: Vec<String>,
 
     /// Give up after SECS seconds: on connecting, and on each result.
     #[arg(long, value_name = "SECS", value_parser = seconds)]

@@ -1,4 +1,5 @@
-//! Opening the session the URL names: WebSocket for ws(s)://, HTTP batch for http(s)://.
+//! Opening the session the URL names: WebSocket for ws(s)://, HTTP batch for http(s)://,
+//! WebTransport for webtransport:// (HTTP/3 over UDP, connected as https://).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use capnweb::http_batch::Client;
 use capnweb::tls::ClientTls;
 use capnweb::{MessageDirection, Session, SessionOptions};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use crate::args::ConnectOpts;
 
@@ -19,22 +22,31 @@ pub enum ConnectError {
     Failed(String),
 }
 
-pub enum Transport {
+pub enum TransportKind {
     WebSocket,
     HttpBatch,
+    WebTransport,
+}
+
+impl TransportKind {
+    /// Whether a session lasts beyond one exchange (bindings, callbacks and streams live on).
+    pub fn is_lasting(&self) -> bool {
+        !matches!(self, TransportKind::HttpBatch)
+    }
 }
 
 /// Which transport `url` asks for.
-pub fn transport_of(url: &str) -> Result<Transport, ConnectError> {
+pub fn transport_of(url: &str) -> Result<TransportKind, ConnectError> {
     let scheme = url
         .split_once("://")
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
     match scheme.as_deref() {
-        Some("ws" | "wss") => Ok(Transport::WebSocket),
-        Some("http" | "https") => Ok(Transport::HttpBatch),
+        Some("ws" | "wss") => Ok(TransportKind::WebSocket),
+        Some("http" | "https") => Ok(TransportKind::HttpBatch),
+        Some("webtransport") => Ok(TransportKind::WebTransport),
         _ => Err(ConnectError::Usage(format!(
-            "the URL {url} must start with ws:// or wss:// (WebSocket) or http:// or https:// \
-             (HTTP batch)"
+            "the URL {url} must start with ws:// or wss:// (WebSocket), http:// or https:// \
+             (HTTP batch), or webtransport:// (WebTransport, over https://)"
         ))),
     }
 }
@@ -59,7 +71,7 @@ pub async fn connect(
         options = options.call_timeout(timeout);
     }
     match transport {
-        Transport::WebSocket => {
+        TransportKind::WebSocket => {
             let mut builder = capnweb::websocket::builder(url).options(options);
             for (name, value) in headers {
                 builder = builder.header(name, value);
@@ -78,8 +90,78 @@ pub async fn connect(
                 .await
                 .map_err(|e| ConnectError::Failed(e.to_string()))
         }
-        Transport::HttpBatch => Ok(batch_client(url, args, options)?.session()),
+        TransportKind::HttpBatch => Ok(batch_client(url, args, options)?.session()),
+        TransportKind::WebTransport => webtransport(url, args, headers, options).await,
     }
+}
+
+/// A WebTransport session: `webtransport://host:port/path` is `https://host:port/path` on UDP.
+/// The server's certificate is trusted by its hash (`--cert-hash`, as a browser's
+/// `serverCertificateHashes`), by a CA (`--cacert`), or by the system's roots.
+async fn webtransport(
+    url: &str,
+    args: &ConnectOpts,
+    headers: Vec<(String, String)>,
+    options: SessionOptions,
+) -> Result<Session, ConnectError> {
+    if args.insecure {
+        return Err(ConnectError::Usage(
+            "--insecure does not apply to WebTransport: trust a development certificate by \
+             its hash instead (--cert-hash HEX, which the server prints)"
+                .to_owned(),
+        ));
+    }
+    let https = match url.split_once("://") {
+        Some((_, rest)) => format!("https://{rest}"),
+        None => url.to_owned(),
+    };
+    let mut builder = capnweb::webtransport::builder(https).options(options);
+    for hash in &args.cert_hashes {
+        builder = builder.certificate_hash(certificate_hash(hash)?);
+    }
+    if let Some(path) = &args.cacert {
+        let pem = std::fs::read(path).map_err(|e| {
+            ConnectError::Usage(format!("cannot read the CA file {}: {e}", path.display()))
+        })?;
+        for root in <CertificateDer as PemObject>::pem_slice_iter(&pem) {
+            let root = root.map_err(|e| {
+                ConnectError::Usage(format!("the CA file {} is not PEM: {e}", path.display()))
+            })?;
+            builder = builder.add_root(root);
+        }
+    }
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(token) = &args.bearer {
+        builder = builder.bearer_token(token);
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    builder
+        .connect()
+        .await
+        .map_err(|e| ConnectError::Failed(e.to_string()))
+}
+
+/// `--cert-hash`: a SHA-256 hash in hex (64 digits; `:` between bytes allowed).
+fn certificate_hash(text: &str) -> Result<[u8; 32], ConnectError> {
+    let digits: String = text.chars().filter(|c| *c != ':').collect();
+    let bad = || {
+        ConnectError::Usage(format!(
+            "--cert-hash {text:?} is not a SHA-256 hash: 64 hex digits expected"
+        ))
+    };
+    if digits.len() != 64 || !digits.is_ascii() {
+        return Err(bad());
+    }
+    let mut hash = [0u8; 32];
+    for (byte, pair) in hash.iter_mut().zip(digits.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+    }
+    Ok(hash)
 }
 
 /// An HTTP batch client for `url` with the connection options (also what `describe` GETs

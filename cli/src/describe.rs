@@ -44,7 +44,13 @@ pub async fn describe(args: DescribeArgs) -> u8 {
 
 /// The server's description, through the connection options (headers, TLS, timeout).
 pub async fn fetch(url: &str, opts: &ConnectOpts) -> Result<ApiDescription, ConnectError> {
-    connect::transport_of(url)?;
+    if let connect::TransportKind::WebTransport = connect::transport_of(url)? {
+        return Err(ConnectError::Usage(format!(
+            "a description is read over HTTP, not WebTransport: give the server's http:// or \
+             https:// URL (the TCP port its WebSocket and HTTP batch endpoint listens on) \
+             instead of {url}"
+        )));
+    }
     let client = connect::batch_client(url, opts, SessionOptions::default())?;
     let limit = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
     match tokio::time::timeout(limit, client.describe()).await {

@@ -18,7 +18,7 @@ use tokio::runtime::Runtime;
 use crate::args::ReplArgs;
 use crate::callback::{self, Sink};
 use crate::complete::Helper;
-use crate::connect::{self, ConnectError, Transport};
+use crate::connect::{self, ConnectError, TransportKind};
 use crate::eval::{Outcome, Script};
 use crate::output::{self, print_line};
 use crate::parse;
@@ -79,15 +79,15 @@ pub fn repl(args: ReplArgs) -> u8 {
             eprintln!("capnweb: {e}");
             return USAGE;
         }
-        Ok(Transport::HttpBatch) => {
+        Ok(TransportKind::HttpBatch) => {
             eprintln!(
-                "capnweb: the REPL needs a WebSocket (ws:// or wss://): an HTTP batch session \
-                 ends with each request, so bindings could not last from line to line. For \
-                 http://, use `capnweb call`."
+                "capnweb: the REPL needs a lasting session (ws://, wss:// or webtransport://): \
+                 an HTTP batch session ends with each request, so bindings could not last from \
+                 line to line. For http://, use `capnweb call`."
             );
             return USAGE;
         }
-        Ok(Transport::WebSocket) => {}
+        Ok(TransportKind::WebSocket | TransportKind::WebTransport) => {}
     }
     if let Some(bad) = args.callbacks.iter().find(|n| !callback::valid_name(n)) {
         eprintln!("capnweb: --callback {bad:?}: a callback's name must be an identifier");

@@ -13,7 +13,7 @@ use capnweb::{Error, RpcPromise, Value};
 
 use crate::args::CallArgs;
 use crate::callback;
-use crate::connect::{self, ConnectError, Transport};
+use crate::connect::{self, ConnectError};
 use crate::eval::{Outcome, Script};
 use crate::output;
 use crate::parse::{self, Statement};
@@ -72,7 +72,7 @@ pub async fn call(args: CallArgs, source: String) -> u8 {
     // the server's left held) once the results are in.
     drop(script);
     let status = print_in_order(slots).await;
-    if matches!(connect::transport_of(&args.url), Ok(Transport::WebSocket)) {
+    if connect::transport_of(&args.url).is_ok_and(|transport| transport.is_lasting()) {
         // A clean close, so the server sees the session end normally.
         let closing = session.close();
         let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;

@@ -203,5 +203,5 @@ async fn an_http_url_is_refused_with_a_reason() {
         .expect("the CLI runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("WebSocket"), "{stderr}");
+    assert!(stderr.contains("lasting session"), "{stderr}");
 }
