@@ -2,6 +2,8 @@
 //! reference's Node server (npm capnweb 0.12.0, started as the interop tests start it), over
 //! WebSocket and HTTP batch. A failed call fails the test.
 
+mod common;
+
 #[allow(dead_code)]
 #[path = "../../tests/tests/interop/our_server.rs"]
 mod our_server;
@@ -9,69 +11,10 @@ mod our_server;
 #[path = "../../tests/tests/interop/peers.rs"]
 mod peers;
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use capnweb_examples::interop::{InteropApi, InteropApiStub};
+use common::{capnweb, capnweb_with_stdin};
 use our_server::{our_server, OurServer};
 use peers::{Peer, PeerServer};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
-
-/// What one run of the CLI did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    /// Exit 0, or the test fails with everything the CLI said.
-    fn assert_success(&self) {
-        assert_eq!(self.code, Some(0), "the CLI failed: {self:#?}");
-        self.assert_no_panic();
-    }
-
-    fn assert_no_panic(&self) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the CLI panicked: {self:#?}"
-        );
-    }
-}
-
-/// Runs `capnweb ARGS…`, with `stdin` as its input; bounded in time.
-async fn capnweb_with_stdin(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capnweb"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the capnweb binary starts");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input.write_all(stdin.as_bytes()).await.expect("stdin");
-    drop(input);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("capnweb {args:?} did not finish within 60 s"))
-        .expect("capnweb's output");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-async fn capnweb(args: &[&str]) -> Run {
-    capnweb_with_stdin(args, "").await
-}
 
 /// One script covering the language: a call, a pipelined chain, a promise argument,
 /// bindings, `.map()` (with a main-object call, a bound name and an array built inside),

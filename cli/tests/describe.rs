@@ -2,6 +2,8 @@
 //! and `--json`), and against the reference's Node server, which does not describe itself
 //! (a clear error, exit 3).
 
+mod common;
+
 #[allow(dead_code)]
 #[path = "../../tests/tests/interop/our_server.rs"]
 mod our_server;
@@ -9,36 +11,11 @@ mod our_server;
 #[path = "../../tests/tests/interop/peers.rs"]
 mod peers;
 
-use std::time::Duration;
-
 use capnweb::RpcService;
 use capnweb_examples::interop::{InteropApi, InteropApiStub};
+use common::capnweb;
 use our_server::our_server;
 use peers::{Peer, PeerServer};
-use tokio::process::Command;
-
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn capnweb(args: &[&str]) -> Run {
-    let child = Command::new(env!("CARGO_BIN_EXE_capnweb"))
-        .args(args)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), child)
-        .await
-        .unwrap_or_else(|_| panic!("capnweb {args:?} did not finish within 60 s"))
-        .expect("capnweb runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_described_server_prints_as_typescript_and_json() {
