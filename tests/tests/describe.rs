@@ -13,7 +13,6 @@ use api::{Api, ApiStub};
 use capnweb::describe::ApiDescription;
 use capnweb::{Routes, RpcService};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A server whose `/rpc` serves the to-do API, described when `describe` is on.
 async fn serve(describe: bool) -> SocketAddr {
@@ -27,47 +26,9 @@ async fn serve(describe: bool) -> SocketAddr {
     addr
 }
 
-/// What a raw HTTP/1.1 exchange returned: the status, the head (lower-cased) and the body.
-struct Raw {
-    status: u16,
-    head: String,
-    body: String,
-}
-
 /// Sends `GET /rpc` with `headers` (each `name: value`) and reads the whole answer.
 async fn get(addr: SocketAddr, headers: &[&str]) -> Raw {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut request = format!("GET /rpc HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
-    for header in headers {
-        request.push_str(header);
-        request.push_str("\r\n");
-    }
-    request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    within("an HTTP answer", tcp.read_to_end(&mut answer))
-        .await
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
-    Raw {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: body.to_owned(),
-    }
-}
-
-/// The value of header `name` in a lower-cased head.
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(key, _)| key.trim() == name)
-        .map(|(_, value)| value.trim())
+    raw_get(addr, "/rpc", headers).await
 }
 
 /// The names of the described targets, in order.

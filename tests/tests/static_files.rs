@@ -12,7 +12,6 @@ use bytes::Bytes;
 use capnweb::{Routes, ServeDir, Stub, Value};
 use common::*;
 use http_body_util::Full;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
@@ -60,62 +59,23 @@ async fn start() -> SocketAddr {
     .await
 }
 
-/// What a raw HTTP/1.1 exchange returned: the status, the head (lower-cased) and the body.
-struct Raw {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-/// Sends `GET <target>` exactly as written (no client normalizes the path) and reads the
-/// whole answer.
-async fn raw_get(addr: SocketAddr, target: &str) -> Raw {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    within("an HTTP answer", tcp.read_to_end(&mut answer))
-        .await
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
-    Raw {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: body.to_owned(),
-    }
-}
-
-/// The value of header `name` in a lower-cased head.
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(key, _)| key.trim() == name)
-        .map(|(_, value)| value.trim())
-}
-
 #[tokio::test]
 async fn the_page_and_its_assets_are_served_with_their_content_types() {
     let addr = start().await;
-    let page = raw_get(addr, "/").await;
+    let page = raw_get(addr, "/", &[]).await;
     assert_eq!(page.status, 200, "{}", page.head);
     assert_eq!(header(&page.head, "content-type"), Some("text/html"));
     assert_eq!(page.body, INDEX);
-    let index = raw_get(addr, "/index.html").await;
+    let index = raw_get(addr, "/index.html", &[]).await;
     assert_eq!((index.status, index.body.as_str()), (200, INDEX));
-    let script = raw_get(addr, "/app.js").await;
+    let script = raw_get(addr, "/app.js", &[]).await;
     assert_eq!(script.status, 200, "{}", script.head);
     assert_eq!(
         header(&script.head, "content-type"),
         Some("text/javascript")
     );
     assert_eq!(script.body, APP);
-    let style = raw_get(addr, "/style.css").await;
+    let style = raw_get(addr, "/style.css", &[]).await;
     assert_eq!(header(&style.head, "content-type"), Some("text/css"));
 }
 
@@ -123,7 +83,7 @@ async fn the_page_and_its_assets_are_served_with_their_content_types() {
 async fn a_missing_file_is_404() {
     let addr = start().await;
     for target in ["/missing.js", "/nested/missing.html", "/app.js/extra"] {
-        let answer = raw_get(addr, target).await;
+        let answer = raw_get(addr, target, &[]).await;
         assert_eq!(answer.status, 404, "{target}: {}", answer.head);
     }
 }
@@ -145,7 +105,7 @@ async fn no_path_leads_out_of_the_directory() {
         "//etc/passwd",
         "/%2fetc%2fpasswd",
     ] {
-        let answer = raw_get(addr, target).await;
+        let answer = raw_get(addr, target, &[]).await;
         assert_ne!(answer.status, 200, "{target} was served: {}", answer.body);
         assert!(!answer.body.contains(SECRET), "{target}: {}", answer.body);
         assert!(!answer.body.contains("root:"), "{target}: {}", answer.body);
@@ -170,17 +130,17 @@ async fn the_api_answers_on_its_path_over_both_transports() {
     assert_eq!(batch.status, 200, "{}", batch.body);
     assert_eq!(batch.body, "[\"resolve\",1,\"pong\"]");
     // A plain GET of the API's path is not Cap'n Web's: the files answer (there is no `rpc`).
-    assert_eq!(raw_get(addr, "/rpc").await.status, 404);
+    assert_eq!(raw_get(addr, "/rpc", &[]).await.status, 404);
 }
 
 #[tokio::test]
 async fn without_a_fallback_service_a_plain_get_is_still_405() {
     let addr = serve(Routes::new().route("/rpc", api)).await;
-    let answer = raw_get(addr, "/rpc").await;
+    let answer = raw_get(addr, "/rpc", &[]).await;
     assert_eq!(answer.status, 405, "{}", answer.body);
-    assert_eq!(raw_get(addr, "/").await.status, 404);
+    assert_eq!(raw_get(addr, "/", &[]).await.status, 404);
     let everywhere = serve(Routes::from(api)).await;
-    assert_eq!(raw_get(everywhere, "/").await.status, 405);
+    assert_eq!(raw_get(everywhere, "/", &[]).await.status, 405);
 }
 
 /// Opens a WebSocket to `url` from a page at `origin`: the HTTP status of the answer.
@@ -235,13 +195,13 @@ async fn any_tower_service_can_be_the_fallback() {
             ),
         );
     let addr = serve(Routes::new().route("/rpc", api).fallback_service(app)).await;
-    let hello = raw_get(addr, "/hello").await;
+    let hello = raw_get(addr, "/hello", &[]).await;
     assert_eq!(
         (hello.status, hello.body.as_str()),
         (200, "hello from axum")
     );
-    assert_eq!(raw_get(addr, "/nowhere").await.status, 404);
-    assert_eq!(raw_get(addr, "/peer").await.body, "127.0.0.1");
+    assert_eq!(raw_get(addr, "/nowhere", &[]).await.status, 404);
+    assert_eq!(raw_get(addr, "/peer", &[]).await.body, "127.0.0.1");
     // The request's body reaches the service.
     let echo = post(&format!("http://{addr}/echo"), "a body").await;
     assert_eq!(
@@ -278,7 +238,7 @@ impl tower_service::Service<http::Request<capnweb::Body>> for Failing {
 #[tokio::test]
 async fn a_failing_fallback_is_a_500_that_does_not_leak_the_error() {
     let addr = serve(Routes::new().route("/rpc", api).fallback_service(Failing)).await;
-    let answer = raw_get(addr, "/page").await;
+    let answer = raw_get(addr, "/page", &[]).await;
     assert_eq!(answer.status, 500, "{}", answer.head);
     assert!(!answer.body.contains("disk"), "{}", answer.body);
     // The server goes on.
@@ -305,7 +265,7 @@ async fn a_server_with_a_fallback_still_shuts_down_gracefully() {
     )
     .await
     .unwrap();
-    assert_eq!(raw_get(addr, "/app.js").await.body, APP);
+    assert_eq!(raw_get(addr, "/app.js", &[]).await.body, APP);
     stop.send(()).unwrap();
     // The session is told the server is going away, and the server's future ends.
     within("the session's end", session.closed()).await;
